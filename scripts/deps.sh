@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what todod needs to build, run and test on Debian 12, and only what is missing.
+set -euo pipefail
+pkgs=(build-essential pkg-config meson ninja-build
+      libuv1-dev libpq-dev librdkafka-dev libical-dev libwslay-dev libjansson-dev
+      libjwt-dev libargon2-dev libcurl4-openssl-dev libssl-dev libcriterion-dev
+      node-llhttp postgresql curl valgrind tzdata)
+[ "${1:-}" = "--bench" ] && pkgs+=(wrk)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "installing: ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The postgresql package starts a system cluster we do not use; todod runs its own.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q postgresql 2>/dev/null; then
+  $SUDO systemctl stop postgresql || true
+fi
