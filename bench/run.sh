@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Benchmarks: idle RSS of `todod all` (without PostgreSQL), and GET /health throughput with
+# wrk, the server pinned to one core and wrk to the other. Prints figures; stops by itself.
+set -euo pipefail
+build=${1:-build}
+bin="$(cd "$build" && pwd)/todod"
+duration=${BENCH_DURATION:-10}
+conns=${BENCH_CONNECTIONS:-64}
+work=$(mktemp -d /tmp/todod-bench-XXXXXX)
+chmod 0711 "$work"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo 18080)
+cleanup() { [ -n "${pid:-}" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+taskset -c 0 "$bin" all --data-dir "$work/data" --listen "127.0.0.1:$port" --log-level warn \
+    >"$work/out" 2>"$work/err" &
+pid=$!
+for _ in $(seq 1 300); do
+    curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+curl -sf "http://127.0.0.1:$port/ready" >/dev/null || { echo "todod not ready"; cat "$work/err"; exit 1; }
+sleep 2
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
+hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$pid/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+echo "== idle"
+echo "idle RSS of todod all (PostgreSQL is a separate process): $(( $(rss_kib) )) KiB"
+
+echo "== GET /health, wrk -t1 -c$conns -d${duration}s, server on core 0, wrk on core 1"
+t0=$(cpu_ticks)
+taskset -c 1 wrk -t1 -c"$conns" -d"${duration}s" --latency "http://127.0.0.1:$port/health" | tee "$work/wrk"
+t1=$(cpu_ticks)
+reqs=$(awk '/requests in/ {print $1}' "$work/wrk")
+hz=$(getconf CLK_TCK)
+awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$reqs" \
+    'BEGIN { printf "server CPU per request: %.2f us (%d requests, %.2f s CPU)\n", t / hz / n * 1e6, n, t / hz }'
+echo "RSS after load: $(rss_kib) KiB (peak $(hwm_kib) KiB)"

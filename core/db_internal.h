@@ -1,0 +1,129 @@
+/* Shared between core/db.c (pool, queue, transactions, results) and core/db_conn.c
+ * (one libpq connection's life on the loop). Nothing outside those two files includes it. */
+#ifndef TD_DB_INTERNAL_H
+#define TD_DB_INTERNAL_H
+#include <libpq-fe.h>
+#include <stdint.h>
+#include "core/db.h"
+
+enum {
+    DB_REQ_INLINE = 384,     /* most statements' params fit without a second malloc */
+    DB_FREELIST_MAX = 256,
+    DB_PIPE_DEPTH = 32,      /* statements in flight per pooled connection */
+    DB_BACKOFF_MIN_MS = 100,
+    DB_BACKOFF_MAX_MS = 5000,
+    DB_CONNECT_TIMEOUT_MS = 10000,   /* libpq's connect_timeout only works when blocking */
+};
+
+enum db_req_kind { DB_PREPARED, DB_SQL, DB_BEGIN, DB_COMMIT, DB_ROLLBACK, DB_PREPARE };
+
+/* One statement from submission to callback. Owned by whichever list holds it: the pool
+ * queue, a connection's sent list, the deferred list, or the freelist. */
+struct db_req {
+    struct db_req     *next;
+    enum db_req_kind   kind;
+    int                status;     /* why it failed, while on the deferred list */
+    td_db_cb           cb;
+    td_db_tx_cb        txcb;       /* DB_BEGIN only */
+    void              *arg;
+    struct td_db_tx   *tx;         /* DB_BEGIN: the transaction being opened */
+    uint64_t           queued_ms;  /* uv_now at submission, for the queue timeout */
+    uint64_t           hr0;        /* uv_hrtime at submission, for the histogram */
+    PGresult          *res;        /* result collected so far (first error wins) */
+    int                nparams;
+    int                nparams_decl;   /* DB_PREPARE */
+    const char        *text;       /* statement name or SQL; points into mem or static */
+    const char        *sql;        /* DB_PREPARE: the SQL; text is the name */
+    const char *const *params;     /* points into mem */
+    char              *mem;        /* inl.c or a malloc'd block when inl is too small */
+    union { char c[DB_REQ_INLINE]; void *align; } inl;
+};
+
+struct db_reqq {
+    struct db_req *head, *tail;
+    size_t         n;
+};
+
+enum db_conn_state { DB_C_DOWN, DB_C_RESOLVING, DB_C_CONNECTING, DB_C_READY, DB_C_CLOSED };
+
+struct db_conn {
+    struct td_db       *db;
+    int                 idx;
+    enum db_conn_state  state;
+    PGconn             *pg;
+    uv_poll_t          *poll;      /* heap: replaced when libpq switches sockets */
+    int                 fd;
+    int                 events;    /* what poll watches now */
+    int                 want_write;
+    struct db_reqq      sent;      /* sent, result not yet complete, in order */
+    int                 syncs;     /* pipeline sync results still to come */
+    struct td_db_tx    *tx;        /* leased to this transaction, or NULL */
+    size_t              nprepared; /* registered statements sent to PREPARE here */
+    uv_timer_t          timer;     /* reconnect backoff, or the connect deadline */
+    unsigned            backoff_ms;
+    int                 attempts;  /* failed attempts since last up */
+    int                 lost;      /* was up and broke: log when it comes back */
+    uv_getaddrinfo_t    gai;
+    int                 gai_active;
+};
+
+struct td_db_tx {
+    struct td_db    *db;
+    struct db_conn  *conn;        /* NULL once the connection broke */
+    int              status;      /* why conn went away */
+    struct td_db_tx *prev, *next; /* db->txs: freed at close if the caller never ends them */
+};
+
+struct db_stmt {
+    char *name;
+    char *sql;
+    int   nparams;
+};
+
+struct td_db {
+    uv_loop_t         *loop;
+    struct td_log     *log;
+    char              *conninfo;
+    char              *resolve_host;  /* a DNS name libpq would resolve blocking, or NULL */
+    int                queue_timeout_ms;
+    int                pool_size;
+    struct db_conn    *conns;
+    int                nup;
+    int                starting;      /* no connection has come up yet: queue, don't refuse */
+    int                closing;
+    unsigned           open_handles;  /* handles and requests whose close is still pending */
+    td_db_closed_cb    closed_cb;
+    void              *closed_arg;
+    struct db_reqq     queue;         /* waiting for a free connection */
+    struct db_reqq     deferred;      /* failed before reaching a server; delivered next tick */
+    struct db_req     *freelist;
+    size_t             nfree;
+    uv_timer_t         qtimer;
+    uv_idle_t          idle;
+    struct db_stmt    *stmts;
+    size_t             nstmts, capstmts;
+    struct td_db_tx   *txs;
+    uint64_t           rng;
+    char               last_err[160];
+    struct td_metric_series *m_up, *m_queue, *m_ok, *m_err, *m_unavail, *m_dur;
+};
+
+/* core/db.c */
+void db_reqq_push(struct db_reqq *q, struct db_req *r);
+struct db_req *db_reqq_pop(struct db_reqq *q);
+void db_defer(struct td_db *db, struct db_req *r, int status);
+void db_complete(struct td_db *db, struct db_req *r);   /* r->res holds the outcome */
+void db_pump(struct td_db *db);
+void db_fail_queue(struct td_db *db, int status);
+void db_conn_up(struct td_db *db, struct db_conn *c);
+void db_conn_down(struct td_db *db, struct db_conn *c);
+void db_handle_closed(uv_handle_t *h);   /* counts down open_handles; frees db at zero */
+void db_set_error(struct td_db *db, const char *msg);
+struct db_req *db_req_get(struct td_db *db);
+
+/* core/db_conn.c */
+void db_conn_schedule(struct db_conn *c, unsigned delay_ms);
+void db_conn_send(struct db_conn *c, struct db_req *r);
+void db_conn_shutdown(struct db_conn *c, struct db_reqq *failed);
+
+#endif

@@ -1,0 +1,87 @@
+/* HTTP/1.1 server on libuv + llhttp: keep-alive, pipelining answered in order, a router
+ * with path parameters, limits (431/413/408), request ids, traceparent, access logs and
+ * per-route metrics. Handlers may answer later (after a database round trip); a request
+ * stays valid until td_http_respond* is called exactly once for it. */
+#ifndef TD_HTTP_H
+#define TD_HTTP_H
+#include <stdarg.h>
+#include <stddef.h>
+#include <uv.h>
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "core/trace.h"
+
+struct td_http;
+struct td_http_req;
+
+typedef void (*td_http_handler_fn)(struct td_http_req *req, void *arg);
+typedef void (*td_http_done_cb)(void *arg);
+
+struct td_http_opts {
+    const char        *host;
+    int                port;              /* 0: the kernel picks one (see td_http_port) */
+    size_t             max_header_bytes;
+    int                max_headers;
+    size_t             max_body_bytes;
+    int                request_timeout_ms;
+    int                idle_timeout_ms;
+    int                max_connections;
+    struct td_log     *log;               /* not owned */
+    struct td_metrics *metrics;           /* not owned; may be NULL */
+};
+
+int  td_http_new(uv_loop_t *loop, const struct td_http_opts *opts, struct td_http **out);
+/* Binds and listens. Returns 0 or a negative uv/errno code (e.g. -EADDRINUSE). */
+int  td_http_listen(struct td_http *http);
+int  td_http_port(const struct td_http *http);
+/* pattern: "/api/tasks/{id}"; {name} matches one path segment. method: "GET", ... */
+int  td_http_route(struct td_http *http, const char *method, const char *pattern,
+                   td_http_handler_fn fn, void *arg);
+/* Graceful: stop accepting, close idle connections, let in-flight requests finish and
+ * close their connections after the answer; done runs when none is left. */
+void td_http_drain(struct td_http *http, td_http_done_cb done, void *arg);
+/* Closes every handle now (after drain, or when the drain deadline passed); done runs
+ * when all are closed, then http is freed. */
+void td_http_close(struct td_http *http, td_http_done_cb done, void *arg);
+int  td_http_open_connections(const struct td_http *http);
+/* Every route registered so far, "METHOD PATTERN" per line (for the OpenAPI check). */
+int  td_http_routes_dump(const struct td_http *http, struct td_buf *out);
+
+/* Request: everything is valid until the answer is sent. Strings are NUL-terminated. */
+const char *td_http_method(const struct td_http_req *req);
+const char *td_http_path(const struct td_http_req *req);      /* raw path, no query */
+const char *td_http_query(const struct td_http_req *req);     /* raw query, "" if none */
+const char *td_http_route_pattern(const struct td_http_req *req);
+const char *td_http_header(const struct td_http_req *req, const char *name);  /* or NULL */
+const char *td_http_param(const struct td_http_req *req, const char *name);   /* decoded */
+const char *td_http_body(const struct td_http_req *req, size_t *len);
+const struct td_log_ctx *td_http_log_ctx(const struct td_http_req *req);
+const struct td_trace   *td_http_trace(const struct td_http_req *req);
+const char *td_http_request_id(const struct td_http_req *req);
+/* Decoded value of the n-th (from 0) query parameter called name, or NULL. The string
+ * lives as long as the request. */
+const char *td_http_query_param(struct td_http_req *req, const char *name, int n);
+/* Per-request slot for the handler's own state (e.g. the authenticated user). */
+void  td_http_set_user(struct td_http_req *req, void *user);
+void *td_http_user(const struct td_http_req *req);
+/* 1 when the client went away; the handler should still answer (it is discarded). */
+int   td_http_client_gone(const struct td_http_req *req);
+
+/* Answer. Headers added before respond. The body is copied. */
+int  td_http_add_header(struct td_http_req *req, const char *name, const char *value);
+void td_http_respond(struct td_http_req *req, int status, const char *content_type,
+                     const char *body, size_t len);
+/* Takes the buffer's bytes (the buffer is left empty). */
+void td_http_respond_buf(struct td_http_req *req, int status, const char *content_type,
+                         struct td_buf *body);
+/* RFC 9457 problem+json. slug gives the stable type ".../problems/<slug>". detail may be
+ * NULL. extra_json: NULL or members without braces, e.g. "\"errors\":[...]". */
+void td_http_problem(struct td_http_req *req, int status, const char *slug, const char *title,
+                     const char *detail, const char *extra_json);
+/* The stable problem type URI prefix. */
+#define TD_PROBLEM_BASE "https://todod.dev/problems/"
+
+const char *td_http_status_text(int status);
+
+#endif

@@ -1,0 +1,403 @@
+/* The runtime every todod process shares: start-up in order (logs, metrics, database,
+ * HTTP, roles), the three probes, and a graceful drain on SIGTERM/SIGINT. */
+#include "core/svc.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/db.h"
+#include "core/http.h"
+#include "core/migrate.h"
+#include "core/pgembed.h"
+
+struct svc_run {
+    struct td_svc             svc;
+    const struct td_svc_plan *plan;
+    void                    **states;
+    int                       started_roles;
+    struct td_log             log;
+    uv_loop_t                 loop;
+    uv_signal_t               sigterm, sigint;
+    uv_timer_t                deadline;
+    int                       signals;
+    int                       hard_stop;
+    int                       draining;
+    int                       shutting_down;
+    int                       pending_drains;
+    struct td_pgembed        *pg;
+    uint64_t                  started_ms;
+};
+
+/* ---------- probes ---------- */
+
+static void handle_health(struct td_http_req *req, void *arg)
+{
+    struct svc_run *run = arg;
+    char body[256];
+    int n = snprintf(body, sizeof body,
+                     "{\"status\":\"ok\",\"role\":\"%s\",\"version\":\"%s\",\"uptime_seconds\":%.3f}",
+                     run->plan->name, TODOD_VERSION,
+                     (double)(uv_now(run->svc.loop) - run->started_ms) / 1000.0);
+    td_http_respond(req, 200, "application/json", body, (size_t)n);
+}
+
+static void handle_metrics(struct td_http_req *req, void *arg)
+{
+    struct svc_run *run = arg;
+    struct td_buf out = {0};
+    if (td_metrics_render(run->svc.metrics, &out) != 0) {
+        td_buf_free(&out);
+        td_http_problem(req, 500, "internal", "Internal Server Error", "metrics unavailable", NULL);
+        return;
+    }
+    td_http_respond_buf(req, 200, "text/plain; version=0.0.4; charset=utf-8", &out);
+}
+
+/* Roles' own checks; on failure reason names the role. */
+static int roles_ready(struct svc_run *run, char *reason, size_t len)
+{
+    for (size_t i = 0; i < run->plan->nroles; i++) {
+        const struct td_role *r = run->plan->roles[i];
+        struct td_health h = {.ok = 1};
+        if (r->health && (r->health(run->states[i], &h) != 0 || !h.ok)) {
+            snprintf(reason, len, "%s: %s", r->name, h.reason[0] ? h.reason : "not ready");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void answer_ready(struct td_http_req *req, struct svc_run *run, const char *db_state,
+                         const char *failure)
+{
+    char reason[300];
+    if (!failure && run->draining)
+        failure = "draining: the process is shutting down";
+    if (!failure && !roles_ready(run, reason, sizeof reason))
+        failure = reason;
+    if (failure) {
+        td_http_add_header(req, "Retry-After", "1");
+        td_http_problem(req, 503, "not-ready", "Service Unavailable", failure, NULL);
+        return;
+    }
+    char body[160];
+    int n = snprintf(body, sizeof body, "{\"status\":\"ready\",\"checks\":{\"database\":\"%s\"}}",
+                     db_state);
+    td_http_respond(req, 200, "application/json", body, (size_t)n);
+}
+
+struct ready_probe {
+    struct td_http_req *req;
+    struct svc_run     *run;
+};
+
+static void on_ready_query(int status, struct td_db_res *res, void *arg)
+{
+    struct ready_probe *p = arg;
+    (void)res;
+    char why[160];
+    if (status != 0)
+        snprintf(why, sizeof why, "database: %s", status == -ETIMEDOUT ? "timed out"
+                 : status == -EIO ? "query failed" : "unavailable");
+    answer_ready(p->req, p->run, "ok", status == 0 ? NULL : why);
+    free(p);
+}
+
+static void handle_ready(struct td_http_req *req, void *arg)
+{
+    struct svc_run *run = arg;
+    if (!run->svc.db) {
+        answer_ready(req, run, "not used", NULL);
+        return;
+    }
+    char reason[160], why[200];
+    if (!td_db_is_up(run->svc.db, reason, sizeof reason)) {
+        snprintf(why, sizeof why, "database: %s", reason);
+        answer_ready(req, run, "down", why);
+        return;
+    }
+    struct ready_probe *p = malloc(sizeof *p);
+    if (!p || td_db_exec_sql(run->svc.db, "SELECT 1", 0, NULL, on_ready_query, p) != 0) {
+        free(p);
+        answer_ready(req, run, "down", "database: cannot send the check");
+        return;
+    }
+    p->req = req;
+    p->run = run;
+}
+
+/* ---------- shutdown ---------- */
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void after_http_closed(void *arg)
+{
+    struct svc_run *run = arg;
+    run->svc.http = NULL;
+    uv_close((uv_handle_t *)&run->sigterm, on_handle_closed);
+    uv_close((uv_handle_t *)&run->sigint, on_handle_closed);
+    uv_close((uv_handle_t *)&run->deadline, on_handle_closed);
+}
+
+static void after_db_closed(void *arg)
+{
+    struct svc_run *run = arg;
+    run->svc.db = NULL;
+    for (int i = run->started_roles - 1; i >= 0; i--)
+        if (run->plan->roles[i]->fini)
+            run->plan->roles[i]->fini(run->states[i]);
+    run->started_roles = 0;
+    if (run->svc.http)
+        td_http_close(run->svc.http, after_http_closed, run);
+    else
+        after_http_closed(run);
+}
+
+/* Order matters: the database closes first so that work still queued fails with
+ * -ECANCELED and its handlers answer; roles end next; HTTP frees what is left. */
+static void shutdown_now(struct svc_run *run)
+{
+    if (run->shutting_down)
+        return;
+    run->shutting_down = 1;
+    uv_timer_stop(&run->deadline);
+    if (run->svc.db)
+        td_db_close(run->svc.db, after_db_closed, run);
+    else
+        after_db_closed(run);
+}
+
+static void on_part_drained(void *arg)
+{
+    struct svc_run *run = arg;
+    if (--run->pending_drains == 0) {
+        td_log_info(run->svc.log, "drained; shutting down");
+        shutdown_now(run);
+    }
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    struct svc_run *run = t->data;
+    td_log_warn(run->svc.log, "drain deadline passed with %d connection(s) open; closing them",
+                run->svc.http ? td_http_open_connections(run->svc.http) : 0);
+    shutdown_now(run);
+}
+
+static void begin_drain(struct svc_run *run, int signum)
+{
+    run->draining = 1;
+    td_log_info(run->svc.log, "received %s; draining (deadline %d ms)", strsignal(signum),
+                run->svc.cfg->drain_timeout_ms);
+    uv_timer_start(&run->deadline, on_deadline, (uint64_t)run->svc.cfg->drain_timeout_ms, 0);
+    run->pending_drains = 1;   /* held until every part has been asked */
+    for (int i = 0; i < run->started_roles; i++)
+        if (run->plan->roles[i]->drain) {
+            run->pending_drains++;
+            run->plan->roles[i]->drain(run->states[i], on_part_drained, run);
+        }
+    run->pending_drains++;
+    td_http_drain(run->svc.http, on_part_drained, run);
+    on_part_drained(run);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct svc_run *run = s->data;
+    if (++run->signals > 1) {
+        td_log_warn(run->svc.log, "second %s: stopping at once", strsignal(signum));
+        run->hard_stop = 1;
+        uv_stop(&run->loop);
+        return;
+    }
+    begin_drain(run, signum);
+}
+
+/* ---------- start-up ---------- */
+
+static int start_database(struct svc_run *run, const struct td_config *cfg, unsigned needs,
+                          char *err, size_t errlen)
+{
+    const char *conninfo = cfg->database_url;
+    int migrate = cfg->migrate;
+    if (!conninfo) {
+        if (!run->plan->embedded_db) {
+            snprintf(err, errlen, "--database-url (TODOD_DATABASE_URL) is required for `todod %s`",
+                     run->plan->name);
+            return -EINVAL;
+        }
+        struct td_pgembed_opts o = {.data_dir = cfg->data_dir, .log = &run->log};
+        int rc = td_pgembed_start(&o, &run->pg, err, errlen);
+        if (rc)
+            return rc;
+        conninfo = td_pgembed_conninfo(run->pg);
+        migrate = 1;   /* a private cluster is ours to keep current */
+    }
+    if (migrate) {
+        int applied = 0;
+        int rc = td_migrate_apply(conninfo, td_migrations, td_migrations_count, &run->log,
+                                  &applied, err, errlen);
+        if (rc)
+            return rc;
+    }
+    struct td_db_opts dbo = {.conninfo = conninfo, .pool_size = cfg->db_pool_size,
+                             .log = &run->log, .metrics = run->svc.metrics};
+    (void)needs;
+    int rc = td_db_open(run->svc.loop, &dbo, &run->svc.db);
+    if (rc)
+        snprintf(err, errlen, "cannot open the database pool: %s", strerror(-rc));
+    return rc;
+}
+
+static int start_http(struct svc_run *run, const struct td_config *cfg, char *err, size_t errlen)
+{
+    struct td_http_opts ho = {
+        .host = cfg->listen_host, .port = cfg->listen_port,
+        .max_header_bytes = cfg->max_header_bytes, .max_headers = cfg->max_headers,
+        .max_body_bytes = cfg->max_body_bytes, .request_timeout_ms = cfg->request_timeout_ms,
+        .idle_timeout_ms = cfg->idle_timeout_ms, .max_connections = cfg->max_connections,
+        .log = &run->log, .metrics = run->svc.metrics,
+    };
+    int rc = td_http_new(run->svc.loop, &ho, &run->svc.http);
+    if (!rc)
+        rc = td_http_listen(run->svc.http);
+    if (rc) {
+        snprintf(err, errlen, "--listen %s:%d: %s", cfg->listen_host, cfg->listen_port,
+                 uv_strerror(rc));
+        return rc;
+    }
+    td_http_route(run->svc.http, "GET", "/health", handle_health, run);
+    td_http_route(run->svc.http, "GET", "/ready", handle_ready, run);
+    td_http_route(run->svc.http, "GET", "/metrics", handle_metrics, run);
+    return 0;
+}
+
+static int start_roles(struct svc_run *run, char *err, size_t errlen)
+{
+    const struct td_svc_plan *plan = run->plan;
+    run->states = calloc(plan->nroles ? plan->nroles : 1, sizeof *run->states);
+    if (!run->states)
+        return -ENOMEM;
+    for (size_t i = 0; i < plan->nroles; i++) {
+        const struct td_role *r = plan->roles[i];
+        run->states[i] = calloc(1, r->state_size ? r->state_size : 1);
+        if (!run->states[i])
+            return -ENOMEM;
+        int rc = r->init ? r->init(&run->svc, run->states[i]) : 0;
+        if (!rc && r->start)
+            rc = r->start(run->states[i]);
+        if (rc) {
+            snprintf(err, errlen, "role %s failed to start: %s", r->name, strerror(-rc));
+            return rc;
+        }
+        run->started_roles = (int)i + 1;
+    }
+    return 0;
+}
+
+static void print_url(const struct td_config *cfg, int port)
+{
+    int v6 = strchr(cfg->listen_host, ':') != NULL;
+    printf("todod listening on http://%s%s%s:%d\n", v6 ? "[" : "", cfg->listen_host,
+           v6 ? "]" : "", port);
+    fflush(stdout);
+}
+
+/* Closes whatever start-up opened when it fails half-way. */
+static void abort_start(struct svc_run *run)
+{
+    if (run->svc.http || run->svc.db) {
+        run->shutting_down = 0;
+        shutdown_now(run);
+    } else {
+        after_http_closed(run);
+    }
+    uv_run(&run->loop, UV_RUN_DEFAULT);
+}
+
+static void free_run(struct svc_run *run)
+{
+    if (run->states)
+        for (size_t i = 0; i < run->plan->nroles; i++)
+            free(run->states[i]);
+    free(run->states);
+    td_metrics_free(run->svc.metrics);
+    if (run->pg)
+        td_pgembed_stop(run->pg);
+    free(run);
+}
+
+int td_svc_run(const struct td_config *cfg, const struct td_svc_plan *plan, char *err,
+               size_t errlen)
+{
+    struct svc_run *run = calloc(1, sizeof *run);
+    if (!run)
+        return -ENOMEM;
+    run->plan = plan;
+    run->log = (struct td_log){.level = cfg->log_level, .format = cfg->log_format,
+                               .role = plan->name, .fd = 2};
+    run->svc.cfg = cfg;
+    run->svc.log = &run->log;
+    run->svc.loop = &run->loop;
+    int rc = uv_loop_init(&run->loop);
+    if (!rc)
+        rc = td_metrics_new(&run->svc.metrics);
+    if (rc) {
+        free(run);
+        return rc;
+    }
+    td_metrics_describe(run->svc.metrics, "td_build_info", TD_METRIC_GAUGE,
+                        "Build information; the value is always 1.", NULL, 0);
+    td_metric_set(td_metrics_series(run->svc.metrics, "td_build_info",
+                                    "version=\"" TODOD_VERSION "\""), 1);
+    uv_signal_init(&run->loop, &run->sigterm);
+    uv_signal_init(&run->loop, &run->sigint);
+    uv_timer_init(&run->loop, &run->deadline);
+    run->sigterm.data = run->sigint.data = run->deadline.data = run;
+    run->started_ms = uv_now(&run->loop);
+
+    unsigned needs = plan->needs;
+    for (size_t i = 0; i < plan->nroles; i++)
+        needs |= plan->roles[i]->needs;
+    if ((needs & TD_NEED_DB) && (rc = start_database(run, cfg, needs, err, errlen)) != 0)
+        goto fail;
+    if ((rc = start_http(run, cfg, err, errlen)) != 0 || (rc = start_roles(run, err, errlen)) != 0)
+        goto fail;
+    uv_signal_start(&run->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&run->sigint, on_signal, SIGINT);
+    td_log_info(&run->log, "started %s with %zu role(s) on port %d", plan->name, plan->nroles,
+                td_http_port(run->svc.http));
+    print_url(cfg, td_http_port(run->svc.http));
+
+    uv_run(&run->loop, UV_RUN_DEFAULT);
+    if (run->hard_stop) {
+        rc = -EINTR;   /* handles stay open: the process is about to exit anyway */
+        if (run->pg)
+            td_pgembed_stop(run->pg);
+        run->pg = NULL;
+        td_metrics_free(run->svc.metrics);
+        run->svc.metrics = NULL;
+        return rc;
+    }
+    rc = uv_loop_close(&run->loop);
+    if (rc) {
+        snprintf(err, errlen, "shutdown left handles open (%s)", uv_strerror(rc));
+        td_log_error(&run->log, "%s", err);
+    } else {
+        td_log_info(&run->log, "stopped cleanly");
+    }
+    free_run(run);
+    return rc;
+
+fail:
+    abort_start(run);
+    uv_loop_close(&run->loop);
+    free_run(run);
+    return rc;
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every test suite: unit and integration tests (ASan+UBSan build), then counts them.
+# TODOD_RELEASE_BIN points the valgrind leak test at the optimised, unsanitised binary.
+set -uo pipefail
+test_build=${1:-build-test}
+release_build=${2:-build}
+export TODOD_RELEASE_BIN="$(cd "$release_build" && pwd)/todod"
+meson test -C "$test_build" --print-errorlogs --num-processes 2
+rc=$?
+log="$test_build/meson-logs/testlog.txt"
+passed=$(grep -cE '^ok [0-9]+' "$log" || true)
+failed=$(grep -cE '^not ok [0-9]+' "$log" || true)
+echo
+echo "tests: ${passed} passed, ${failed} failed"
+exit $rc

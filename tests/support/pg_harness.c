@@ -1,0 +1,90 @@
+/* A throwaway PostgreSQL cluster for one test process (see pg_harness.h). */
+#define _XOPEN_SOURCE 700   /* nftw */
+#include "tests/support/pg_harness.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/pgembed.h"
+
+void td_test_pg_start(struct td_test_pg *t)
+{
+    memset(t, 0, sizeof *t);
+    snprintf(t->dir, sizeof t->dir, "/tmp/todod-test-pg-XXXXXX");
+    if (!mkdtemp(t->dir)) {
+        int e = errno;
+        t->dir[0] = '\0';
+        cr_assert_fail("mkdtemp: %s", strerror(e));
+    }
+    /* When the tests run as root, PostgreSQL runs as another user that must pass through. */
+    cr_assert(chmod(t->dir, 0711) == 0, "chmod %s: %s", t->dir, strerror(errno));
+    td_test_pg_start_server(t);
+}
+
+void td_test_pg_start_server(struct td_test_pg *t)
+{
+    struct td_pgembed_opts opts = {.data_dir = t->dir};
+    char err[1024];
+    int rc = td_pgembed_start(&opts, &t->pg, err, sizeof err);
+    cr_assert(rc == 0, "td_pgembed_start(%s) = %d: %s", t->dir, rc, err);
+    int n = snprintf(t->conninfo, sizeof t->conninfo, "%s", td_pgembed_conninfo(t->pg));
+    cr_assert(n < (int)sizeof t->conninfo, "conninfo too long");
+}
+
+void td_test_pg_stop_server(struct td_test_pg *t)
+{
+    if (!t->pg)
+        return;
+    int rc = td_pgembed_stop(t->pg);
+    t->pg = NULL;
+    cr_assert(rc == 0, "td_pgembed_stop = %d", rc);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;   /* keep going: remove as much as we can */
+}
+
+/* Safe to call from a fixture's .fini after a failed or half-done start. */
+void td_test_pg_destroy(struct td_test_pg *t)
+{
+    int rc = 0;
+    if (t->pg)
+        rc = td_pgembed_stop(t->pg);
+    t->pg = NULL;
+    if (t->dir[0])
+        nftw(t->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    t->dir[0] = '\0';
+    cr_assert(rc == 0, "td_pgembed_stop = %d", rc);
+}
+
+char *td_test_pg_query(struct td_test_pg *t, const char *sql)
+{
+    char failure[1024] = "";
+    char *value = NULL;
+    PGconn *conn = PQconnectdb(t->conninfo);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        snprintf(failure, sizeof failure, "connect %s: %s", t->conninfo, PQerrorMessage(conn));
+    } else {
+        PGresult *res = PQexec(conn, sql);
+        ExecStatusType st = PQresultStatus(res);
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK)
+            snprintf(failure, sizeof failure, "%s: %s", sql, PQresultErrorMessage(res));
+        else if (PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0))
+            value = strdup(PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    PQfinish(conn);
+    /* Assert only after cleaning up: a failed assertion does not return. */
+    cr_assert(!failure[0], "%s", failure);
+    return value;
+}
