@@ -361,6 +361,16 @@ static int load_flags(struct td_config *cfg, int argc, char **argv, char *err, s
     return 0;
 }
 
+/* Where the JWT secret came from, in the order load_env and load_flags apply them. */
+static const char *secret_source(int argc, char **argv)
+{
+    if (flag_given(argc, argv, S_JWT_SECRET_FILE))
+        return "--jwt-secret-file";
+    if (getenv("TODOD_JWT_SECRET_FILE"))
+        return "TODOD_JWT_SECRET_FILE";
+    return getenv("TODOD_JWT_SECRET") ? "TODOD_JWT_SECRET" : "BETTER_AUTH_SECRET";
+}
+
 int td_config_load(struct td_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
     int rc = load_env(cfg, argc, argv, err, errlen);
@@ -371,7 +381,7 @@ int td_config_load(struct td_config *cfg, int argc, char **argv, char *err, size
     if (cfg->bus == TD_BUS_KAFKA && !cfg->kafka_brokers)
         return fail(err, errlen, "--kafka-brokers", "required when --bus is kafka", NULL);
     if (cfg->jwt_secret && strlen(cfg->jwt_secret) < 32)
-        return fail(err, errlen, "TODOD_JWT_SECRET",
+        return fail(err, errlen, secret_source(argc, argv),
                     "must be at least 32 bytes (HS256 keys shorter than the hash are weak)", NULL);
     if (!cfg->data_dir && replace_str(&cfg->data_dir, ".todod"))
         return -ENOMEM;

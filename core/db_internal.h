@@ -31,7 +31,6 @@ struct db_req {
     uint64_t           hr0;        /* uv_hrtime at submission, for the histogram */
     PGresult          *res;        /* result collected so far (first error wins) */
     int                nparams;
-    int                nparams_decl;   /* DB_PREPARE */
     const char        *text;       /* statement name or SQL; points into mem or static */
     const char        *sql;        /* DB_PREPARE: the SQL; text is the name */
     const char *const *params;     /* points into mem */
@@ -111,19 +110,21 @@ struct td_db {
 /* core/db.c */
 void db_reqq_push(struct db_reqq *q, struct db_req *r);
 struct db_req *db_reqq_pop(struct db_reqq *q);
-void db_defer(struct td_db *db, struct db_req *r, int status);
+void db_defer(struct td_db *db, struct db_req *r, int status);   /* callback next tick */
 void db_complete(struct td_db *db, struct db_req *r);   /* r->res holds the outcome */
-void db_pump(struct td_db *db);
-void db_fail_queue(struct td_db *db, int status);
+void db_pump(struct td_db *db);                          /* queue -> free connections */
 void db_conn_up(struct td_db *db, struct db_conn *c);
 void db_conn_down(struct td_db *db, struct db_conn *c);
-void db_handle_closed(uv_handle_t *h);   /* counts down open_handles; frees db at zero */
+void db_conn_failed(struct td_db *db, struct db_conn *c);   /* a connect attempt failed */
 void db_set_error(struct td_db *db, const char *msg);
-struct db_req *db_req_get(struct td_db *db);
+void db_release(struct td_db *db);          /* one handle or request fewer; may free db */
+void db_handle_closed(uv_handle_t *h);      /* close cb for handles whose data is the db */
 
 /* core/db_conn.c */
+void db_conn_on_timer(uv_timer_t *t);
 void db_conn_schedule(struct db_conn *c, unsigned delay_ms);
-void db_conn_send(struct db_conn *c, struct db_req *r);
+void db_conn_send(struct db_conn *c, struct db_req *r);   /* failure defers r */
+void db_conn_reset(struct db_conn *c, const char *why);   /* drop it, reconnect later */
 void db_conn_shutdown(struct db_conn *c, struct db_reqq *failed);
 
 #endif

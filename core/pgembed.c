@@ -300,9 +300,14 @@ static int prepare_dirs(struct start *s)
             return fail(s, -EACCES, "PostgreSQL must run as user '%s' (we are root), which cannot "
                         "reach %s: a parent directory is not searchable; use a --data-dir "
                         "elsewhere (e.g. under /var/lib)", s->user, s->dir);
-        if (stat(s->pgdata, &st) == 0 && st.st_uid != s->uid)
-            return fail(s, -EPERM, "%s belongs to uid %u, but PostgreSQL would run as '%s'; "
-                        "chown -R it or choose that user", s->pgdata, (unsigned)st.st_uid, s->user);
+        if (stat(s->pgdata, &st) == 0 && st.st_uid != s->uid) {
+            char buf[4096];
+            struct passwd pw, *owner = NULL;
+            getpwuid_r(st.st_uid, &pw, buf, sizeof buf, &owner);
+            return fail(s, -EPERM, "%s belongs to user '%s' (uid %u), but PostgreSQL would run "
+                        "as '%s'; run it as the owner or chown -R the directory", s->pgdata,
+                        owner ? owner->pw_name : "?", (unsigned)st.st_uid, s->user);
+        }
     }
     if ((rc = make_owned_dir(s, s->pgdata)) < 0 || (rc = make_owned_dir(s, s->sockdir)) < 0)
         return rc;
@@ -362,20 +367,26 @@ static int clear_stale_lock(struct start *s, const char *path)
 
 /* --- child processes -------------------------------------------------------------- */
 
-/* In the child after fork: only async-signal-safe calls from here to exec. */
+/* In the child after fork, only async-signal-safe calls until exec. Its stderr is
+ * pg.log by then, so the reason shows up in the error tail. */
+static void child_die(const char *msg)
+{
+    ssize_t ignored = write(2, msg, strlen(msg));
+    (void)ignored;
+    _exit(127);
+}
+
 static void drop_privileges(const struct start *s)
 {
-    if (!s->drop)
-        return;
-    if (setgroups(1, &s->gid) != 0 || setgid(s->gid) != 0 || setuid(s->uid) != 0)
-        _exit(126);
+    if (s->drop && (setgroups(1, &s->gid) != 0 || setgid(s->gid) != 0 || setuid(s->uid) != 0))
+        child_die("todod: cannot switch to PostgreSQL's user\n");
 }
 
 static void child_exec(const struct start *s, char *const argv[])
 {
     setsid();   /* own session: a Ctrl-C meant for todod must not stop the database first */
     if (dup2(s->nullfd, 0) < 0 || dup2(s->logfd, 1) < 0 || dup2(s->logfd, 2) < 0)
-        _exit(127);
+        child_die("todod: cannot redirect PostgreSQL's output\n");
     drop_privileges(s);
 #ifdef __linux__
     /* Die with todod, so a crashed todod does not leave a server holding the data
@@ -385,7 +396,7 @@ static void child_exec(const struct start *s, char *const argv[])
         _exit(127);
 #endif
     if (chdir(s->pgdata) != 0)   /* a cwd the user can read: PostgreSQL looks at its own */
-        _exit(126);
+        child_die("todod: cannot enter the PostgreSQL data directory\n");
 #ifdef SYS_close_range
     if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0)
 #endif
@@ -399,10 +410,7 @@ static void child_exec(const struct start *s, char *const argv[])
     for (int sig = 1; sig < NSIG; sig++)
         sigaction(sig, &dfl, NULL);
     execv(argv[0], argv);
-    static const char msg[] = "todod: cannot execute PostgreSQL binary\n";
-    ssize_t ignored = write(2, msg, sizeof msg - 1);
-    (void)ignored;
-    _exit(127);
+    child_die("todod: cannot execute the PostgreSQL binary\n");
 }
 
 static int spawn(struct start *s, char *const argv[], pid_t *out)

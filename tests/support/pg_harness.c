@@ -14,28 +14,52 @@
 
 #include "core/pgembed.h"
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;   /* keep going: remove as much as we can */
+}
+
+static void remove_dir(struct td_test_pg *t)
+{
+    if (t->dir[0])
+        nftw(t->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    t->dir[0] = '\0';
+}
+
+static int try_start(struct td_test_pg *t, char *err, size_t errlen)
+{
+    struct td_pgembed_opts opts = {.data_dir = t->dir};
+    int rc = td_pgembed_start(&opts, &t->pg, err, errlen);
+    if (rc == 0)
+        snprintf(t->conninfo, sizeof t->conninfo, "%s", td_pgembed_conninfo(t->pg));
+    return rc;
+}
+
 void td_test_pg_start(struct td_test_pg *t)
 {
     memset(t, 0, sizeof *t);
     snprintf(t->dir, sizeof t->dir, "/tmp/todod-test-pg-XXXXXX");
     if (!mkdtemp(t->dir)) {
-        int e = errno;
         t->dir[0] = '\0';
-        cr_assert_fail("mkdtemp: %s", strerror(e));
+        cr_assert_fail("mkdtemp: %s", strerror(errno));
     }
     /* When the tests run as root, PostgreSQL runs as another user that must pass through. */
-    cr_assert(chmod(t->dir, 0711) == 0, "chmod %s: %s", t->dir, strerror(errno));
-    td_test_pg_start_server(t);
+    char err[1024] = "";
+    int rc = chmod(t->dir, 0711) == 0 ? try_start(t, err, sizeof err) : -errno;
+    if (rc == 0)
+        return;
+    /* Called from .init, whose failure skips .fini: clean up before asserting. */
+    remove_dir(t);
+    cr_assert_fail("td_test_pg_start: %d %s", rc, err[0] ? err : strerror(-rc));
 }
 
 void td_test_pg_start_server(struct td_test_pg *t)
 {
-    struct td_pgembed_opts opts = {.data_dir = t->dir};
-    char err[1024];
-    int rc = td_pgembed_start(&opts, &t->pg, err, sizeof err);
+    char err[1024] = "";
+    int rc = try_start(t, err, sizeof err);
     cr_assert(rc == 0, "td_pgembed_start(%s) = %d: %s", t->dir, rc, err);
-    int n = snprintf(t->conninfo, sizeof t->conninfo, "%s", td_pgembed_conninfo(t->pg));
-    cr_assert(n < (int)sizeof t->conninfo, "conninfo too long");
 }
 
 void td_test_pg_stop_server(struct td_test_pg *t)
@@ -47,13 +71,6 @@ void td_test_pg_stop_server(struct td_test_pg *t)
     cr_assert(rc == 0, "td_pgembed_stop = %d", rc);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    remove(path);
-    return 0;   /* keep going: remove as much as we can */
-}
-
 /* Safe to call from a fixture's .fini after a failed or half-done start. */
 void td_test_pg_destroy(struct td_test_pg *t)
 {
@@ -61,9 +78,7 @@ void td_test_pg_destroy(struct td_test_pg *t)
     if (t->pg)
         rc = td_pgembed_stop(t->pg);
     t->pg = NULL;
-    if (t->dir[0])
-        nftw(t->dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-    t->dir[0] = '\0';
+    remove_dir(t);
     cr_assert(rc == 0, "td_pgembed_stop = %d", rc);
 }
 

@@ -196,6 +196,53 @@ Test(pgembed, killed_server_recovers_on_next_start)
 
 TestSuite(pgembed_errors, .init = setup_dir_only, .fini = teardown, .timeout = 30);
 
+/* Gone, or a zombie nobody has reaped yet (some container inits never do). */
+static int process_gone(pid_t pid)
+{
+    char path[64], stat[256] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return kill(pid, 0) != 0;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[n] = '\0';
+    const char *p = strrchr(stat, ')');
+    return p && p[1] == ' ' && p[2] == 'Z';
+}
+
+Test(pgembed_errors, server_stops_when_its_parent_dies)
+{
+    int fds[2];
+    cr_assert(pipe(fds) == 0);
+    pid_t child = fork();
+    cr_assert(child >= 0);
+    if (child == 0) {
+        /* A todod that crashes without stopping its database. */
+        struct td_pgembed_opts opts = {.data_dir = t.dir};
+        struct td_pgembed *pg;
+        char err[512];
+        int pid = td_pgembed_start(&opts, &pg, err, sizeof err) == 0 ? td_pgembed_pid(pg) : -1;
+        ssize_t w = write(fds[1], &pid, sizeof pid);
+        (void)w;
+        kill(getpid(), SIGKILL);
+    }
+    close(fds[1]);
+    int pid = -1;
+    cr_assert_eq(read(fds[0], &pid, sizeof pid), (ssize_t)sizeof pid);
+    close(fds[0]);
+    waitpid(child, NULL, 0);
+    cr_assert_gt(pid, 0, "the child could not start PostgreSQL");
+    int waited = 0;
+    while (!process_gone(pid) && waited < 10000) {
+        usleep(20000);
+        waited += 20;
+    }
+    if (!process_gone(pid))
+        kill(pid, SIGKILL);
+    cr_assert(process_gone(pid), "postmaster %d outlived its parent", pid);
+}
+
 Test(pgembed_errors, missing_bin_dir_is_a_clear_error)
 {
     struct td_pgembed_opts opts = {.data_dir = t.dir, .bin_dir = "/nonexistent/pg/bin"};
@@ -273,8 +320,10 @@ Test(pgembed_errors, data_dir_path_too_long_for_a_socket)
 
 Test(pgembed_errors, root_needs_a_reachable_data_dir)
 {
-    if (geteuid() != 0)
+    if (geteuid() != 0) {
+        teardown();   /* a skipped test does not run .fini */
         cr_skip_test("only root drops to another user");
+    }
     char priv[300], dir[320];
     snprintf(priv, sizeof priv, "%s/private", t.dir);
     cr_assert(mkdir(priv, 0700) == 0);
@@ -290,8 +339,10 @@ Test(pgembed_errors, root_needs_a_reachable_data_dir)
 
 Test(pgembed_errors, root_with_unknown_run_as_user)
 {
-    if (geteuid() != 0)
+    if (geteuid() != 0) {
+        teardown();   /* a skipped test does not run .fini */
         cr_skip_test("only root drops to another user");
+    }
     struct td_pgembed_opts opts = {.data_dir = t.dir, .run_as = "todod-no-such-user"};
     struct td_pgembed *pg = NULL;
     char err[512];
