@@ -1,7 +1,6 @@
-/* The pool: statements queue (FIFO) until a connection has room, transactions lease a
- * connection, failures that never reach a server are delivered on the next loop tick.
- * A callback never runs inside the call that submitted its statement. One connection's
- * life (connect, pipeline, reconnect) is core/db_conn.c. */
+/* The public calls: open and close, statements, transactions, results, health.
+ * A callback never runs inside the call that submitted its statement; a nonzero return
+ * means it will not run at all. The machinery is core/db_pool.c and core/db_conn.c. */
 #include "core/db_internal.h"
 
 #include <arpa/inet.h>
@@ -9,68 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct td_db_res {
-    PGresult   *pg;    /* NULL when the statement never got a server answer */
-    const char *why;   /* message for that case */
-};
-
-/* ---- requests ---------------------------------------------------------------------- */
-
-void db_reqq_push(struct db_reqq *q, struct db_req *r)
-{
-    r->next = NULL;
-    if (q->tail)
-        q->tail->next = r;
-    else
-        q->head = r;
-    q->tail = r;
-    q->n++;
-}
-
-struct db_req *db_reqq_pop(struct db_reqq *q)
-{
-    struct db_req *r = q->head;
-    if (!r)
-        return NULL;
-    q->head = r->next;
-    if (!q->head)
-        q->tail = NULL;
-    q->n--;
-    r->next = NULL;
-    return r;
-}
-
-static struct db_req *req_get(struct td_db *db)
-{
-    struct db_req *r = db->freelist;
-    if (r) {
-        db->freelist = r->next;
-        db->nfree--;
-    } else if (!(r = malloc(sizeof *r))) {
-        return NULL;
-    }
-    memset(r, 0, offsetof(struct db_req, inl));
-    r->mem = r->inl.c;
-    r->queued_ms = uv_now(db->loop);
-    r->hr0 = db->m_dur ? uv_hrtime() : 0;
-    return r;
-}
-
-static void req_put(struct td_db *db, struct db_req *r)
-{
-    if (r->res)
-        PQclear(r->res);
-    if (r->mem != r->inl.c)
-        free(r->mem);
-    if (db->nfree < DB_FREELIST_MAX) {
-        r->next = db->freelist;
-        db->freelist = r;
-        db->nfree++;
-    } else {
-        free(r);
-    }
-}
 
 /* The name or SQL and every parameter go into one block (inline when small), so the
  * caller's buffers may be reused as soon as we return. */
@@ -104,299 +41,39 @@ static int req_fill(struct db_req *r, const char *text, int n, const char *const
     return 0;
 }
 
-static void tx_free(struct td_db *db, struct td_db_tx *tx)
-{
-    if (tx->prev)
-        tx->prev->next = tx->next;
-    else
-        db->txs = tx->next;
-    if (tx->next)
-        tx->next->prev = tx->prev;
-    free(tx);
-}
-
-/* ---- completion -------------------------------------------------------------------- */
-
-static const char *why_text(int status)
-{
-    switch (status) {
-    case -ECONNREFUSED: return "no connection to PostgreSQL";
-    case -ECONNRESET:   return "connection to PostgreSQL lost";
-    case -ETIMEDOUT:    return "timed out waiting for a database connection";
-    case -ECANCELED:    return "database pool closing";
-    case -ENOMEM:       return "out of memory";
-    default:            return "";
-    }
-}
-
-static void count(struct td_db *db, struct db_req *r, int status)
-{
-    if (!db->m_ok)
-        return;
-    td_metric_add(status == 0 ? db->m_ok : status == -EIO ? db->m_err : db->m_unavail, 1);
-    if (r->hr0)
-        td_metric_observe(db->m_dur, (double)(uv_hrtime() - r->hr0) / 1e9);
-}
-
-static void finish(struct td_db *db, struct db_req *r, int status)
-{
-    if (r->kind == DB_PREPARE) {
-        if (status == -EIO) {   /* bad SQL; a lost connection prepares again anyway */
-            const char *m = PQresultErrorField(r->res, PG_DIAG_MESSAGE_PRIMARY);
-            td_log_error(db->log, "db: cannot prepare statement %s: %s", r->text, m ? m : "?");
-        }
-        req_put(db, r);
-        return;
-    }
-    count(db, r, status);
-    if (r->kind == DB_BEGIN) {
-        struct td_db_tx *tx = r->tx;
-        td_db_tx_cb cb = r->txcb;
-        void *arg = r->arg;
-        struct db_conn *c = tx->conn;
-        req_put(db, r);
-        if (status) {
-            if (c)
-                c->tx = NULL;
-            tx_free(db, tx);
-            tx = NULL;
-        }
-        cb(status, tx, arg);
-        if (status && c)
-            db_pump(db);
-        return;
-    }
-    struct td_db_res res = { r->res, why_text(status) };
-    if (r->cb)
-        r->cb(status, &res, r->arg);
-    req_put(db, r);
-}
-
-void db_complete(struct td_db *db, struct db_req *r)
-{
-    int status = 0;
-    ExecStatusType st = PQresultStatus(r->res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
-        /* the server telling us it is going away is an outage (503), not a bad query */
-        const char *ss = PQresultErrorField(r->res, PG_DIAG_SQLSTATE);
-        int gone = ss && (!strncmp(ss, "08", 2) || !strncmp(ss, "57P", 3));
-        status = gone ? -ECONNRESET : -EIO;
-    }
-    finish(db, r, status);
-}
-
-static void on_idle(uv_idle_t *h)
-{
-    struct td_db *db = h->data;
-    /* only what was there when we started: callbacks may defer more for the next tick,
-     * or close the pool, which delivers the rest itself */
-    size_t n = db->deferred.n;
-    struct db_req *r;
-    while (n-- && (r = db_reqq_pop(&db->deferred)))
-        finish(db, r, r->status);
-    if (!db->closing && !db->deferred.head)
-        uv_idle_stop(h);
-}
-
-void db_defer(struct td_db *db, struct db_req *r, int status)
-{
-    if (r->kind == DB_PREPARE) {
-        req_put(db, r);
-        return;
-    }
-    if (r->res) {
-        PQclear(r->res);
-        r->res = NULL;
-    }
-    r->status = status;
-    db_reqq_push(&db->deferred, r);
-    if (!uv_is_active((uv_handle_t *)&db->idle))
-        uv_idle_start(&db->idle, on_idle);
-}
-
-/* ---- the queue --------------------------------------------------------------------- */
-
-static void queue_changed(struct td_db *db)
-{
-    if (db->m_queue)
-        td_metric_set(db->m_queue, (double)db->queue.n);
-}
-
-static void on_qtimer(uv_timer_t *t);
-
-/* One timer for the whole queue, aimed at its head: with one timeout for everyone the
- * head always expires first. */
-static void qtimer_arm(struct td_db *db)
-{
-    struct db_req *h = db->queue.head;
-    if (!h)
-        return;
-    uint64_t due = h->queued_ms + (uint64_t)db->queue_timeout_ms;
-    uint64_t now = uv_now(db->loop);
-    uv_timer_start(&db->qtimer, on_qtimer, due > now ? due - now : 0, 0);
-}
-
-static void on_qtimer(uv_timer_t *t)
-{
-    struct td_db *db = t->data;
-    uint64_t now = uv_now(db->loop);
-    struct db_req *h;
-    while ((h = db->queue.head) && h->queued_ms + (uint64_t)db->queue_timeout_ms <= now)
-        db_defer(db, db_reqq_pop(&db->queue), -ETIMEDOUT);
-    queue_changed(db);
-    qtimer_arm(db);
-}
-
-static void fail_queue(struct td_db *db, int status)
-{
-    struct db_req *r;
-    while ((r = db_reqq_pop(&db->queue)))
-        db_defer(db, r, status);
-    queue_changed(db);
-    uv_timer_stop(&db->qtimer);
-}
-
-/* Least busy connection that is up, not leased and below the pipeline depth; an idle
- * one ends the search, so light load stays on few connections. */
-static struct db_conn *pick(struct td_db *db)
-{
-    struct db_conn *best = NULL;
-    for (int i = 0; i < db->pool_size; i++) {
-        struct db_conn *c = &db->conns[i];
-        if (c->state != DB_C_READY || c->tx || c->sent.n >= DB_PIPE_DEPTH)
-            continue;
-        if (!best || c->sent.n < best->sent.n)
-            best = c;
-        if (!c->sent.n)
-            break;
-    }
-    return best;
-}
-
-void db_pump(struct td_db *db)
-{
-    if (db->closing || !db->queue.head)
-        return;
-    struct db_conn *c;
-    while (db->queue.head && (c = pick(db))) {
-        struct db_req *r = db_reqq_pop(&db->queue);
-        if (r->kind == DB_BEGIN) {
-            c->tx = r->tx;
-            r->tx->conn = c;
-        }
-        db_conn_send(c, r);
-    }
-    queue_changed(db);
-}
-
-static int submit(struct td_db *db, struct db_req *r)
-{
-    if (!db->nup && !db->starting) {
-        db_defer(db, r, -ECONNREFUSED);   /* fail fast: the caller answers 503 now */
-        return 0;
-    }
-    db_reqq_push(&db->queue, r);
-    db_pump(db);
-    if (db->queue.head && !uv_is_active((uv_handle_t *)&db->qtimer))
-        qtimer_arm(db);
-    queue_changed(db);
-    return 0;
-}
-
-/* ---- connections coming and going ---------------------------------------------------- */
-
-void db_set_error(struct td_db *db, const char *msg)
-{
-    /* libpq's messages run over several lines; the first says what happened */
-    size_t n = strcspn(msg, "\n");
-    if (n >= sizeof db->last_err)
-        n = sizeof db->last_err - 1;
-    memcpy(db->last_err, msg, n);
-    db->last_err[n] = '\0';
-}
-
-/* Not inside a caller's transaction: if that one is aborted, Parse fails with it. */
-static void prepare_pending(struct td_db *db, struct db_conn *c)
-{
-    while (c->state == DB_C_READY && !c->tx && c->nprepared < db->nstmts) {
-        struct db_stmt *s = &db->stmts[c->nprepared];
-        struct db_req *r = req_get(db);
-        if (!r) {
-            db_conn_reset(c, "out of memory");   /* it retries all of them on reconnect */
-            return;
-        }
-        r->kind = DB_PREPARE;
-        r->text = s->name;
-        r->sql = s->sql;
-        r->nparams = s->nparams;
-        c->nprepared++;
-        db_conn_send(c, r);
-    }
-}
-
-void db_conn_up(struct td_db *db, struct db_conn *c)
-{
-    db->nup++;
-    if (db->m_up)
-        td_metric_set(db->m_up, db->nup);
-    if (c->lost)
-        td_log_info(db->log, "db: connection %d to PostgreSQL is back", c->idx);
-    c->lost = 0;
-    db->starting = 0;
-    /* pipelined ahead of any work, so every statement sent here finds them */
-    prepare_pending(db, c);
-    db_pump(db);
-}
-
-void db_conn_down(struct td_db *db, struct db_conn *c)
-{
-    (void)c;
-    db->nup--;
-    if (db->m_up)
-        td_metric_set(db->m_up, db->nup);
-    if (!db->nup && !db->starting)
-        fail_queue(db, -ECONNREFUSED);
-}
-
-void db_conn_failed(struct td_db *db, struct db_conn *c)
-{
-    (void)c;
-    if (!db->starting)
-        return;
-    /* start-up grace ends once every connection has tried: nobody waits 5 s for a
-     * server that is not there */
-    for (int i = 0; i < db->pool_size; i++)
-        if (db->conns[i].attempts == 0)
-            return;
-    db->starting = 0;
-    td_log_warn(db->log, "db: cannot connect to PostgreSQL: %s", db->last_err);
-    fail_queue(db, -ECONNREFUSED);
-}
-
 /* ---- open and close ---------------------------------------------------------------- */
 
-/* A host name libpq would resolve with a blocking getaddrinfo on our loop, or NULL.
- * Lists of hosts are left to libpq. */
-static char *dns_host(const PQconninfoOption *opts)
+/* libpq would resolve a host name with a blocking getaddrinfo on our loop, and honours
+ * connect_timeout only when connecting blocking: note both so db_conn.c can do them
+ * itself. Lists of hosts are left to libpq. */
+static int read_conninfo(struct td_db *db, const PQconninfoOption *opts)
 {
-    const char *host = NULL, *hostaddr = NULL;
+    const char *host = NULL, *hostaddr = NULL, *timeout = NULL;
     for (const PQconninfoOption *o = opts; o->keyword; o++) {
         if (!strcmp(o->keyword, "host"))
             host = o->val;
         else if (!strcmp(o->keyword, "hostaddr"))
             hostaddr = o->val;
+        else if (!strcmp(o->keyword, "connect_timeout"))
+            timeout = o->val;
     }
+    if (!timeout || !*timeout)
+        timeout = getenv("PGCONNECT_TIMEOUT");
+    int secs = timeout ? atoi(timeout) : 0;
+    db->connect_timeout_ms = secs > 0 ? (unsigned)(secs < 2 ? 2 : secs) * 1000u
+                                      : DB_CONNECT_TIMEOUT_MS;   /* libpq's minimum is 2 */
     if (!host || !*host)
         host = getenv("PGHOST");
     if (!hostaddr || !*hostaddr)
         hostaddr = getenv("PGHOSTADDR");
     if (!host || !*host || (hostaddr && *hostaddr) || host[0] == '/' || host[0] == '@'
         || strchr(host, ','))
-        return NULL;
+        return 0;
     unsigned char bin[16];
     if (inet_pton(AF_INET, host, bin) == 1 || inet_pton(AF_INET6, host, bin) == 1)
-        return NULL;
-    return strdup(host);
+        return 0;
+    db->resolve_host = strdup(host);
+    return db->resolve_host ? 0 : -ENOMEM;
 }
 
 static void describe_metrics(struct td_db *db, struct td_metrics *m)
@@ -441,14 +118,15 @@ int td_db_open(uv_loop_t *loop, const struct td_db_opts *opts, struct td_db **ou
         return rc;
     }
     struct td_db *db = calloc(1, sizeof *db);
+    int rc = -ENOMEM;
     if (db) {
         db->pool_size = opts->pool_size ? opts->pool_size : 4;
         db->conns = calloc((size_t)db->pool_size, sizeof *db->conns);
         db->conninfo = strdup(opts->conninfo);
-        db->resolve_host = dns_host(ci);
+        rc = read_conninfo(db, ci);
     }
     PQconninfoFree(ci);
-    if (!db || !db->conns || !db->conninfo) {
+    if (rc || !db->conns || !db->conninfo) {
         if (db) {
             free(db->conns);
             free(db->conninfo);
@@ -492,7 +170,7 @@ static void db_free(struct td_db *db)
         free(r);
     }
     while (db->txs)
-        tx_free(db, db->txs);
+        db_tx_free(db, db->txs);
     for (size_t i = 0; i < db->nstmts; i++) {
         free(db->stmts[i].name);
         free(db->stmts[i].sql);
@@ -536,16 +214,16 @@ void td_db_close(struct td_db *db, td_db_closed_cb cb, void *arg)
     db->nup = 0;
     if (db->m_up)
         td_metric_set(db->m_up, 0);
-    queue_changed(db);
+    db_queue_changed(db);
     uv_close((uv_handle_t *)&db->qtimer, db_handle_closed);
     uv_close((uv_handle_t *)&db->idle, db_handle_closed);
     while ((r = db_reqq_pop(&deferred)))
-        finish(db, r, r->status);
+        db_finish(db, r, r->status);
     while ((r = db_reqq_pop(&failed))) {
         if (r->kind == DB_PREPARE)
-            req_put(db, r);
+            db_req_put(db, r);
         else
-            finish(db, r, -ECANCELED);
+            db_finish(db, r, -ECANCELED);
     }
 }
 
@@ -580,7 +258,7 @@ int td_db_prepare(struct td_db *db, const char *name, const char *sql, int npara
     db->nstmts++;
     /* connections already up learn it now; later ones at connect */
     for (int i = 0; i < db->pool_size; i++)
-        prepare_pending(db, &db->conns[i]);
+        db_prepare_pending(db, &db->conns[i]);
     return 0;
 }
 
@@ -595,11 +273,11 @@ static struct db_req *stmt_req(struct td_db *db, enum db_req_kind kind, const ch
     if (db->closing)
         return NULL;
     *rc = -ENOMEM;
-    struct db_req *r = req_get(db);
+    struct db_req *r = db_req_get(db);
     if (!r)
         return NULL;
     if (req_fill(r, text, n, params)) {
-        req_put(db, r);
+        db_req_put(db, r);
         return NULL;
     }
     r->kind = kind;
@@ -616,7 +294,7 @@ int td_db_exec(struct td_db *db, const char *stmt_name, int nparams,
     if (!db)
         return -EINVAL;
     struct db_req *r = stmt_req(db, DB_PREPARED, stmt_name, nparams, params, cb, arg, &rc);
-    return r ? submit(db, r) : rc;
+    return r ? db_submit(db, r) : rc;
 }
 
 int td_db_exec_sql(struct td_db *db, const char *sql, int nparams,
@@ -626,7 +304,7 @@ int td_db_exec_sql(struct td_db *db, const char *sql, int nparams,
     if (!db)
         return -EINVAL;
     struct db_req *r = stmt_req(db, DB_SQL, sql, nparams, params, cb, arg, &rc);
-    return r ? submit(db, r) : rc;
+    return r ? db_submit(db, r) : rc;
 }
 
 /* ---- transactions ------------------------------------------------------------------ */
@@ -638,7 +316,7 @@ int td_db_tx_begin(struct td_db *db, td_db_tx_cb cb, void *arg)
     if (db->closing)
         return -ECANCELED;
     struct td_db_tx *tx = calloc(1, sizeof *tx);
-    struct db_req *r = tx ? req_get(db) : NULL;
+    struct db_req *r = tx ? db_req_get(db) : NULL;
     if (!r) {
         free(tx);
         return -ENOMEM;
@@ -653,7 +331,7 @@ int td_db_tx_begin(struct td_db *db, td_db_tx_cb cb, void *arg)
     r->tx = tx;
     r->txcb = cb;
     r->arg = arg;
-    return submit(db, r);
+    return db_submit(db, r);
 }
 
 static int tx_stmt(struct td_db_tx *tx, enum db_req_kind kind, const char *text, int n,
@@ -696,10 +374,10 @@ static int tx_end(struct td_db_tx *tx, enum db_req_kind kind, td_db_cb cb, void 
     int status = tx->status;
     if (c)
         c->tx = NULL;
-    tx_free(db, tx);
+    db_tx_free(db, tx);
     if (db->closing)
         return -ECANCELED;
-    struct db_req *r = req_get(db);
+    struct db_req *r = db_req_get(db);
     if (!r) {
         if (c)   /* cannot end it politely: dropping the connection makes the server roll back */
             db_conn_reset(c, "out of memory");
@@ -714,7 +392,7 @@ static int tx_end(struct td_db_tx *tx, enum db_req_kind kind, td_db_cb cb, void 
         return 0;
     }
     db_conn_send(c, r);
-    prepare_pending(db, c);   /* statements registered while it was leased */
+    db_prepare_pending(db, c);   /* statements registered while it was leased */
     db_pump(db);
     return 0;
 }

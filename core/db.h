@@ -1,14 +1,38 @@
 /* Asynchronous PostgreSQL on the uv loop: a small pool of non-blocking libpq
  * connections watched with uv_poll, prepared statements, transactions, reconnect with
- * backoff. No libpq type leaves core/db.c (house rule 4).
+ * backoff. No libpq type leaves core/db*.c (house rule 4).
  *
  * Errors given to callbacks (status argument):
  *   0              success; res holds the rows
  *   -EIO           the server rejected the statement; res holds sqlstate and message
  *   -ECONNREFUSED  no connection is up (PostgreSQL down or restarting): answer 503
- *   -ECONNRESET    the connection broke while the statement was in flight: answer 503
- *   -ETIMEDOUT     the statement or the wait for a free connection took too long
+ *   -ECONNRESET    the connection broke while the statement was in flight, or the server
+ *                  answered with SQLSTATE class 08 or 57P (shutting down): answer 503
+ *   -ETIMEDOUT     the wait for a free connection took longer than queue_timeout_ms
  *   -ECANCELED     the pool is closing
+ *
+ * Callbacks: a call returning 0 runs its callback exactly once, always later from the
+ * loop, never inside the call itself; a call returning nonzero (-EINVAL, -ENOMEM,
+ * -ECANCELED once closing) never runs it. res is never NULL; without a server answer it
+ * has no rows and td_db_res_error says why. Statement callbacks may be NULL.
+ *
+ * Queueing: statements wait in one FIFO queue for a connection that is up, not leased
+ * to a transaction and has fewer than 32 statements in flight (connections use libpq
+ * pipeline mode). While no connection is up, statements fail at once (on the next tick)
+ * with -ECONNREFUSED, except at start-up until every connection has tried once.
+ *
+ * Transactions: the tx callback runs once BEGIN is answered (tx is NULL when status is
+ * not 0). Statements on a tx are pipelined on its connection in call order. An SQL error
+ * aborts the transaction as usual: later statements get -EIO (25P02) and COMMIT acts as
+ * ROLLBACK. If the connection breaks, every pending and later statement of the tx, and
+ * its COMMIT or ROLLBACK, complete with -ECONNRESET (the server has rolled it back). The
+ * caller always ends a tx with exactly one td_db_tx_commit or td_db_tx_rollback; that
+ * call frees it whatever it returns, and the lease ends when it is sent.
+ *
+ * Closing: td_db_close fails queued and in-flight work with -ECANCELED (those callbacks
+ * run inside td_db_close). Until closed_cb runs, calls on db or on an open tx return
+ * -ECANCELED (commit/rollback still free the tx); the pool frees transactions nobody
+ * ended. After closed_cb neither db nor any tx may be touched.
  */
 #ifndef TD_DB_H
 #define TD_DB_H

@@ -117,7 +117,7 @@ static void connect_to(struct db_conn *c, const char *hostaddr)
     }
     PQsetNoticeProcessor(c->pg, no_notices, NULL);
     c->state = DB_C_CONNECTING;
-    uv_timer_start(&c->timer, db_conn_on_timer, DB_CONNECT_TIMEOUT_MS, 0);
+    uv_timer_start(&c->timer, db_conn_on_timer, db->connect_timeout_ms, 0);
     /* PQconnectStart's contract: behave as if PQconnectPoll last said WRITING */
     if (poll_watch(c, UV_WRITABLE))
         attempt_failed(c, "cannot watch the PostgreSQL socket");

@@ -1,5 +1,5 @@
-/* Shared between core/db.c (pool, queue, transactions, results) and core/db_conn.c
- * (one libpq connection's life on the loop). Nothing outside those two files includes it. */
+/* Shared by core/db.c (the public calls), core/db_pool.c (queue, completion) and
+ * core/db_conn.c (one libpq connection on the loop). Nothing else includes it. */
 #ifndef TD_DB_INTERNAL_H
 #define TD_DB_INTERNAL_H
 #include <libpq-fe.h>
@@ -12,7 +12,7 @@ enum {
     DB_PIPE_DEPTH = 32,      /* statements in flight per pooled connection */
     DB_BACKOFF_MIN_MS = 100,
     DB_BACKOFF_MAX_MS = 5000,
-    DB_CONNECT_TIMEOUT_MS = 10000,   /* libpq's connect_timeout only works when blocking */
+    DB_CONNECT_TIMEOUT_MS = 10000,   /* when the conninfo sets no connect_timeout */
 };
 
 enum db_req_kind { DB_PREPARED, DB_SQL, DB_BEGIN, DB_COMMIT, DB_ROLLBACK, DB_PREPARE };
@@ -85,6 +85,7 @@ struct td_db {
     char              *conninfo;
     char              *resolve_host;  /* a DNS name libpq would resolve blocking, or NULL */
     int                queue_timeout_ms;
+    unsigned           connect_timeout_ms;
     int                pool_size;
     struct db_conn    *conns;
     int                nup;
@@ -107,16 +108,30 @@ struct td_db {
     struct td_metric_series *m_up, *m_queue, *m_ok, *m_err, *m_unavail, *m_dur;
 };
 
-/* core/db.c */
+struct td_db_res {
+    PGresult   *pg;    /* NULL when the statement never got a server answer */
+    const char *why;   /* message for that case */
+};
+
+/* core/db_pool.c */
 void db_reqq_push(struct db_reqq *q, struct db_req *r);
 struct db_req *db_reqq_pop(struct db_reqq *q);
-void db_defer(struct td_db *db, struct db_req *r, int status);   /* callback next tick */
-void db_complete(struct td_db *db, struct db_req *r);   /* r->res holds the outcome */
-void db_pump(struct td_db *db);                          /* queue -> free connections */
+struct db_req *db_req_get(struct td_db *db);              /* NULL: out of memory */
+void db_req_put(struct td_db *db, struct db_req *r);      /* clears its result too */
+void db_tx_free(struct td_db *db, struct td_db_tx *tx);
+int  db_submit(struct td_db *db, struct db_req *r);       /* to the pool, FIFO */
+void db_finish(struct td_db *db, struct db_req *r, int status);   /* runs the callback */
+void db_complete(struct td_db *db, struct db_req *r);     /* status from r->res */
+void db_defer(struct td_db *db, struct db_req *r, int status);    /* db_finish next tick */
+void db_pump(struct td_db *db);                           /* queue -> free connections */
+void db_queue_changed(struct td_db *db);
+void db_prepare_pending(struct td_db *db, struct db_conn *c);
 void db_conn_up(struct td_db *db, struct db_conn *c);
 void db_conn_down(struct td_db *db, struct db_conn *c);
 void db_conn_failed(struct td_db *db, struct db_conn *c);   /* a connect attempt failed */
 void db_set_error(struct td_db *db, const char *msg);
+
+/* core/db.c */
 void db_release(struct td_db *db);          /* one handle or request fewer; may free db */
 void db_handle_closed(uv_handle_t *h);      /* close cb for handles whose data is the db */
 

@@ -237,13 +237,18 @@ static int decode_query(struct td_http_req *req)
         const char *eq = memchr(q, '=', len);
         size_t klen = eq ? (size_t)(eq - q) : len;
         if (len) {
+            size_t mark = a->len;
             offs[2 * n] = a->len;
-            if (td_http_decode(q, klen, 1, a))
-                break;   /* a malformed pair is skipped; the rest still count */
+            int bad = td_http_decode(q, klen, 1, a);
             offs[2 * n + 1] = a->len;
-            if (td_http_decode(eq ? eq + 1 : q + len, eq ? len - klen - 1 : 0, 1, a))
-                break;
-            n++;
+            if (!bad)
+                bad = td_http_decode(eq ? eq + 1 : q + len, eq ? len - klen - 1 : 0, 1, a);
+            if (!bad)
+                n++;
+            else if (a->data) {
+                a->len = mark;   /* a malformed pair is skipped; the rest still count */
+                a->data[mark] = '\0';
+            }
         }
         q += len + (amp ? 1 : 0);
     }

@@ -56,6 +56,14 @@ int td_router_add(struct td_router *r, const char *method, const char *pattern,
         }
         p += len + (slash ? 1 : 0);
     }
+    if (p > pattern + 1 && p[-1] == '/') {
+        /* "/docs/" ends in an empty segment, so it matches "/docs/" and not "/docs". */
+        rt->segs[rt->nsegs] = strdup("");
+        if (!rt->segs[rt->nsegs++]) {
+            free_route(rt);
+            return -ENOMEM;
+        }
+    }
     for (struct td_route *o = r->head; o; o = o->next)
         if (strcmp(o->method, method) == 0 && strcmp(o->pattern, pattern) == 0) {
             free_route(rt);
@@ -186,6 +194,8 @@ const struct td_route *td_router_match(const struct td_router *r, const char *me
                              allow_len ? ", " : "", rt->method);
             if (n > 0 && (size_t)n < allowlen - allow_len)
                 allow_len += (size_t)n;
+            else
+                allow[allow_len] = '\0';   /* no room: drop the cut-off name */
         }
     }
     if (best) {

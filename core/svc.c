@@ -290,13 +290,14 @@ static int start_roles(struct svc_run *run, char *err, size_t errlen)
         if (!run->states[i])
             return -ENOMEM;
         int rc = r->init ? r->init(&run->svc, run->states[i]) : 0;
+        if (!rc)
+            run->started_roles = (int)i + 1;   /* initialised: fini runs even if start fails */
         if (!rc && r->start)
             rc = r->start(run->states[i]);
         if (rc) {
             snprintf(err, errlen, "role %s failed to start: %s", r->name, strerror(-rc));
             return rc;
         }
-        run->started_roles = (int)i + 1;
     }
     return 0;
 }

@@ -1,5 +1,7 @@
 /* The command line: usage, help, version, and one clear line + exit 2 for bad input. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -111,9 +113,9 @@ Test(cli, listen_port_in_use_is_one_line_and_exit_1)
 {
     /* Bind a port, then ask todod for it: a clear runtime error, not a crash. */
     int port = td_test_free_port();
-    char listen[64];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-    const char *argv[] = {"all", "--listen", listen, "--database-url",
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    const char *argv[] = {"all", "--listen", addr, "--database-url",
                           "host=/nonexistent-dir port=1 dbname=x connect_timeout=1", NULL};
     /* Without a reachable database the pool keeps retrying in the background, so the
      * process starts; occupy the port first so it must fail. */

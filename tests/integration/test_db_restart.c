@@ -1,5 +1,7 @@
 /* PostgreSQL restarts while requests flow: no crash, 503 while it is down, recovery after. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>

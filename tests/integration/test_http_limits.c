@@ -1,5 +1,7 @@
 /* HTTP limits and timeouts against a real `todod all` on a real PostgreSQL. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,7 @@
 /* `todod migrate`, concurrent starters, and the private PostgreSQL of `todod all`. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,10 +1,13 @@
 /* SIGTERM drains: in-flight requests finish, exit 0 inside the deadline; a second
  * signal stops at once; no leaks under valgrind (release build). */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE   /* strcasestr */
 #include "tests/support/net_harness.h"
 
 #include <criterion/criterion.h>

@@ -131,13 +131,13 @@ void td_test_spawn(struct td_test_proc *p, const char *const *argv, const char *
         int st;
         if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
             char *logs = td_test_logs(p);
-            cr_fatal("todod exited early (%d): %s", exit_code(st), logs);
+            cr_assert_fail("todod exited early (%d): %s", exit_code(st), logs);
         }
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
     kill(p->pid, SIGKILL);
-    cr_fatal("todod did not answer /health within 30 s");
+    cr_assert_fail("todod did not answer /health within 30 s");
 }
 
 int td_test_stop(struct td_test_proc *p, int sig, int timeout_ms)

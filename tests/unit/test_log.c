@@ -253,6 +253,20 @@ Test(log, text_format)
     capture_close(&c);
 }
 
+Test(log, text_format_keeps_one_line_per_event)
+{
+    struct capture c;
+    capture_open(&c, TD_LOG_INFO, TD_LOG_TEXT);
+    td_log_info(&c.log, "first\nsecond\r\nthird");
+    char *out = capture_read(&c);
+    cr_assert_eq(count_lines(out), 1, "a newline in the message split the line: %s", out);
+    cr_assert_null(strchr(out, '\r'), "%s", out);
+    cr_assert_not_null(strstr(out, "first"));
+    cr_assert_not_null(strstr(out, "third"));
+    free(out);
+    capture_close(&c);
+}
+
 Test(log, role_defaults_to_todod)
 {
     struct capture c;
