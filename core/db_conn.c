@@ -308,6 +308,10 @@ static void read_results(struct db_conn *c)
         if (!res) {
             if (!r || !r->res)
                 break;
+            if (is_error(r->res) && PQstatus(pg) == CONNECTION_BAD) {
+                conn_break(c, PQresultErrorMessage(r->res));   /* libpq's own error: no SQLSTATE */
+                return;
+            }
             db_reqq_pop(&c->sent);
             c->syncs++;
             db_complete(db, r);

@@ -82,6 +82,9 @@ void td_log_vemit(const struct td_log *log, enum td_log_level level, const struc
             td_buf_printf(&line, ",%s", extra_json);
         td_buf_puts(&line, "}\n");
     } else {
+        for (size_t i = 0; i < msg.len; i++)   /* one event, one line: CR/LF become spaces */
+            if (msg.data[i] == '\n' || msg.data[i] == '\r')
+                msg.data[i] = ' ';
         td_buf_printf(&line, "%s %-5s %s: %s", stamp, level_names[level], role,
                       msg.data ? msg.data : "");
         if (ctx && ctx->request_id)

@@ -1,0 +1,58 @@
+/* The task model shared by the roles: validating and normalising client input.
+ * Input is JSON (jansson); output is a normalised jansson object the api role hands to
+ * PostgreSQL as one jsonb parameter, plus a list of field errors for a 422. */
+#ifndef TD_TASK_H
+#define TD_TASK_H
+#include <stddef.h>
+#include <jansson.h>
+
+enum td_task_mode {
+    TD_TASK_CREATE,   /* POST: title required, defaults for the rest */
+    TD_TASK_REPLACE,  /* PUT: like create; every absent field takes its default */
+    TD_TASK_PATCH,    /* PATCH: only present fields; null clears nullable ones */
+};
+
+struct td_task_error {
+    char field[64];    /* "title", "tags[3]", "reminders[0].offset" */
+    char message[160]; /* "must be 1 to 500 characters" */
+};
+
+struct td_task_errors {
+    struct td_task_error items[32];
+    int                  count;
+};
+
+/* Validates input (a JSON object) for mode. user_tz is the user's IANA zone used when
+ * time_zone is absent on create. On success returns 0 and *out is a new object with
+ * only known, normalised members:
+ *   title (trimmed), description, status ("pending"|"completed"), priority (0..4 integer:
+ *   none, low, medium, high, urgent; "p1".."p4" map to urgent..low), tags (array of
+ *   unique lower-cased strings), due_at (RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ" or null),
+ *   all_day (bool; a date alone "YYYY-MM-DD" means all-day at 00:00 in time_zone),
+ *   time_zone (IANA), recurrence (RRULE text validated with libical, or null),
+ *   reminders (array of {"offset":"PT15M","channel":..} or {"at":RFC3339 UTC,"channel":..}).
+ * Aliases accepted from the seeds and the hackathon contract: due_date = due_at,
+ * recurrence_pattern = recurrence, completed (bool) = status.
+ * Unknown members are errors ("unknown field"). On failure returns -EINVAL and errs
+ * lists every bad field. */
+int td_task_validate(json_t *input, enum td_task_mode mode, const char *user_tz, json_t **out,
+                     struct td_task_errors *errs);
+
+/* Priority name for 0..4, or NULL. */
+const char *td_task_priority_name(int p);
+/* Parses "none|low|medium|high|urgent|p1..p4" into 0..4; -EINVAL otherwise. */
+int td_task_priority_parse(const char *s, int *out);
+/* 1 when name is an IANA zone this machine knows (tzdata), else 0. */
+int td_task_valid_time_zone(const char *name);
+/* Validates an RRULE (without the "RRULE:" prefix, which is also accepted) with libical;
+ * writes a reason on failure. */
+int td_task_valid_rrule(const char *rrule, char *why, size_t whylen);
+/* Parses an ISO 8601 duration such as PT15M, P1D, P1DT2H, P2W into seconds (> 0). */
+int td_task_parse_duration(const char *s, long *seconds);
+/* Parses RFC 3339 date-time (any offset) into unix seconds; a date alone gives
+ * *date_only = 1 and midnight UTC of that date. */
+int td_task_parse_time(const char *s, long long *unix_s, int *date_only);
+/* Appends the errors as a problem+json "errors" member: "errors":[{"field":..,"message":..}] */
+int td_task_errors_json(const struct td_task_errors *errs, char **out);
+
+#endif
