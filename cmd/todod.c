@@ -13,10 +13,11 @@
 #include "core/pgembed.h"
 #include "core/svc.h"
 
-/* Roles register here once their module really works (issue 3: none yet; `all` runs
- * the shared runtime: probes, metrics, database and its migrations). */
-static const struct td_role *const all_roles[] = {NULL};
-static const size_t all_roles_count = 0;
+/* Roles register here once their module really works; `all` runs every one of them. */
+extern const struct td_role td_role_api;
+static const struct td_role *const all_roles[] = {&td_role_api};
+static const size_t all_roles_count = sizeof all_roles / sizeof all_roles[0];
+static const struct td_role *const api_roles[] = {&td_role_api};
 
 struct command {
     const char *name;
@@ -34,7 +35,9 @@ static int run_help(const struct command *cmd, int argc, char **argv);
 static const struct command commands[] = {
     {"all", "run every role in one process (private PostgreSQL when no --database-url)",
      run_roles, all_roles, 0},
+    {"api", "REST API: accounts, JWT auth, tasks", run_roles, api_roles, 1},
     {"migrate", "apply the database schema and exit", run_migrate, NULL, 0},
+    {"routes", "print every HTTP route of `all` (METHOD PATTERN) and exit", run_roles, all_roles, 0},
     {"version", "print the version", run_version, NULL, 0},
     {"help", "show help for todod or one command", run_help, NULL, 0},
     {NULL, NULL, NULL, NULL, 0},
@@ -89,15 +92,26 @@ static int run_roles(const struct command *cmd, int argc, char **argv)
     struct td_config cfg;
     if (load_config(&cfg, argc, argv))
         return 2;
-    int all = strcmp(cmd->name, "all") == 0;
+    int routes = strcmp(cmd->name, "routes") == 0;
+    int all = strcmp(cmd->name, "all") == 0 || routes;
     struct td_svc_plan plan = {
         .name = cmd->name,
         .roles = cmd->roles,
         .nroles = all ? all_roles_count : cmd->nroles,
         .needs = all ? TD_NEED_DB | TD_NEED_HTTP : TD_NEED_HTTP,
         .embedded_db = all,
+        .dump_routes = routes,
     };
+    if (routes && !cfg.jwt_secret)
+        cfg.jwt_secret = strdup("routes-listing-needs-no-real-secret-0123456789");
     char err[512] = "";
+    /* `all` must just work: with no secret configured it keeps one in its data dir. */
+    if (all && !routes && !cfg.jwt_secret &&
+        td_config_secret_from_data_dir(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "todod: %s\n", err);
+        td_config_free(&cfg);
+        return 1;
+    }
     int rc = td_svc_run(&cfg, &plan, err, sizeof err);
     td_config_free(&cfg);
     if (rc == -EINTR)

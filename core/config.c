@@ -7,12 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <uv.h>
 
 enum setting_id {
     S_LISTEN, S_DATABASE_URL, S_DATA_DIR, S_BUS, S_KAFKA_BROKERS, S_JWT_SECRET_FILE,
     S_LOG_LEVEL, S_LOG_FORMAT, S_MIGRATE, S_DB_POOL_SIZE, S_MAX_HEADER_BYTES, S_MAX_HEADERS,
     S_MAX_BODY_BYTES, S_REQUEST_TIMEOUT, S_IDLE_TIMEOUT, S_DRAIN_TIMEOUT, S_MAX_CONNECTIONS,
+    S_JWT_ISSUER, S_JWT_AUDIENCE, S_RATE_LIMIT_USER, S_RATE_LIMIT_ADDR,
     S_COUNT
 };
 
@@ -35,6 +40,10 @@ const struct td_setting td_settings[] = {
     {"idle-timeout", "TODOD_IDLE_TIMEOUT", "DURATION", "idle keep-alive connections close after this (default 60s)"},
     {"drain-timeout", "TODOD_DRAIN_TIMEOUT", "DURATION", "SIGTERM: time allowed to finish in-flight work (default 10s)"},
     {"max-connections", "TODOD_MAX_CONNECTIONS", "N", "open HTTP connections limit (default 10000)"},
+    {"jwt-issuer", "TODOD_JWT_ISSUER", "ISS", "required \"iss\" of tokens, and the one we issue (default: not checked)"},
+    {"jwt-audience", "TODOD_JWT_AUDIENCE", "AUD", "required \"aud\" of tokens, and the one we issue (default: not checked)"},
+    {"rate-limit-user", "TODOD_RATE_LIMIT_USER", "N", "API requests per second per user, burst 2N; 0 turns it off (default 20)"},
+    {"rate-limit-addr", "TODOD_RATE_LIMIT_ADDR", "N", "API requests per second per client address, burst 2N; 0 turns it off (default 100)"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -54,6 +63,8 @@ void td_config_defaults(struct td_config *cfg)
     cfg->idle_timeout_ms = 60000;
     cfg->drain_timeout_ms = 10000;
     cfg->max_connections = 10000;
+    cfg->rate_limit_user = 20;
+    cfg->rate_limit_addr = 100;
 }
 
 void td_config_free(struct td_config *cfg)
@@ -61,6 +72,9 @@ void td_config_free(struct td_config *cfg)
     free(cfg->database_url);
     free(cfg->data_dir);
     free(cfg->kafka_brokers);
+    free(cfg->jwt_issuer);
+    free(cfg->jwt_audience);
+    cfg->jwt_issuer = cfg->jwt_audience = NULL;
     if (cfg->jwt_secret) {
         /* Secrets do not outlive their use in freed heap memory. */
         volatile char *p = cfg->jwt_secret;
@@ -188,6 +202,25 @@ static int replace_str(char **slot, const char *value)
     return 0;
 }
 
+/* Secrets come straight from the kernel's CSPRNG. */
+static void td_random_secret_hex(char *out, size_t nbytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char raw[64];
+    size_t got = 0;
+    while (got < nbytes) {
+        ssize_t n = getrandom(raw + got, nbytes - got, 0);
+        if (n > 0)
+            got += (size_t)n;
+    }
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[2 * nbytes] = '\0';
+    memset(raw, 0, sizeof raw);
+}
+
 static int read_secret_file(const char *path, char **out, char *why, size_t whylen)
 {
     FILE *f = fopen(path, "r");
@@ -283,6 +316,24 @@ static int apply(struct td_config *cfg, enum setting_id id, const char *where, c
             return fail(err, errlen, where, "expected a whole number from 1 to 1000000", v);
         cfg->max_connections = (int)n;
         return 0;
+    case S_JWT_ISSUER:
+        if (!*v)
+            return fail(err, errlen, where, "must not be empty", NULL);
+        return replace_str(&cfg->jwt_issuer, v);
+    case S_JWT_AUDIENCE:
+        if (!*v)
+            return fail(err, errlen, where, "must not be empty", NULL);
+        return replace_str(&cfg->jwt_audience, v);
+    case S_RATE_LIMIT_USER:
+    case S_RATE_LIMIT_ADDR: {
+        char *end;
+        errno = 0;
+        double r = strtod(v, &end);
+        if (errno || end == v || *end || r < 0 || r > 1e6)
+            return fail(err, errlen, where, "expected requests per second from 0 to 1000000", v);
+        *(id == S_RATE_LIMIT_USER ? &cfg->rate_limit_user : &cfg->rate_limit_addr) = r;
+        return 0;
+    }
     case S_COUNT:
         break;
     }
@@ -385,6 +436,32 @@ int td_config_load(struct td_config *cfg, int argc, char **argv, char *err, size
                     "must be at least 32 bytes (HS256 keys shorter than the hash are weak)", NULL);
     if (!cfg->data_dir && replace_str(&cfg->data_dir, ".todod"))
         return -ENOMEM;
+    return 0;
+}
+
+int td_config_secret_from_data_dir(struct td_config *cfg, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/jwt-secret", cfg->data_dir);
+    if (mkdir(cfg->data_dir, 0755) != 0 && errno != EEXIST)
+        return fail(err, errlen, "--data-dir", strerror(errno), cfg->data_dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd >= 0) {
+        char secret[65];
+        td_random_secret_hex(secret, 32);
+        ssize_t n = write(fd, secret, 64);
+        close(fd);
+        memset(secret, 0, sizeof secret);
+        if (n != 64)
+            return fail(err, errlen, path, "cannot write the generated JWT secret", NULL);
+    } else if (errno != EEXIST) {
+        return fail(err, errlen, path, strerror(errno), NULL);
+    }
+    char why[300];
+    if (read_secret_file(path, &cfg->jwt_secret, why, sizeof why))
+        return fail(err, errlen, path, why, NULL);
+    if (strlen(cfg->jwt_secret) < 32)
+        return fail(err, errlen, path, "holds a secret shorter than 32 bytes", NULL);
     return 0;
 }
 

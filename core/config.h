@@ -15,6 +15,10 @@ struct td_config {
     enum td_bus_driver bus;
     char *kafka_brokers;      /* owned; required when bus = kafka */
     char *jwt_secret;         /* owned; from TODOD_JWT_SECRET(_FILE) or BETTER_AUTH_SECRET */
+    char *jwt_issuer;         /* owned; NULL = not checked */
+    char *jwt_audience;       /* owned; NULL = not checked */
+    double rate_limit_user;   /* API requests per second per user; 0 = off */
+    double rate_limit_addr;   /* API requests per second per client address; 0 = off */
     enum td_log_level  log_level;
     enum td_log_format log_format;
     int   migrate;            /* --migrate: apply migrations at start-up */
@@ -43,6 +47,9 @@ void td_config_defaults(struct td_config *cfg);
  * On error returns -EINVAL and writes one human line (no newline) into err. */
 int  td_config_load(struct td_config *cfg, int argc, char **argv, char *err, size_t errlen);
 void td_config_free(struct td_config *cfg);
+/* `todod all` without a secret: read <data_dir>/jwt-secret, creating it (0600, 32 random
+ * bytes) on first run, so tokens survive restarts without any configuration. */
+int  td_config_secret_from_data_dir(struct td_config *cfg, char *err, size_t errlen);
 /* Prints the settings table as help text. */
 void td_config_print_help(void *file);
 

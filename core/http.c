@@ -187,6 +187,19 @@ void td_http_set_user(struct td_http_req *req, void *user) { req->user = user; }
 void *td_http_user(const struct td_http_req *req) { return req->user; }
 int td_http_client_gone(const struct td_http_req *req) { return req->conn->closing; }
 
+void td_http_peer(const struct td_http_req *req, char *out, size_t len)
+{
+    struct sockaddr_storage ss;
+    int n = sizeof ss;
+    snprintf(out, len, "unknown");
+    if (req->conn->closing || uv_tcp_getpeername(&req->conn->tcp, (struct sockaddr *)&ss, &n))
+        return;
+    if (ss.ss_family == AF_INET)
+        uv_ip4_name((struct sockaddr_in *)&ss, out, len);
+    else if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&ss, out, len);
+}
+
 const char *td_http_route_pattern(const struct td_http_req *req)
 {
     return req->route ? req->route->pattern : NULL;

@@ -65,6 +65,8 @@ const char *td_http_query_param(struct td_http_req *req, const char *name, int n
 /* Per-request slot for the handler's own state (e.g. the authenticated user). */
 void  td_http_set_user(struct td_http_req *req, void *user);
 void *td_http_user(const struct td_http_req *req);
+/* The client's address ("127.0.0.1", "::1"); "unknown" when it cannot be read. */
+void  td_http_peer(const struct td_http_req *req, char *out, size_t len);
 /* 1 when the client went away; the handler should still answer (it is discarded). */
 int   td_http_client_gone(const struct td_http_req *req);
 

@@ -302,6 +302,36 @@ static int start_roles(struct svc_run *run, char *err, size_t errlen)
     return 0;
 }
 
+/* `todod routes`: the roles register their routes against a pool that never connects
+ * and a server on an ephemeral port; the table is printed and everything closes again. */
+static int dump_routes(struct svc_run *run, const struct td_config *cfg, unsigned needs,
+                       char *err, size_t errlen)
+{
+    struct td_config quiet = *cfg;
+    snprintf(quiet.listen_host, sizeof quiet.listen_host, "127.0.0.1");
+    quiet.listen_port = 0;
+    run->svc.cfg = &quiet;
+    int rc = 0;
+    if (needs & TD_NEED_DB) {
+        struct td_db_opts dbo = {.conninfo = "host=/nonexistent-todod-routes port=1",
+                                 .pool_size = 1, .log = &run->log};
+        rc = td_db_open(run->svc.loop, &dbo, &run->svc.db);
+    }
+    if (!rc)
+        rc = start_http(run, &quiet, err, errlen);
+    if (!rc)
+        rc = start_roles(run, err, errlen);
+    if (!rc) {
+        struct td_buf out = {0};
+        td_http_routes_dump(run->svc.http, &out);
+        fwrite(out.data ? out.data : "", 1, out.len, stdout);
+        fflush(stdout);
+        td_buf_free(&out);
+    }
+    run->svc.cfg = cfg;
+    return rc;
+}
+
 static void print_url(const struct td_config *cfg, int port)
 {
     int v6 = strchr(cfg->listen_host, ':') != NULL;
@@ -366,7 +396,9 @@ int td_svc_run(const struct td_config *cfg, const struct td_svc_plan *plan, char
     unsigned needs = plan->needs;
     for (size_t i = 0; i < plan->nroles; i++)
         needs |= plan->roles[i]->needs;
-    if ((needs & TD_NEED_DB) && (rc = start_database(run, cfg, needs, err, errlen)) != 0)
+    if (plan->dump_routes)
+        rc = dump_routes(run, cfg, needs, err, errlen);
+    if (plan->dump_routes || ((needs & TD_NEED_DB) && (rc = start_database(run, cfg, needs, err, errlen)) != 0))
         goto fail;
     if ((rc = start_http(run, cfg, err, errlen)) != 0 || (rc = start_roles(run, err, errlen)) != 0)
         goto fail;

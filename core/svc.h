@@ -54,6 +54,7 @@ struct td_svc_plan {
     size_t                       nroles;
     unsigned                     needs;         /* needs beyond the roles' own */
     int                          embedded_db;   /* 1: no URL means a private cluster */
+    int                          dump_routes;   /* print "METHOD PATTERN" lines and stop */
 };
 
 /* Runs until SIGTERM/SIGINT and a drain. Returns 0 after a clean stop, -EINTR after a

@@ -10,6 +10,13 @@ rc=$?
 log="$test_build/meson-logs/testlog.txt"
 passed=$(grep -cE '^ok [0-9]+' "$log" || true)
 failed=$(grep -cE '^not ok [0-9]+' "$log" || true)
+# Criterion counts a test whose forked worker leaked as passed: LeakSanitizer's report in
+# the log is what tells, so it fails the run here.
+if grep -q "ERROR: LeakSanitizer" "$log"; then
+    echo "LeakSanitizer reported leaks:"
+    grep -B2 -A12 "ERROR: LeakSanitizer" "$log" | head -80
+    rc=1
+fi
 echo
 echo "tests: ${passed} passed, ${failed} failed"
 exit $rc

@@ -46,6 +46,8 @@ static void exec_todod(const char *const *argv, const char *const *env, const ch
         args[n++] = extra_value;
     }
     args[n] = NULL;
+    /* Tests sign their own tokens with this key unless they pass another. */
+    setenv("TODOD_JWT_SECRET", TD_TEST_JWT_SECRET, 0);
     for (int i = 0; env && env[i]; i++)
         putenv((char *)env[i]);
     execv(args[0], (char *const *)args);

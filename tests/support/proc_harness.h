@@ -3,6 +3,9 @@
 #define TD_TEST_PROC_HARNESS_H
 #include <sys/types.h>
 
+/* The JWT secret spawned todod processes get unless a test passes another. */
+#define TD_TEST_JWT_SECRET "test-secret-for-todod-integration-tests-0123456789"
+
 struct td_test_proc {
     pid_t pid;
     int   port;             /* HTTP port it listens on */

@@ -1,0 +1,65 @@
+/* The api role's internals, shared by its files only (roles never include each other). */
+#ifndef TD_ROLE_API_H
+#define TD_ROLE_API_H
+#include <jansson.h>
+#include "core/auth.h"
+#include "core/db.h"
+#include "core/http.h"
+#include "core/ratelimit.h"
+#include "core/svc.h"
+
+#define API_SUB_MAX 129   /* token subjects longer than 128 bytes are refused */
+
+struct api {
+    struct td_svc       *svc;
+    struct td_auth      *auth;
+    struct td_ratelimit *per_user;
+    struct td_ratelimit *per_addr;
+    struct td_ratelimit *login_per_account;
+    struct td_ratelimit *login_per_addr;
+    int                  inflight;   /* handlers waiting on the database */
+    td_done_cb           drained;
+    void                *drained_arg;
+};
+
+/* One request's context, allocated by api_begin and freed by api_end. */
+struct api_call {
+    struct api         *api;
+    struct td_http_req *req;
+    char                user_id[API_SUB_MAX];
+    char                user_tz[64];
+    char                traceparent[56];
+    char                task_id[37];
+    int                 if_match;       /* -1 when absent */
+    int                 flags;
+    void               *extra;          /* handler-owned, freed by api_end */
+    void              (*free_extra)(void *);
+};
+
+/* Authenticates (Bearer JWT), applies the per-user and per-address limits and the
+ * hackathon {user_id} path check. On failure it answers and returns NULL. */
+struct api_call *api_begin(struct api *api, struct td_http_req *req);
+/* A call without a user (signup, login): rate limit by client address only. */
+struct api_call *api_begin_anonymous(struct api *api, struct td_http_req *req,
+                                     struct td_ratelimit *limit);
+void api_end(struct api_call *call);
+
+/* Answers for database failures: 503 when PostgreSQL is unavailable, 409/422/500 by
+ * SQLSTATE otherwise. */
+void api_db_error(struct api_call *call, int status, struct td_db_res *res);
+/* Parses a JSON object body (415 on a wrong content type, 400 on malformed JSON, 413
+ * is the server's). Answers and returns NULL on failure. */
+json_t *api_json_body(struct api_call *call);
+/* 1 when s is a canonical UUID (any case). */
+int api_is_uuid(const char *s);
+/* Answers 200/201 with a JSON text produced by PostgreSQL, adding ETag when version>0. */
+void api_send_json(struct api_call *call, int status, const char *json, int version);
+
+void api_routes_auth(struct api *api);
+void api_routes_tasks(struct api *api);
+void api_routes_list(struct api *api);
+int  api_prepare_auth(struct api *api);
+int  api_prepare_tasks(struct api *api);
+int  api_prepare_list(struct api *api);
+
+#endif

@@ -1,0 +1,290 @@
+/* Accounts: signup, login, me. Passwords are argon2id hashes computed off the loop. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/task.h"
+#include "roles/api/api.h"
+
+struct account {
+    char *email;
+    char *name;
+    char *password;
+    char  time_zone[64];
+    char  user_id[40];
+    char *user_json;
+};
+
+static void free_account(void *p)
+{
+    struct account *a = p;
+    if (!a)
+        return;
+    free(a->email);
+    free(a->name);
+    if (a->password) {
+        memset(a->password, 0, strlen(a->password));
+        free(a->password);
+    }
+    free(a->user_json);
+    free(a);
+}
+
+static int valid_email(const char *s)
+{
+    size_t n = strlen(s);
+    const char *at = strchr(s, '@');
+    if (n < 3 || n > 254 || !at || at == s || strchr(at + 1, '@') || !strchr(at + 1, '.'))
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
+            return 0;
+    return at[1] != '.' && s[n - 1] != '.';
+}
+
+/* Collects field errors for the account bodies into a 422. */
+static int check_fields(struct api_call *call, json_t *body, struct account *a, int signup)
+{
+    struct td_task_errors errs = {0};
+    const char *email = json_string_value(json_object_get(body, "email"));
+    const char *password = json_string_value(json_object_get(body, "password"));
+    const char *name = json_string_value(json_object_get(body, "name"));
+    const char *tz = json_string_value(json_object_get(body, "time_zone"));
+#define FIELD_ERROR(f, m) do { if (errs.count < 32) { \
+        snprintf(errs.items[errs.count].field, 64, "%s", f); \
+        snprintf(errs.items[errs.count++].message, 160, "%s", m); } } while (0)
+    if (!email || !valid_email(email))
+        FIELD_ERROR("email", "must be an email address");
+    if (!password || strlen(password) < (signup ? 8 : 1) || strlen(password) > 1024)
+        FIELD_ERROR("password", signup ? "must be 8 to 1024 bytes" : "is required");
+    if (signup && json_object_get(body, "name") && (!name || strlen(name) > 200))
+        FIELD_ERROR("name", "must be a string of at most 200 bytes");
+    if (signup && json_object_get(body, "time_zone") && (!tz || !td_task_valid_time_zone(tz)))
+        FIELD_ERROR("time_zone", "must be an IANA time zone such as Europe/Paris");
+#undef FIELD_ERROR
+    if (errs.count) {
+        char *extra = NULL;
+        td_task_errors_json(&errs, &extra);
+        td_http_problem(call->req, 422, "validation-failed", "Unprocessable Content",
+                        "some fields are invalid", extra);
+        free(extra);
+        return -EINVAL;
+    }
+    a->email = strdup(email);
+    a->password = strdup(password);
+    a->name = strdup(name ? name : "");
+    snprintf(a->time_zone, sizeof a->time_zone, "%s", tz ? tz : "UTC");
+    return a->email && a->password && a->name ? 0 : -ENOMEM;
+}
+
+static void send_session(struct api_call *call, int status, const char *user_id,
+                         const char *user_json)
+{
+    char *token = td_auth_issue(call->api->auth, user_id, time(NULL));
+    if (!token) {
+        td_http_problem(call->req, 500, "internal", "Internal Server Error", "cannot issue a token", NULL);
+        return;
+    }
+    struct td_buf b = {0};
+    td_buf_printf(&b, "{\"token\":\"%s\",\"token_type\":\"Bearer\",\"user\":%s}", token, user_json);
+    free(token);
+    td_http_add_header(call->req, "Cache-Control", "no-store");
+    td_http_respond_buf(call->req, status, "application/json", &b);
+}
+
+/* ---------- signup ---------- */
+
+static void on_user_inserted(int status, struct td_db_res *res, void *arg)
+{
+    struct api_call *call = arg;
+    if (status)
+        api_db_error(call, status, res);
+    else if (td_db_res_rows(res) == 0)
+        td_http_problem(call->req, 409, "email-taken", "Conflict",
+                        "an account with this email exists", NULL);
+    else
+        send_session(call, 201, td_db_res_value(res, 0, 0), td_db_res_value(res, 0, 1));
+    api_end(call);
+}
+
+static void on_password_hashed(int status, const char *encoded, void *arg)
+{
+    struct api_call *call = arg;
+    struct account *a = call->extra;
+    if (status) {
+        td_http_problem(call->req, 500, "internal", "Internal Server Error", "cannot hash the password", NULL);
+        api_end(call);
+        return;
+    }
+    const char *params[] = {a->email, a->name, encoded, a->time_zone};
+    int rc = td_db_exec(call->api->svc->db, "user_insert", 4, params, on_user_inserted, call);
+    if (rc) {
+        api_db_error(call, rc, NULL);
+        api_end(call);
+    }
+}
+
+static void handle_signup(struct td_http_req *req, void *arg)
+{
+    struct api *api = arg;
+    struct api_call *call = api_begin_anonymous(api, req, api->login_per_addr);
+    if (!call)
+        return;
+    struct account *a = calloc(1, sizeof *a);
+    call->extra = a;
+    call->free_extra = free_account;
+    json_t *body = a ? api_json_body(call) : NULL;
+    if (!body || check_fields(call, body, a, 1) != 0) {
+        if (!a)
+            td_http_problem(req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
+        json_decref(body);
+        api_end(call);
+        return;
+    }
+    json_decref(body);
+    if (td_auth_hash_password(api->svc->loop, a->password, on_password_hashed, call) != 0) {
+        td_http_problem(req, 500, "internal", "Internal Server Error", "cannot hash the password", NULL);
+        api_end(call);
+    }
+}
+
+/* ---------- login ---------- */
+
+static void on_password_checked(int status, int match, void *arg)
+{
+    struct api_call *call = arg;
+    struct account *a = call->extra;
+    if (status == 0 && match && a->user_json) {
+        td_ratelimit_reset(call->api->login_per_account, a->email);
+        send_session(call, 200, a->user_id, a->user_json);
+    } else {
+        td_http_add_header(call->req, "WWW-Authenticate", "Bearer realm=\"todod\"");
+        td_http_problem(call->req, 401, "invalid-credentials", "Unauthorized",
+                        "the email or the password is wrong", NULL);
+    }
+    api_end(call);
+}
+
+static void on_user_found(int status, struct td_db_res *res, void *arg)
+{
+    struct api_call *call = arg;
+    struct account *a = call->extra;
+    if (status) {
+        api_db_error(call, status, res);
+        api_end(call);
+        return;
+    }
+    const char *hash = NULL;
+    if (td_db_res_rows(res) > 0) {
+        snprintf(a->user_id, sizeof a->user_id, "%s", td_db_res_value(res, 0, 0));
+        hash = td_db_res_value(res, 0, 1);
+        a->user_json = strdup(td_db_res_value(res, 0, 2));
+    }
+    /* Unknown accounts still pay for a verification: timing does not tell who exists. */
+    if (td_auth_verify_password(call->api->svc->loop, hash, a->password, on_password_checked,
+                                call) != 0) {
+        td_http_problem(call->req, 500, "internal", "Internal Server Error", "cannot verify", NULL);
+        api_end(call);
+    }
+}
+
+static void handle_login(struct td_http_req *req, void *arg)
+{
+    struct api *api = arg;
+    struct api_call *call = api_begin_anonymous(api, req, api->login_per_addr);
+    if (!call)
+        return;
+    struct account *a = calloc(1, sizeof *a);
+    call->extra = a;
+    call->free_extra = free_account;
+    json_t *body = a ? api_json_body(call) : NULL;
+    if (!body || check_fields(call, body, a, 0) != 0) {
+        json_decref(body);
+        api_end(call);
+        return;
+    }
+    json_decref(body);
+    for (char *p = a->email; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    int retry;
+    if (!td_ratelimit_take(api->login_per_account, a->email, uv_now(api->svc->loop), &retry)) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", retry);
+        td_http_add_header(req, "Retry-After", v);
+        td_http_problem(req, 429, "too-many-login-attempts", "Too Many Requests",
+                        "too many login attempts for this account; wait and retry", NULL);
+        api_end(call);
+        return;
+    }
+    const char *params[] = {a->email};
+    int rc = td_db_exec(api->svc->db, "user_by_email", 1, params, on_user_found, call);
+    if (rc) {
+        api_db_error(call, rc, NULL);
+        api_end(call);
+    }
+}
+
+/* ---------- me ---------- */
+
+static void on_me(int status, struct td_db_res *res, void *arg)
+{
+    struct api_call *call = arg;
+    if (status) {
+        api_db_error(call, status, res);
+    } else if (res && td_db_res_rows(res) > 0) {
+        api_send_json(call, 200, td_db_res_value(res, 0, 0), 0);
+    } else {
+        /* A subject signed by an external IdP: we know only its id. */
+        json_t *j = json_pack("{s:s}", "id", call->user_id);
+        char *s = json_dumps(j, JSON_COMPACT);
+        api_send_json(call, 200, s, 0);
+        free(s);
+        json_decref(j);
+    }
+    api_end(call);
+}
+
+static void handle_me(struct td_http_req *req, void *arg)
+{
+    struct api *api = arg;
+    struct api_call *call = api_begin(api, req);
+    if (!call)
+        return;
+    if (!api_is_uuid(call->user_id)) {
+        on_me(0, NULL, call);
+        return;
+    }
+    const char *params[] = {call->user_id};
+    int rc = td_db_exec(api->svc->db, "user_by_id", 1, params, on_me, call);
+    if (rc) {
+        api_db_error(call, rc, NULL);
+        api_end(call);
+    }
+}
+
+int api_prepare_auth(struct api *api)
+{
+    struct td_db *db = api->svc->db;
+    int rc = td_db_prepare(db, "user_insert",
+        "INSERT INTO users (email, name, password_hash, time_zone) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT DO NOTHING RETURNING id::text, todod_user_json(users)::text", 4);
+    if (!rc)
+        rc = td_db_prepare(db, "user_by_email",
+            "SELECT id::text, password_hash, todod_user_json(users)::text FROM users "
+            "WHERE lower(email) = $1 AND password_hash IS NOT NULL", 1);
+    if (!rc)
+        rc = td_db_prepare(db, "user_by_id",
+            "SELECT todod_user_json(users)::text FROM users WHERE id = $1::uuid", 1);
+    return rc;
+}
+
+void api_routes_auth(struct api *api)
+{
+    struct td_http *http = api->svc->http;
+    td_http_route(http, "POST", "/api/auth/signup", handle_signup, api);
+    td_http_route(http, "POST", "/api/auth/login", handle_login, api);
+    td_http_route(http, "GET", "/api/me", handle_me, api);
+}

@@ -1,0 +1,441 @@
+/* GET /api/tasks: filters, full-text search, sorting and keyset (cursor) pagination;
+ * GET /api/tags. One prepared statement per sort and direction, every filter a
+ * parameter (NULL = not filtering), the cursor a row comparison the index can use. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/jsonw.h"
+#include "core/task.h"
+#include "roles/api/api.h"
+
+#define LIST_DEFAULT_LIMIT 50
+#define LIST_MAX_LIMIT     200
+
+struct sort_key {
+    const char *name;
+    const char *expr;     /* SQL over t, as the index has it */
+    const char *type;     /* SQL type of the cursor value */
+    const char *lowest;   /* first-page bound for ascending order */
+    const char *highest;  /* first-page bound for descending order */
+    int         desc_by_default;
+};
+
+static const struct sort_key sorts[] = {
+    {"created_at", "t.created_at", "timestamptz", "-infinity", "infinity", 1},
+    {"updated_at", "t.updated_at", "timestamptz", "-infinity", "infinity", 1},
+    {"due_at", "coalesce(t.due_at, 'infinity')", "timestamptz", "-infinity", "infinity", 0},
+    {"priority", "t.priority", "smallint", "-1", "32767", 1},
+    {"title", "(lower(t.title) COLLATE \"C\")", "text", "", "\xf4\x8f\xbf\xbf", 0},
+    {"relevance", "ts_rank(t.search, to_tsquery('simple', $10))", "real", "-Infinity", "Infinity", 1},
+};
+#define NSORTS (sizeof sorts / sizeof sorts[0])
+
+static void statement_name(char *out, size_t len, size_t sort, int desc)
+{
+    snprintf(out, len, "task_list_%s_%s", sorts[sort].name, desc ? "desc" : "asc");
+}
+
+int api_prepare_list(struct api *api)
+{
+    for (size_t i = 0; i < NSORTS; i++)
+        for (int desc = 0; desc < 2; desc++) {
+            const struct sort_key *s = &sorts[i];
+            const char *dir = desc ? "DESC" : "ASC", *op = desc ? "<" : ">";
+            char name[64], sql[2048];
+            statement_name(name, sizeof name, i, desc);
+            snprintf(sql, sizeof sql,
+                "SELECT todod_task_json(t)::text, (%s)::text, t.id::text FROM tasks t "
+                "WHERE t.user_id = $1 "
+                "AND ($2::text[] IS NULL OR t.status = ANY($2)) "
+                "AND ($3::smallint[] IS NULL OR t.priority = ANY($3)) "
+                "AND ($4::text[] IS NULL OR t.tags @> $4) "
+                "AND ($5::text[] IS NULL OR t.tags && $5) "
+                "AND ($6::timestamptz IS NULL OR t.due_at < $6) "
+                "AND ($7::timestamptz IS NULL OR t.due_at >= $7) "
+                "AND (NOT $8::boolean OR (t.due_at < now() AND t.status = 'pending')) "
+                "AND ($9::boolean IS NULL OR (t.due_at IS NOT NULL) = $9) "
+                "AND ($10::text IS NULL OR t.search @@ to_tsquery('simple', $10)) "
+                "AND (%s, t.id) %s ($11::%s, $12::uuid) "
+                "ORDER BY %s %s, t.id %s LIMIT $13",
+                s->expr, s->expr, op, s->type, s->expr, dir, dir);
+            int rc = td_db_prepare(api->svc->db, name, sql, 13);
+            if (rc)
+                return rc;
+        }
+    return td_db_prepare(api->svc->db, "task_tags",
+        "SELECT coalesce(json_agg(json_build_object('tag', tag, 'count', n) "
+        "ORDER BY n DESC, tag), '[]')::text FROM (SELECT tag, count(*) AS n "
+        "FROM tasks, unnest(tags) AS tag WHERE user_id = $1 GROUP BY tag) x", 1);
+}
+
+/* ---------- cursors: base64url("v1\x1f" sort "\x1f" dir "\x1f" key "\x1f" id) ---------- */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void b64url_encode(const char *in, size_t n, struct td_buf *out)
+{
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)in[i] << 16;
+        if (i + 1 < n) v |= (unsigned char)in[i + 1] << 8;
+        if (i + 2 < n) v |= (unsigned char)in[i + 2];
+        char q[4] = {b64[v >> 18], b64[(v >> 12) & 63], b64[(v >> 6) & 63], b64[v & 63]};
+        td_buf_append(out, q, i + 2 < n ? 4 : i + 1 < n ? 3 : 2);
+    }
+}
+
+static int b64url_decode(const char *in, struct td_buf *out)
+{
+    unsigned v = 0;
+    int bits = 0;
+    for (; *in; in++) {
+        const char *p = strchr(b64, *in);
+        if (!p || !*in)
+            return -EINVAL;
+        v = (v << 6) | (unsigned)(p - b64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            char c = (char)((v >> bits) & 0xff);
+            td_buf_append(out, &c, 1);
+        }
+    }
+    return 0;
+}
+
+struct list_query {
+    size_t sort;
+    int    desc;
+    int    limit;
+    int    legacy;        /* /api/{user_id}/tasks: a bare array */
+    char  *params[13];    /* owned strings or NULL */
+    char   limit_text[8];
+};
+
+static void free_query(void *p)
+{
+    struct list_query *q = p;
+    if (!q)
+        return;
+    for (int i = 0; i < 13; i++)
+        if (i != 12)
+            free(q->params[i]);
+    free(q);
+}
+
+/* Collects every value of a (possibly repeated, comma-separated) query parameter. */
+static int collect(struct td_http_req *req, const char *name, char out[][64], int max)
+{
+    int n = 0;
+    const char *v;
+    for (int i = 0; (v = td_http_query_param(req, name, i)) != NULL; i++) {
+        const char *p = v;
+        while (*p) {
+            size_t len = strcspn(p, ",");
+            if (len && n < max) {
+                snprintf(out[n], 64, "%.*s", (int)(len < 63 ? len : 63), p);
+                n++;
+            } else if (len) {
+                return -E2BIG;
+            }
+            p += len + (p[len] == ',');
+        }
+    }
+    return n;
+}
+
+/* A PostgreSQL array literal of quoted elements. */
+static char *array_literal(char vals[][64], int n)
+{
+    struct td_buf b = {0};
+    td_buf_puts(&b, "{");
+    for (int i = 0; i < n; i++) {
+        td_buf_puts(&b, i ? ",\"" : "\"");
+        for (const char *p = vals[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                td_buf_append(&b, "\\", 1);
+            td_buf_append(&b, p, 1);
+        }
+        td_buf_puts(&b, "\"");
+    }
+    td_buf_puts(&b, "}");
+    return td_buf_steal(&b, NULL);
+}
+
+/* "buy mil" → "buy:* & mil:*": only letters, digits and UTF-8 bytes survive, so the
+ * text cannot carry tsquery operators. */
+static char *prefix_tsquery(const char *q)
+{
+    struct td_buf b = {0};
+    const char *p = q;
+    while (*p) {
+        while (*p && !(isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80))
+            p++;
+        const char *start = p;
+        while (*p && (isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80))
+            p++;
+        if (p > start) {
+            if (b.len)
+                td_buf_puts(&b, " & ");
+            td_buf_append(&b, start, (size_t)(p - start));
+            td_buf_puts(&b, ":*");
+        }
+    }
+    return b.len ? td_buf_steal(&b, NULL) : (td_buf_free(&b), NULL);
+}
+
+static int bad(struct td_http_req *req, const char *param, const char *detail)
+{
+    char extra[256];
+    snprintf(extra, sizeof extra, "\"errors\":[{\"field\":\"%s\",\"message\":\"%s\"}]", param, detail);
+    td_http_problem(req, 400, "bad-query-parameter", "Bad Request", detail, extra);
+    return -EINVAL;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        *out = 1;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        *out = 0;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+static int parse_filters(struct td_http_req *req, struct list_query *q)
+{
+    char vals[20][64];
+    int n = collect(req, "status", vals, 2);
+    if (n < 0)
+        return bad(req, "status", "status takes pending, completed or all");
+    int all = 0;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(vals[i], "all") == 0)
+            all = 1;
+        else if (strcmp(vals[i], "pending") != 0 && strcmp(vals[i], "completed") != 0)
+            return bad(req, "status", "status takes pending, completed or all");
+    }
+    if (n && !all)
+        q->params[1] = array_literal(vals, n);
+    if ((n = collect(req, "priority", vals, 5)) < 0)
+        return bad(req, "priority", "at most five priorities");
+    if (n) {
+        char nums[5][64];
+        for (int i = 0; i < n; i++) {
+            int p;
+            if (td_task_priority_parse(vals[i], &p))
+                return bad(req, "priority", "priority takes none, low, medium, high, urgent or p1-p4");
+            snprintf(nums[i], 64, "%d", p);
+        }
+        q->params[2] = array_literal(nums, n);
+    }
+    static const char *const tag_params[] = {"tag", "any_tag"};
+    for (int k = 0; k < 2; k++) {
+        if ((n = collect(req, tag_params[k], vals, 20)) < 0)
+            return bad(req, tag_params[k], "at most 20 tags");
+        for (int i = 0; i < n; i++)
+            for (char *c = vals[i]; *c; c++)
+                *c = (char)tolower((unsigned char)*c);
+        if (n)
+            q->params[3 + k] = array_literal(vals, n);
+    }
+    static const char *const time_params[] = {"due_before", "due_after"};
+    for (int k = 0; k < 2; k++) {
+        const char *v = td_http_query_param(req, time_params[k], 0);
+        long long t;
+        int date_only;
+        if (!v)
+            continue;
+        if (td_task_parse_time(v, &t, &date_only))
+            return bad(req, time_params[k], "expected an RFC 3339 date-time");
+        /* Normalised to UTC text so the session's TimeZone never shifts a bound. */
+        char iso[32];
+        time_t tt = (time_t)t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        q->params[5 + k] = strdup(iso);
+    }
+    int b = 0;
+    const char *v = td_http_query_param(req, "overdue", 0);
+    if (v && parse_bool(v, &b))
+        return bad(req, "overdue", "overdue takes true or false");
+    q->params[7] = strdup(b ? "true" : "false");
+    if ((v = td_http_query_param(req, "has_due", 0))) {
+        if (parse_bool(v, &b))
+            return bad(req, "has_due", "has_due takes true or false");
+        q->params[8] = strdup(b ? "true" : "false");
+    }
+    if ((v = td_http_query_param(req, "q", 0)) && strlen(v) > 200)
+        return bad(req, "q", "search text is limited to 200 bytes");
+    if (v)
+        q->params[9] = prefix_tsquery(v);
+    return 0;
+}
+
+static int parse_order(struct td_http_req *req, struct list_query *q)
+{
+    const char *sort = td_http_query_param(req, "sort", 0);
+    if (!sort)
+        sort = q->params[9] ? "relevance" : "created_at";
+    for (q->sort = 0; q->sort < NSORTS && strcmp(sorts[q->sort].name, sort) != 0; q->sort++)
+        ;
+    if (q->sort == NSORTS)
+        return bad(req, "sort", "sort takes created_at, updated_at, due_at, priority, title or relevance");
+    if (strcmp(sort, "relevance") == 0 && !q->params[9])
+        return bad(req, "sort", "sort=relevance needs a search text in q");
+    const char *order = td_http_query_param(req, "order", 0);
+    if (order && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0)
+        return bad(req, "order", "order takes asc or desc");
+    q->desc = order ? strcmp(order, "desc") == 0 : sorts[q->sort].desc_by_default;
+    const char *limit = td_http_query_param(req, "limit", 0);
+    q->limit = LIST_DEFAULT_LIMIT;
+    if (limit) {
+        char *end;
+        long n = strtol(limit, &end, 10);
+        if (*end || n < 1 || n > LIST_MAX_LIMIT)
+            return bad(req, "limit", "limit takes 1 to 200");
+        q->limit = (int)n;
+    }
+    snprintf(q->limit_text, sizeof q->limit_text, "%d", q->limit + 1);
+    q->params[12] = q->limit_text;
+    return 0;
+}
+
+static int parse_cursor(struct td_http_req *req, struct list_query *q)
+{
+    const struct sort_key *s = &sorts[q->sort];
+    const char *cursor = td_http_query_param(req, "cursor", 0);
+    if (!cursor || !*cursor) {
+        q->params[10] = strdup(q->desc ? s->highest : s->lowest);
+        q->params[11] = strdup(q->desc ? "ffffffff-ffff-ffff-ffff-ffffffffffff"
+                                       : "00000000-0000-0000-0000-000000000000");
+        return 0;
+    }
+    struct td_buf raw = {0};
+    char *f[5] = {0};
+    int ok = strlen(cursor) < 1024 && b64url_decode(cursor, &raw) == 0 && raw.data;
+    if (ok) {
+        char *p = raw.data;
+        for (int i = 0; i < 5 && p; i++) {
+            f[i] = p;
+            p = strchr(p, '\x1f');
+            if (p)
+                *p++ = '\0';
+            else if (i < 4)
+                ok = 0;
+        }
+    }
+    ok = ok && strcmp(f[0], "v1") == 0 && api_is_uuid(f[4]);
+    if (ok && (strcmp(f[1], s->name) != 0 || strcmp(f[2], q->desc ? "desc" : "asc") != 0)) {
+        td_buf_free(&raw);
+        return bad(req, "cursor", "the cursor belongs to another sort order; keep sort and order");
+    }
+    if (ok) {
+        q->params[10] = strdup(f[3]);
+        q->params[11] = strdup(f[4]);
+    }
+    td_buf_free(&raw);
+    return ok ? 0 : bad(req, "cursor", "the cursor is not one this server issued");
+}
+
+static void on_listed(int status, struct td_db_res *res, void *arg)
+{
+    struct api_call *call = arg;
+    struct list_query *q = call->extra;
+    if (status) {
+        api_db_error(call, status, res);
+        api_end(call);
+        return;
+    }
+    int rows = td_db_res_rows(res), shown = rows > q->limit ? q->limit : rows;
+    struct td_buf body = {0}, cursor = {0};
+    if (rows > q->limit) {
+        struct td_buf raw = {0};
+        td_buf_printf(&raw, "v1\x1f%s\x1f%s\x1f%s\x1f%s", sorts[q->sort].name,
+                      q->desc ? "desc" : "asc", td_db_res_value(res, shown - 1, 1),
+                      td_db_res_value(res, shown - 1, 2));
+        b64url_encode(raw.data, raw.len, &cursor);
+        td_buf_free(&raw);
+    }
+    td_buf_puts(&body, q->legacy ? "[" : "{\"items\":[");
+    for (int i = 0; i < shown; i++) {
+        if (i)
+            td_buf_append(&body, ",", 1);
+        td_buf_append(&body, td_db_res_value(res, i, 0), td_db_res_len(res, i, 0));
+    }
+    td_buf_puts(&body, "]");
+    if (!q->legacy) {
+        td_buf_puts(&body, ",\"next_cursor\":");
+        if (cursor.len)
+            td_jsonw_str(&body, cursor.data, cursor.len);
+        else
+            td_buf_puts(&body, "null");
+        td_buf_puts(&body, "}");
+    } else if (cursor.len) {
+        td_http_add_header(call->req, "X-Next-Cursor", cursor.data);
+    }
+    td_buf_free(&cursor);
+    td_http_respond_buf(call->req, 200, "application/json", &body);
+    api_end(call);
+}
+
+static void handle_list(struct td_http_req *req, void *arg)
+{
+    struct api_call *call = api_begin(arg, req);
+    if (!call)
+        return;
+    struct list_query *q = calloc(1, sizeof *q);
+    call->extra = q;
+    call->free_extra = free_query;
+    if (!q || parse_filters(req, q) || parse_order(req, q) || parse_cursor(req, q)) {
+        if (!q)
+            td_http_problem(req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
+        api_end(call);
+        return;
+    }
+    q->legacy = td_http_param(req, "user_id") != NULL;
+    q->params[0] = strdup(call->user_id);
+    char name[64];
+    statement_name(name, sizeof name, q->sort, q->desc);
+    int rc = td_db_exec(call->api->svc->db, name, 13, (const char *const *)q->params, on_listed, call);
+    if (rc) {
+        api_db_error(call, rc, NULL);
+        api_end(call);
+    }
+}
+
+static void on_tags(int status, struct td_db_res *res, void *arg)
+{
+    struct api_call *call = arg;
+    if (status)
+        api_db_error(call, status, res);
+    else
+        api_send_json(call, 200, td_db_res_value(res, 0, 0), 0);
+    api_end(call);
+}
+
+static void handle_tags(struct td_http_req *req, void *arg)
+{
+    struct api_call *call = api_begin(arg, req);
+    if (!call)
+        return;
+    const char *params[] = {call->user_id};
+    int rc = td_db_exec(call->api->svc->db, "task_tags", 1, params, on_tags, call);
+    if (rc) {
+        api_db_error(call, rc, NULL);
+        api_end(call);
+    }
+}
+
+void api_routes_list(struct api *api)
+{
+    struct td_http *http = api->svc->http;
+    td_http_route(http, "GET", "/api/tasks", handle_list, api);
+    td_http_route(http, "GET", "/api/{user_id}/tasks", handle_list, api);
+    td_http_route(http, "GET", "/api/tags", handle_tags, api);
+}

@@ -1,0 +1,436 @@
+/* Task writes and single-task reads. Each write is one statement: the row, its outbox
+ * event (todod_emit) and the JSON answer, so a change and its event commit together. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "core/task.h"
+#include "core/trace.h"
+#include "roles/api/api.h"
+
+/* Columns of a new task from the validated jsonb document d. */
+#define TASK_INSERT \
+    "INSERT INTO tasks (id, user_id, title, description, status, priority, tags, due_at, " \
+    "  all_day, time_zone, recurrence, reminders, completed_at) " \
+    "SELECT $1::uuid, $2, d->>'title', coalesce(d->>'description', ''), " \
+    "  coalesce(d->>'status', 'pending'), coalesce((d->>'priority')::smallint, 0), " \
+    "  ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'tags', '[]'))), " \
+    "  (d->>'due_at')::timestamptz, coalesce((d->>'all_day')::boolean, false), " \
+    "  coalesce(d->>'time_zone', (SELECT time_zone FROM users WHERE id::text = $2), 'UTC'), " \
+    "  d->>'recurrence', coalesce(d->'reminders', '[]'), " \
+    "  CASE WHEN d->>'status' = 'completed' THEN now() END " \
+    "FROM (SELECT $3::jsonb AS d) doc "
+
+/* Present members of d replace the stored ones (PATCH); PUT sends every member. */
+#define SET_IF(col, expr) col " = CASE WHEN d ? '" col "' THEN " expr " ELSE t." col " END, "
+#define TASK_UPDATE_SET \
+    SET_IF("title", "d->>'title'") \
+    SET_IF("description", "coalesce(d->>'description', '')") \
+    SET_IF("status", "d->>'status'") \
+    SET_IF("priority", "(d->>'priority')::smallint") \
+    SET_IF("tags", "ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'tags', '[]')))") \
+    SET_IF("due_at", "(d->>'due_at')::timestamptz") \
+    SET_IF("all_day", "coalesce((d->>'all_day')::boolean, false)") \
+    SET_IF("time_zone", "d->>'time_zone'") \
+    SET_IF("recurrence", "d->>'recurrence'") \
+    SET_IF("reminders", "coalesce(d->'reminders', '[]')") \
+    "completed_at = CASE WHEN NOT d ? 'status' THEN t.completed_at " \
+    "  WHEN d->>'status' = 'completed' THEN coalesce(t.completed_at, now()) END, " \
+    "updated_at = now(), version = t.version + 1 "
+
+static const char *const statements[][2] = {
+    {"task_get", "SELECT todod_task_json(t)::text, t.version FROM tasks t "
+                 "WHERE t.id = $1::uuid AND t.user_id = $2"},
+    {"task_create",
+     "WITH t AS (" TASK_INSERT "RETURNING *), e AS (SELECT todod_emit(t, 'created', $4) FROM t) "
+     "SELECT todod_task_json(t)::text, t.version FROM t, e"},
+    {"task_create_idem",
+     "WITH k AS (INSERT INTO idempotency_keys (user_id, key, request_hash, task_id) "
+     "  VALUES ($2, $5, $6, $1::uuid) ON CONFLICT DO NOTHING RETURNING 1), "
+     "t AS (" TASK_INSERT "WHERE EXISTS (SELECT 1 FROM k) RETURNING *), "
+     "e AS (SELECT todod_emit(t, 'created', $4) FROM t) "
+     "SELECT todod_task_json(t)::text, t.version FROM t, e"},
+    {"task_idem_lookup",
+     "SELECT k.request_hash, todod_task_json(t)::text, t.version FROM idempotency_keys k "
+     "LEFT JOIN tasks t ON t.id = k.task_id WHERE k.user_id = $1 AND k.key = $2"},
+    {"task_update",
+     "WITH cur AS (SELECT status, version FROM tasks WHERE id = $1::uuid AND user_id = $2), "
+     "u AS (UPDATE tasks t SET " TASK_UPDATE_SET "FROM (SELECT $3::jsonb AS d) doc "
+     "  WHERE t.id = $1::uuid AND t.user_id = $2 AND ($4::int IS NULL OR t.version = $4) "
+     "  RETURNING t.*), "
+     "e AS (SELECT todod_emit(u, CASE WHEN u.status = 'completed' AND cur.status <> 'completed' "
+     "  THEN 'completed' ELSE 'updated' END, $5) FROM u, cur) "
+     "SELECT (SELECT todod_task_json(u)::text FROM u, e), (SELECT version FROM u), "
+     "  (SELECT version FROM cur)"},
+    {"task_delete",
+     "WITH d AS (DELETE FROM tasks WHERE id = $1::uuid AND user_id = $2 "
+     "  AND ($3::int IS NULL OR version = $3) RETURNING *), "
+     "e AS (SELECT todod_emit(d, 'deleted', $4) FROM d) "
+     "SELECT (SELECT count(*) FROM d, e), (SELECT version FROM tasks WHERE id = $1::uuid AND user_id = $2)"},
+    /* complete/reopen: a task already in that state changes nothing and emits nothing. */
+    {"task_set_status",
+     "WITH cur AS (SELECT * FROM tasks WHERE id = $1::uuid AND user_id = $2), "
+     "u AS (UPDATE tasks t SET status = $3, "
+     "  completed_at = CASE WHEN $3 = 'completed' THEN now() END, "
+     "  updated_at = now(), version = t.version + 1 "
+     "  WHERE t.id = $1::uuid AND t.user_id = $2 AND t.status <> $3 RETURNING t.*), "
+     "e AS (SELECT todod_emit(u, CASE WHEN $3 = 'completed' THEN 'completed' ELSE 'updated' END, $4) FROM u) "
+     "SELECT coalesce((SELECT todod_task_json(u)::text FROM u, e), "
+     "  (SELECT todod_task_json(cur)::text FROM cur)), "
+     "  coalesce((SELECT version FROM u), (SELECT version FROM cur))"},
+    {"task_toggle",
+     "WITH u AS (UPDATE tasks t SET "
+     "  status = CASE WHEN t.status = 'completed' THEN 'pending' ELSE 'completed' END, "
+     "  completed_at = CASE WHEN t.status = 'completed' THEN NULL ELSE now() END, "
+     "  updated_at = now(), version = t.version + 1 "
+     "  WHERE t.id = $1::uuid AND t.user_id = $2 RETURNING t.*), "
+     "e AS (SELECT todod_emit(u, CASE WHEN u.status = 'completed' THEN 'completed' ELSE 'updated' END, $3) FROM u) "
+     "SELECT todod_task_json(u)::text, u.version FROM u, e"},
+};
+
+int api_prepare_tasks(struct api *api)
+{
+    for (size_t i = 0; i < sizeof statements / sizeof statements[0]; i++) {
+        int rc = td_db_prepare(api->svc->db, statements[i][0], statements[i][1], 0);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static void not_found(struct api_call *call)
+{
+    td_http_problem(call->req, 404, "task-not-found", "Not Found", "no such task", NULL);
+}
+
+/* Runs a statement for the call; on a send failure answers and ends the call. */
+static void exec(struct api_call *call, const char *stmt, int n, const char *const *params,
+                 td_db_cb cb)
+{
+    int rc = td_db_exec(call->api->svc->db, stmt, n, params, cb, call);
+    if (rc) {
+        api_db_error(call, rc, NULL);
+        api_end(call);
+    }
+}
+
+/* Authenticated call on /tasks/{id}: the id must be a UUID (else 404, nothing sent). */
+static struct api_call *begin_on_task(struct api *api, struct td_http_req *req)
+{
+    struct api_call *call = api_begin(api, req);
+    if (!call)
+        return NULL;
+    const char *id = td_http_param(req, "id");
+    if (!id || !api_is_uuid(id)) {
+        not_found(call);
+        api_end(call);
+        return NULL;
+    }
+    snprintf(call->task_id, sizeof call->task_id, "%s", id);
+    return call;
+}
+
+/* If-Match: "3", W/"3" or 3. Returns 0, or -EINVAL after answering 400. */
+static int read_if_match(struct api_call *call)
+{
+    const char *v = td_http_header(call->req, "if-match");
+    if (!v)
+        return 0;
+    if (strncmp(v, "W/", 2) == 0)
+        v += 2;
+    char *end;
+    long n = strtol(v + (*v == '"'), &end, 10);
+    if (n < 1 || n > 2147483647L || (*v == '"' ? *end != '"' : *end != '\0')) {
+        td_http_problem(call->req, 400, "bad-if-match", "Bad Request",
+                        "If-Match must hold the task's version as an entity tag, e.g. \"3\"", NULL);
+        return -EINVAL;
+    }
+    call->if_match = (int)n;
+    return 0;
+}
+
+/* Validates the body for mode; answers 4xx and returns NULL on failure. */
+static char *validated_body(struct api_call *call, enum td_task_mode mode)
+{
+    json_t *body = api_json_body(call);
+    if (!body)
+        return NULL;
+    json_t *norm = NULL;
+    struct td_task_errors errs = {0};
+    int rc = td_task_validate(body, mode, NULL, &norm, &errs);
+    json_decref(body);
+    if (rc) {
+        char *extra = NULL;
+        td_task_errors_json(&errs, &extra);
+        td_http_problem(call->req, 422, "validation-failed", "Unprocessable Content",
+                        errs.count ? "some fields are invalid" : "the body is invalid", extra);
+        free(extra);
+        return NULL;
+    }
+    char *s = json_dumps(norm, JSON_COMPACT);
+    json_decref(norm);
+    return s;
+}
+
+/* ---------- create ---------- */
+
+struct create_state {
+    char *doc;
+    char  hash[65];
+    char  key[256];
+};
+
+static void free_create(void *p)
+{
+    struct create_state *c = p;
+    if (c)
+        free(c->doc);
+    free(c);
+}
+
+static void on_idem_lookup(int status, struct td_db_res *res, void *arg)
+{
+    struct api_call *call = arg;
+    struct create_state *c = call->extra;
+    if (status) {
+        api_db_error(call, status, res);
+    } else if (td_db_res_rows(res) == 0) {
+        /* The key's row vanished between the two statements: only an expiry could do it. */
+        td_http_problem(call->req, 409, "idempotency-conflict", "Conflict",
+                        "retry the request", NULL);
+    } else if (strcmp(td_db_res_value(res, 0, 0), c->hash) != 0) {
+        td_http_problem(call->req, 422, "idempotency-key-reused", "Unprocessable Content",
+                        "this Idempotency-Key was used with a different request body", NULL);
+    } else if (!td_db_res_value(res, 0, 1)) {
+        td_http_problem(call->req, 410, "task-gone", "Gone",
+                        "the task created with this Idempotency-Key has been deleted", NULL);
+    } else {
+        td_http_add_header(call->req, "Idempotent-Replayed", "true");
+        api_send_json(call, 201, td_db_res_value(res, 0, 1), atoi(td_db_res_value(res, 0, 2)));
+    }
+    api_end(call);
+}
+
+static void on_created(int status, struct td_db_res *res, void *arg)
+{
+    struct api_call *call = arg;
+    struct create_state *c = call->extra;
+    if (status) {
+        api_db_error(call, status, res);
+        api_end(call);
+        return;
+    }
+    if (td_db_res_rows(res) == 0 && c->key[0]) {
+        /* Someone sent this key before: answer what that request created. */
+        const char *params[] = {call->user_id, c->key};
+        exec(call, "task_idem_lookup", 2, params, on_idem_lookup);
+        return;
+    }
+    char location[128];
+    snprintf(location, sizeof location, "/api/tasks/%s", call->task_id);
+    td_http_add_header(call->req, "Location", location);
+    api_send_json(call, 201, td_db_res_value(res, 0, 0), atoi(td_db_res_value(res, 0, 1)));
+    api_end(call);
+}
+
+static void sha256_hex(const char *data, size_t len, char out[65])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)data, len, md);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static void handle_create(struct td_http_req *req, void *arg)
+{
+    struct api_call *call = api_begin(arg, req);
+    if (!call)
+        return;
+    struct create_state *c = calloc(1, sizeof *c);
+    call->extra = c;
+    call->free_extra = free_create;
+    const char *key = td_http_header(req, "idempotency-key");
+    if (key && (!*key || strlen(key) >= sizeof c->key)) {
+        td_http_problem(req, 400, "bad-idempotency-key", "Bad Request",
+                        "Idempotency-Key must be 1 to 255 characters", NULL);
+        api_end(call);
+        return;
+    }
+    if (!c || !(c->doc = validated_body(call, TD_TASK_CREATE))) {
+        api_end(call);
+        return;
+    }
+    td_uuid_v4(call->task_id);
+    const char *params[6] = {call->task_id, call->user_id, c->doc, call->traceparent};
+    if (key) {
+        size_t len;
+        const char *body = td_http_body(req, &len);
+        sha256_hex(body, len, c->hash);
+        snprintf(c->key, sizeof c->key, "%s", key);
+        params[4] = c->key;
+        params[5] = c->hash;
+        exec(call, "task_create_idem", 6, params, on_created);
+    } else {
+        exec(call, "task_create", 4, params, on_created);
+    }
+}
+
+/* ---------- read one ---------- */
+
+static void on_task_row(int status, struct td_db_res *res, void *arg)
+{
+    struct api_call *call = arg;
+    if (status)
+        api_db_error(call, status, res);
+    else if (td_db_res_rows(res) == 0 || !td_db_res_value(res, 0, 0))
+        not_found(call);
+    else
+        api_send_json(call, 200, td_db_res_value(res, 0, 0), atoi(td_db_res_value(res, 0, 1)));
+    api_end(call);
+}
+
+static void handle_get(struct td_http_req *req, void *arg)
+{
+    struct api_call *call = begin_on_task(arg, req);
+    if (!call)
+        return;
+    const char *params[] = {call->task_id, call->user_id};
+    exec(call, "task_get", 2, params, on_task_row);
+}
+
+/* ---------- update ---------- */
+
+static void on_updated(int status, struct td_db_res *res, void *arg)
+{
+    struct api_call *call = arg;
+    if (status) {
+        api_db_error(call, status, res);
+    } else if (td_db_res_value(res, 0, 0)) {
+        api_send_json(call, 200, td_db_res_value(res, 0, 0), atoi(td_db_res_value(res, 0, 1)));
+    } else if (td_db_res_value(res, 0, 2)) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "the task is at version %s; fetch it and retry",
+                 td_db_res_value(res, 0, 2));
+        td_http_problem(call->req, 412, "version-conflict", "Precondition Failed", detail, NULL);
+    } else {
+        not_found(call);
+    }
+    api_end(call);
+}
+
+static void update(struct td_http_req *req, struct api *api, enum td_task_mode mode)
+{
+    struct api_call *call = begin_on_task(api, req);
+    if (!call)
+        return;
+    char *doc = NULL;
+    if (read_if_match(call) != 0 || !(doc = validated_body(call, mode))) {
+        api_end(call);
+        return;
+    }
+    call->extra = doc;
+    call->free_extra = free;
+    char version[16];
+    snprintf(version, sizeof version, "%d", call->if_match);
+    const char *params[] = {call->task_id, call->user_id, doc,
+                            call->if_match > 0 ? version : NULL, call->traceparent};
+    exec(call, "task_update", 5, params, on_updated);
+}
+
+static void handle_patch(struct td_http_req *req, void *arg)
+{
+    update(req, arg, TD_TASK_PATCH);
+}
+
+static void handle_put(struct td_http_req *req, void *arg)
+{
+    update(req, arg, TD_TASK_REPLACE);
+}
+
+/* ---------- delete ---------- */
+
+static void on_deleted(int status, struct td_db_res *res, void *arg)
+{
+    struct api_call *call = arg;
+    if (status)
+        api_db_error(call, status, res);
+    else if (atoi(td_db_res_value(res, 0, 0)) > 0)
+        td_http_respond(call->req, 204, NULL, NULL, 0);
+    else if (td_db_res_value(res, 0, 1))
+        td_http_problem(call->req, 412, "version-conflict", "Precondition Failed",
+                        "the task changed since that version; fetch it and retry", NULL);
+    else
+        not_found(call);
+    api_end(call);
+}
+
+static void handle_delete(struct td_http_req *req, void *arg)
+{
+    struct api_call *call = begin_on_task(arg, req);
+    if (!call)
+        return;
+    if (read_if_match(call) != 0) {
+        api_end(call);
+        return;
+    }
+    char version[16];
+    snprintf(version, sizeof version, "%d", call->if_match);
+    const char *params[] = {call->task_id, call->user_id, call->if_match > 0 ? version : NULL,
+                            call->traceparent};
+    exec(call, "task_delete", 4, params, on_deleted);
+}
+
+/* ---------- complete, reopen, toggle ---------- */
+
+static void set_status(struct td_http_req *req, struct api *api, const char *status)
+{
+    struct api_call *call = begin_on_task(api, req);
+    if (!call)
+        return;
+    const char *params[] = {call->task_id, call->user_id, status, call->traceparent};
+    exec(call, "task_set_status", 4, params, on_task_row);
+}
+
+static void handle_complete(struct td_http_req *req, void *arg)
+{
+    set_status(req, arg, "completed");
+}
+
+static void handle_reopen(struct td_http_req *req, void *arg)
+{
+    set_status(req, arg, "pending");
+}
+
+static void handle_toggle(struct td_http_req *req, void *arg)
+{
+    struct api_call *call = begin_on_task(arg, req);
+    if (!call)
+        return;
+    const char *params[] = {call->task_id, call->user_id, call->traceparent};
+    exec(call, "task_toggle", 3, params, on_task_row);
+}
+
+void api_routes_tasks(struct api *api)
+{
+    struct td_http *http = api->svc->http;
+    static const char *const bases[] = {"/api/tasks", "/api/{user_id}/tasks"};
+    char path[96];
+    for (int i = 0; i < 2; i++) {
+        const char *b = bases[i];
+        td_http_route(http, "POST", b, handle_create, api);
+        snprintf(path, sizeof path, "%s/{id}", b);
+        td_http_route(http, "GET", path, handle_get, api);
+        td_http_route(http, "PATCH", path, handle_patch, api);
+        td_http_route(http, "PUT", path, handle_put, api);
+        td_http_route(http, "DELETE", path, handle_delete, api);
+        snprintf(path, sizeof path, "%s/{id}/complete", b);
+        td_http_route(http, "POST", path, handle_complete, api);
+        snprintf(path, sizeof path, "%s/{id}/reopen", b);
+        td_http_route(http, "POST", path, handle_reopen, api);
+    }
+    /* The hackathon contract's toggle. */
+    td_http_route(http, "PATCH", "/api/{user_id}/tasks/{id}/complete", handle_toggle, api);
+}
