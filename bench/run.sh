@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks: idle RSS of `todod all` (without PostgreSQL), and GET /health throughput with
-# wrk, the server pinned to one core and wrk to the other. Prints figures; stops by itself.
+# wrk, the server pinned to one core and wrk to the other; then bench/api.sh (task API
+# endpoints, BENCH_API=0 skips it). Prints figures; stops by itself.
 set -euo pipefail
 build=${1:-build}
 bin="$(cd "$build" && pwd)/todod"
@@ -37,3 +38,11 @@ hz=$(getconf CLK_TCK)
 awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$reqs" \
     'BEGIN { printf "server CPU per request: %.2f us (%d requests, %.2f s CPU)\n", t / hz / n * 1e6, n, t / hz }'
 echo "RSS after load: $(rss_kib) KiB (peak $(hwm_kib) KiB)"
+
+# The API benchmarks start a server of their own and need both cores: stop this one first.
+if [ "${BENCH_API:-1}" != 0 ]; then
+    cleanup
+    pid=""
+    trap - EXIT
+    bash "$(dirname "$0")/api.sh" "$build"
+fi

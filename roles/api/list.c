@@ -112,7 +112,7 @@ struct list_query {
     int    limit;
     int    legacy;        /* /api/{user_id}/tasks: a bare array */
     char  *params[13];    /* owned strings or NULL */
-    char   limit_text[8];
+    char   limit_text[16];
 };
 
 static void free_query(void *p)

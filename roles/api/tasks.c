@@ -158,6 +158,12 @@ static char *validated_body(struct api_call *call, enum td_task_mode mode)
     json_t *body = api_json_body(call);
     if (!body)
         return NULL;
+    /* A task sent back as GET returned it must be accepted: server-managed members are
+     * dropped rather than refused. */
+    static const char *const read_only[] = {"id", "user_id", "created_at", "updated_at",
+                                            "completed_at", "version", "all_day"};
+    for (size_t i = 0; i < sizeof read_only / sizeof read_only[0]; i++)
+        json_object_del(body, read_only[i]);
     json_t *norm = NULL;
     struct td_task_errors errs = {0};
     int rc = td_task_validate(body, mode, NULL, &norm, &errs);
