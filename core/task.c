@@ -657,7 +657,10 @@ static void check_due(struct ctx *c, json_t *v, const char *field)
     }
     format_utc(t, buf, sizeof buf);
     put(c, "due_at", json_string(buf));
-    put(c, "all_day", json_boolean(date_only));
+    /* A date-time leaves all_day out: the store keeps the flag of an unchanged due date
+     * (a PUT of a GET body) and clears it for a new one. */
+    if (date_only)
+        put(c, "all_day", json_true());
 }
 
 static void check_time_zone(struct ctx *c, json_t *v)

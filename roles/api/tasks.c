@@ -33,7 +33,10 @@
     SET_IF("priority", "(d->>'priority')::smallint") \
     SET_IF("tags", "ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'tags', '[]')))") \
     SET_IF("due_at", "(d->>'due_at')::timestamptz") \
-    SET_IF("all_day", "coalesce((d->>'all_day')::boolean, false)") \
+    /* A due date sent back unchanged keeps its all-day flag (PUT of a GET body). */ \
+    "all_day = CASE WHEN d ? 'all_day' THEN (d->>'all_day')::boolean " \
+    "  WHEN d ? 'due_at' AND (d->>'due_at')::timestamptz IS NOT DISTINCT FROM t.due_at " \
+    "  THEN t.all_day WHEN d ? 'due_at' THEN false ELSE t.all_day END, " \
     SET_IF("time_zone", "d->>'time_zone'") \
     SET_IF("recurrence", "d->>'recurrence'") \
     SET_IF("reminders", "coalesce(d->'reminders', '[]')") \
@@ -164,6 +167,11 @@ static char *validated_body(struct api_call *call, enum td_task_mode mode)
                                             "completed_at", "version", "all_day"};
     for (size_t i = 0; i < sizeof read_only / sizeof read_only[0]; i++)
         json_object_del(body, read_only[i]);
+    /* GET shows both status and its alias completed; when they agree, status speaks. */
+    json_t *status = json_object_get(body, "status"), *done = json_object_get(body, "completed");
+    if (json_is_string(status) && json_is_boolean(done) &&
+        json_is_true(done) == (strcmp(json_string_value(status), "completed") == 0))
+        json_object_del(body, "completed");
     json_t *norm = NULL;
     struct td_task_errors errs = {0};
     int rc = td_task_validate(body, mode, NULL, &norm, &errs);

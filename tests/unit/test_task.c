@@ -377,7 +377,7 @@ Test(task, due_at_offsets_are_normalised_to_utc)
 {
     ok("{\"due_at\":\"2026-03-01T10:00:00+02:00\"}", TD_TASK_PATCH);
     cr_expect_str_eq(str("due_at"), "2026-03-01T08:00:00Z");
-    cr_expect(json_is_false(json_object_get(out, "all_day")));
+    cr_expect_null(json_object_get(out, "all_day"), "a date-time leaves all_day to the store");
     ok("{\"due_at\":\"2026-12-31T22:30:00.987654-05:30\"}", TD_TASK_PATCH);
     cr_expect_str_eq(str("due_at"), "2027-01-01T04:00:00Z", "fraction dropped, year rolled");
     ok("{\"due_date\":\"2026-03-01t10:00:00z\"}", TD_TASK_PATCH);
