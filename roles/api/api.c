@@ -242,6 +242,7 @@ static void api_fini(void *state)
     td_ratelimit_free(api->per_addr);
     td_ratelimit_free(api->login_per_account);
     td_ratelimit_free(api->login_per_addr);
+    free(api->list_prepared);
 }
 
 const struct td_role td_role_api = {

@@ -17,6 +17,7 @@ struct api {
     struct td_ratelimit *per_addr;
     struct td_ratelimit *login_per_account;
     struct td_ratelimit *login_per_addr;
+    unsigned char       *list_prepared;  /* list statements registered so far (list.c) */
     int                  inflight;   /* handlers waiting on the database */
     td_done_cb           drained;
     void                *drained_arg;

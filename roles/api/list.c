@@ -11,6 +11,7 @@
 #include "core/jsonw.h"
 #include "core/task.h"
 #include "roles/api/api.h"
+#include "roles/api/task_json.h"
 
 #define LIST_DEFAULT_LIMIT 50
 #define LIST_MAX_LIMIT     200
@@ -30,39 +31,89 @@ static const struct sort_key sorts[] = {
     {"due_at", "coalesce(t.due_at, 'infinity')", "timestamptz", "-infinity", "infinity", 0},
     {"priority", "t.priority", "smallint", "-1", "32767", 1},
     {"title", "(lower(t.title) COLLATE \"C\")", "text", "", "\xf4\x8f\xbf\xbf", 0},
-    {"relevance", "ts_rank(t.search, to_tsquery('simple', $10))", "real", "-Infinity", "Infinity", 1},
+    {"relevance", NULL, "real", "-Infinity", "Infinity", 1},   /* see sort_expr */
 };
 #define NSORTS (sizeof sorts / sizeof sorts[0])
 
-static void statement_name(char *out, size_t len, size_t sort, int desc)
+/* Filters in parameter order; %d is the filter's parameter number. Only the filters a
+ * request uses go into its statement, so each combination gets a plan of its own (one
+ * statement with every filter optional got a generic plan that sorted all rows). */
+enum { F_STATUS, F_PRIORITY, F_TAG_ALL, F_TAG_ANY, F_DUE_BEFORE, F_DUE_AFTER, F_OVERDUE,
+       F_HAS_DUE, F_SEARCH, F_COUNT };
+static const struct { const char *sql; int has_param; } filters[F_COUNT] = {
+    {"t.status = ANY($%d::text[])", 1},
+    {"t.priority = ANY($%d::smallint[])", 1},
+    {"t.tags @> $%d::text[]", 1},
+    {"t.tags && $%d::text[]", 1},
+    {"t.due_at < $%d::timestamptz", 1},
+    {"t.due_at >= $%d::timestamptz", 1},
+    {"t.due_at < now() AND t.status = 'pending'", 0},
+    {"(t.due_at IS NOT NULL) = $%d::boolean", 1},
+    {"t.search @@ to_tsquery('simple', $%d)", 1},
+};
+
+static void statement_name(char *out, size_t len, size_t sort, int desc, unsigned mask)
 {
-    snprintf(out, len, "task_list_%s_%s", sorts[sort].name, desc ? "desc" : "asc");
+    snprintf(out, len, "tl_%s_%s_%x", sorts[sort].name, desc ? "desc" : "asc", mask);
+}
+
+/* Writes the sort expression; relevance refers to the search parameter. */
+static void sort_expr(struct td_buf *sql, size_t sort, int search_param)
+{
+    if (strcmp(sorts[sort].name, "relevance") == 0)
+        td_buf_printf(sql, "ts_rank(t.search, to_tsquery('simple', $%d))", search_param);
+    else
+        td_buf_puts(sql, sorts[sort].expr);
+}
+
+/* Registers the statement for (sort, desc, mask) the first time it is needed. */
+static int ensure_statement(struct api *api, size_t sort, int desc, unsigned mask, char *name,
+                            size_t namelen)
+{
+    statement_name(name, namelen, sort, desc, mask);
+    unsigned char *done = &api->list_prepared[(sort * 2 + (unsigned)desc) * (1u << F_COUNT) + mask];
+    if (*done)
+        return 0;
+    struct td_buf sql = {0}, key = {0};
+    int n = 2, search_param = 0;
+    for (int f = 0; f < F_COUNT; f++)
+        if ((mask & (1u << f)) && filters[f].has_param) {
+            if (f == F_SEARCH)
+                search_param = n;
+            n++;
+        }
+    sort_expr(&key, sort, search_param);
+    td_buf_printf(&sql, "SELECT " TASK_COLS("t") ", (%s)::text, t.id::text FROM tasks t "
+                  "WHERE t.user_id = $1", key.data);
+    n = 2;
+    for (int f = 0; f < F_COUNT; f++) {
+        if (!(mask & (1u << f)))
+            continue;
+        td_buf_puts(&sql, " AND ");
+        td_buf_printf(&sql, filters[f].sql, n);
+        n += filters[f].has_param;
+    }
+    td_buf_printf(&sql, " AND (%s, t.id) %s ($%d::%s, $%d::uuid) ORDER BY %s %s, t.id %s LIMIT $%d",
+                  key.data, desc ? "<" : ">", n, sorts[sort].type, n + 1, key.data,
+                  desc ? "DESC" : "ASC", desc ? "DESC" : "ASC", n + 2);
+    int rc = td_db_prepare(api->svc->db, name, sql.data, n + 2);
+    td_buf_free(&sql);
+    td_buf_free(&key);
+    if (!rc)
+        *done = 1;
+    return rc;
 }
 
 int api_prepare_list(struct api *api)
 {
-    for (size_t i = 0; i < NSORTS; i++)
+    api->list_prepared = calloc(NSORTS * 2 * (1u << F_COUNT), 1);
+    if (!api->list_prepared)
+        return -ENOMEM;
+    char name[64];
+    /* The unfiltered first pages are the common case: ready before the first request. */
+    for (size_t i = 0; i + 1 < NSORTS; i++)
         for (int desc = 0; desc < 2; desc++) {
-            const struct sort_key *s = &sorts[i];
-            const char *dir = desc ? "DESC" : "ASC", *op = desc ? "<" : ">";
-            char name[64], sql[2048];
-            statement_name(name, sizeof name, i, desc);
-            snprintf(sql, sizeof sql,
-                "SELECT todod_task_json(t)::text, (%s)::text, t.id::text FROM tasks t "
-                "WHERE t.user_id = $1 "
-                "AND ($2::text[] IS NULL OR t.status = ANY($2)) "
-                "AND ($3::smallint[] IS NULL OR t.priority = ANY($3)) "
-                "AND ($4::text[] IS NULL OR t.tags @> $4) "
-                "AND ($5::text[] IS NULL OR t.tags && $5) "
-                "AND ($6::timestamptz IS NULL OR t.due_at < $6) "
-                "AND ($7::timestamptz IS NULL OR t.due_at >= $7) "
-                "AND (NOT $8::boolean OR (t.due_at < now() AND t.status = 'pending')) "
-                "AND ($9::boolean IS NULL OR (t.due_at IS NOT NULL) = $9) "
-                "AND ($10::text IS NULL OR t.search @@ to_tsquery('simple', $10)) "
-                "AND (%s, t.id) %s ($11::%s, $12::uuid) "
-                "ORDER BY %s %s, t.id %s LIMIT $13",
-                s->expr, s->expr, op, s->type, s->expr, dir, dir);
-            int rc = td_db_prepare(api->svc->db, name, sql, 13);
+            int rc = ensure_statement(api, i, desc, 0, name, sizeof name);
             if (rc)
                 return rc;
         }
@@ -110,8 +161,9 @@ struct list_query {
     size_t sort;
     int    desc;
     int    limit;
-    int    legacy;        /* /api/{user_id}/tasks: a bare array */
-    char  *params[13];    /* owned strings or NULL */
+    int    legacy;              /* /api/{user_id}/tasks: a bare array */
+    char  *filter[F_COUNT];     /* owned values; non-NULL = filter in use */
+    char  *cursor_key, *cursor_id;
     char   limit_text[16];
 };
 
@@ -120,9 +172,10 @@ static void free_query(void *p)
     struct list_query *q = p;
     if (!q)
         return;
-    for (int i = 0; i < 13; i++)
-        if (i != 12)
-            free(q->params[i]);
+    for (int i = 0; i < F_COUNT; i++)
+        free(q->filter[i]);
+    free(q->cursor_key);
+    free(q->cursor_id);
     free(q);
 }
 
@@ -220,7 +273,7 @@ static int parse_filters(struct td_http_req *req, struct list_query *q)
             return bad(req, "status", "status takes pending, completed or all");
     }
     if (n && !all)
-        q->params[1] = array_literal(vals, n);
+        q->filter[F_STATUS] = array_literal(vals, n);
     if ((n = collect(req, "priority", vals, 5)) < 0)
         return bad(req, "priority", "at most five priorities");
     if (n) {
@@ -231,7 +284,7 @@ static int parse_filters(struct td_http_req *req, struct list_query *q)
                 return bad(req, "priority", "priority takes none, low, medium, high, urgent or p1-p4");
             snprintf(nums[i], 64, "%d", p);
         }
-        q->params[2] = array_literal(nums, n);
+        q->filter[F_PRIORITY] = array_literal(nums, n);
     }
     static const char *const tag_params[] = {"tag", "any_tag"};
     for (int k = 0; k < 2; k++) {
@@ -241,7 +294,7 @@ static int parse_filters(struct td_http_req *req, struct list_query *q)
             for (char *c = vals[i]; *c; c++)
                 *c = (char)tolower((unsigned char)*c);
         if (n)
-            q->params[3 + k] = array_literal(vals, n);
+            q->filter[F_TAG_ALL + k] = array_literal(vals, n);
     }
     static const char *const time_params[] = {"due_before", "due_after"};
     for (int k = 0; k < 2; k++) {
@@ -258,22 +311,23 @@ static int parse_filters(struct td_http_req *req, struct list_query *q)
         struct tm tm;
         gmtime_r(&tt, &tm);
         strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        q->params[5 + k] = strdup(iso);
+        q->filter[F_DUE_BEFORE + k] = strdup(iso);
     }
     int b = 0;
     const char *v = td_http_query_param(req, "overdue", 0);
     if (v && parse_bool(v, &b))
         return bad(req, "overdue", "overdue takes true or false");
-    q->params[7] = strdup(b ? "true" : "false");
+    if (b)
+        q->filter[F_OVERDUE] = strdup("true");
     if ((v = td_http_query_param(req, "has_due", 0))) {
         if (parse_bool(v, &b))
             return bad(req, "has_due", "has_due takes true or false");
-        q->params[8] = strdup(b ? "true" : "false");
+        q->filter[F_HAS_DUE] = strdup(b ? "true" : "false");
     }
     if ((v = td_http_query_param(req, "q", 0)) && strlen(v) > 200)
         return bad(req, "q", "search text is limited to 200 bytes");
     if (v)
-        q->params[9] = prefix_tsquery(v);
+        q->filter[F_SEARCH] = prefix_tsquery(v);
     return 0;
 }
 
@@ -281,12 +335,12 @@ static int parse_order(struct td_http_req *req, struct list_query *q)
 {
     const char *sort = td_http_query_param(req, "sort", 0);
     if (!sort)
-        sort = q->params[9] ? "relevance" : "created_at";
+        sort = q->filter[F_SEARCH] ? "relevance" : "created_at";
     for (q->sort = 0; q->sort < NSORTS && strcmp(sorts[q->sort].name, sort) != 0; q->sort++)
         ;
     if (q->sort == NSORTS)
         return bad(req, "sort", "sort takes created_at, updated_at, due_at, priority, title or relevance");
-    if (strcmp(sort, "relevance") == 0 && !q->params[9])
+    if (strcmp(sort, "relevance") == 0 && !q->filter[F_SEARCH])
         return bad(req, "sort", "sort=relevance needs a search text in q");
     const char *order = td_http_query_param(req, "order", 0);
     if (order && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0)
@@ -302,7 +356,6 @@ static int parse_order(struct td_http_req *req, struct list_query *q)
         q->limit = (int)n;
     }
     snprintf(q->limit_text, sizeof q->limit_text, "%d", q->limit + 1);
-    q->params[12] = q->limit_text;
     return 0;
 }
 
@@ -311,8 +364,8 @@ static int parse_cursor(struct td_http_req *req, struct list_query *q)
     const struct sort_key *s = &sorts[q->sort];
     const char *cursor = td_http_query_param(req, "cursor", 0);
     if (!cursor || !*cursor) {
-        q->params[10] = strdup(q->desc ? s->highest : s->lowest);
-        q->params[11] = strdup(q->desc ? "ffffffff-ffff-ffff-ffff-ffffffffffff"
+        q->cursor_key = strdup(q->desc ? s->highest : s->lowest);
+        q->cursor_id = strdup(q->desc ? "ffffffff-ffff-ffff-ffff-ffffffffffff"
                                        : "00000000-0000-0000-0000-000000000000");
         return 0;
     }
@@ -336,8 +389,8 @@ static int parse_cursor(struct td_http_req *req, struct list_query *q)
         return bad(req, "cursor", "the cursor belongs to another sort order; keep sort and order");
     }
     if (ok) {
-        q->params[10] = strdup(f[3]);
-        q->params[11] = strdup(f[4]);
+        q->cursor_key = strdup(f[3]);
+        q->cursor_id = strdup(f[4]);
     }
     td_buf_free(&raw);
     return ok ? 0 : bad(req, "cursor", "the cursor is not one this server issued");
@@ -357,8 +410,8 @@ static void on_listed(int status, struct td_db_res *res, void *arg)
     if (rows > q->limit) {
         struct td_buf raw = {0};
         td_buf_printf(&raw, "v1\x1f%s\x1f%s\x1f%s\x1f%s", sorts[q->sort].name,
-                      q->desc ? "desc" : "asc", td_db_res_value(res, shown - 1, 1),
-                      td_db_res_value(res, shown - 1, 2));
+                      q->desc ? "desc" : "asc", td_db_res_value(res, shown - 1, TASK_NCOLS),
+                      td_db_res_value(res, shown - 1, TASK_NCOLS + 1));
         b64url_encode(raw.data, raw.len, &cursor);
         td_buf_free(&raw);
     }
@@ -366,7 +419,7 @@ static void on_listed(int status, struct td_db_res *res, void *arg)
     for (int i = 0; i < shown; i++) {
         if (i)
             td_buf_append(&body, ",", 1);
-        td_buf_append(&body, td_db_res_value(res, i, 0), td_db_res_len(res, i, 0));
+        api_task_json(&body, res, i, 0);
     }
     td_buf_puts(&body, "]");
     if (!q->legacy) {
@@ -399,10 +452,22 @@ static void handle_list(struct td_http_req *req, void *arg)
         return;
     }
     q->legacy = td_http_param(req, "user_id") != NULL;
-    q->params[0] = strdup(call->user_id);
+    const char *params[F_COUNT + 4] = {call->user_id};
+    int n = 1;
+    unsigned mask = 0;
+    for (int f = 0; f < F_COUNT; f++)
+        if (q->filter[f]) {
+            mask |= 1u << f;
+            if (filters[f].has_param)
+                params[n++] = q->filter[f];
+        }
+    params[n++] = q->cursor_key;
+    params[n++] = q->cursor_id;
+    params[n++] = q->limit_text;
     char name[64];
-    statement_name(name, sizeof name, q->sort, q->desc);
-    int rc = td_db_exec(call->api->svc->db, name, 13, (const char *const *)q->params, on_listed, call);
+    int rc = ensure_statement(call->api, q->sort, q->desc, mask, name, sizeof name);
+    if (!rc)
+        rc = td_db_exec(call->api->svc->db, name, n, params, on_listed, call);
     if (rc) {
         api_db_error(call, rc, NULL);
         api_end(call);

@@ -10,6 +10,7 @@
 #include "core/task.h"
 #include "core/trace.h"
 #include "roles/api/api.h"
+#include "roles/api/task_json.h"
 
 /* Columns of a new task from the validated jsonb document d. */
 #define TASK_INSERT \
@@ -45,19 +46,18 @@
     "updated_at = now(), version = t.version + 1 "
 
 static const char *const statements[][2] = {
-    {"task_get", "SELECT todod_task_json(t)::text, t.version FROM tasks t "
-                 "WHERE t.id = $1::uuid AND t.user_id = $2"},
+    {"task_get", "SELECT " TASK_COLS("t") " FROM tasks t WHERE t.id = $1::uuid AND t.user_id = $2"},
     {"task_create",
      "WITH t AS (" TASK_INSERT "RETURNING *), e AS (SELECT todod_emit(t, 'created', $4) FROM t) "
-     "SELECT todod_task_json(t)::text, t.version FROM t, e"},
+     "SELECT " TASK_COLS("t") " FROM t, e"},
     {"task_create_idem",
      "WITH k AS (INSERT INTO idempotency_keys (user_id, key, request_hash, task_id) "
      "  VALUES ($2, $5, $6, $1::uuid) ON CONFLICT DO NOTHING RETURNING 1), "
      "t AS (" TASK_INSERT "WHERE EXISTS (SELECT 1 FROM k) RETURNING *), "
      "e AS (SELECT todod_emit(t, 'created', $4) FROM t) "
-     "SELECT todod_task_json(t)::text, t.version FROM t, e"},
+     "SELECT " TASK_COLS("t") " FROM t, e"},
     {"task_idem_lookup",
-     "SELECT k.request_hash, todod_task_json(t)::text, t.version FROM idempotency_keys k "
+     "SELECT k.request_hash, " TASK_COLS("t") " FROM idempotency_keys k "
      "LEFT JOIN tasks t ON t.id = k.task_id WHERE k.user_id = $1 AND k.key = $2"},
     {"task_update",
      "WITH cur AS (SELECT status, version FROM tasks WHERE id = $1::uuid AND user_id = $2), "
@@ -66,8 +66,8 @@ static const char *const statements[][2] = {
      "  RETURNING t.*), "
      "e AS (SELECT todod_emit(u, CASE WHEN u.status = 'completed' AND cur.status <> 'completed' "
      "  THEN 'completed' ELSE 'updated' END, $5) FROM u, cur) "
-     "SELECT (SELECT todod_task_json(u)::text FROM u, e), (SELECT version FROM u), "
-     "  (SELECT version FROM cur)"},
+     "SELECT " TASK_COLS("u") ", (SELECT version FROM cur) "
+     "FROM (SELECT 1) one LEFT JOIN (SELECT u.* FROM u, e) u ON true"},
     {"task_delete",
      "WITH d AS (DELETE FROM tasks WHERE id = $1::uuid AND user_id = $2 "
      "  AND ($3::int IS NULL OR version = $3) RETURNING *), "
@@ -81,9 +81,8 @@ static const char *const statements[][2] = {
      "  updated_at = now(), version = t.version + 1 "
      "  WHERE t.id = $1::uuid AND t.user_id = $2 AND t.status <> $3 RETURNING t.*), "
      "e AS (SELECT todod_emit(u, CASE WHEN $3 = 'completed' THEN 'completed' ELSE 'updated' END, $4) FROM u) "
-     "SELECT coalesce((SELECT todod_task_json(u)::text FROM u, e), "
-     "  (SELECT todod_task_json(cur)::text FROM cur)), "
-     "  coalesce((SELECT version FROM u), (SELECT version FROM cur))"},
+     "SELECT " TASK_COLS("x") " FROM (SELECT u.* FROM u, e UNION ALL "
+     "  SELECT cur.* FROM cur WHERE NOT EXISTS (SELECT 1 FROM u)) x"},
     {"task_toggle",
      "WITH u AS (UPDATE tasks t SET "
      "  status = CASE WHEN t.status = 'completed' THEN 'pending' ELSE 'completed' END, "
@@ -91,7 +90,7 @@ static const char *const statements[][2] = {
      "  updated_at = now(), version = t.version + 1 "
      "  WHERE t.id = $1::uuid AND t.user_id = $2 RETURNING t.*), "
      "e AS (SELECT todod_emit(u, CASE WHEN u.status = 'completed' THEN 'completed' ELSE 'updated' END, $3) FROM u) "
-     "SELECT todod_task_json(u)::text, u.version FROM u, e"},
+     "SELECT " TASK_COLS("u") " FROM u, e"},
 };
 
 int api_prepare_tasks(struct api *api)
@@ -102,6 +101,17 @@ int api_prepare_tasks(struct api *api)
             return rc;
     }
     return 0;
+}
+
+/* Answers with the task in row 0 from column col, and its version as the ETag. */
+static void send_task(struct api_call *call, int status, struct td_db_res *res, int col)
+{
+    struct td_buf b = {0};
+    api_task_json(&b, res, 0, col);
+    char etag[24];
+    snprintf(etag, sizeof etag, "\"%s\"", td_db_res_value(res, 0, col + TASK_COL_VERSION));
+    td_http_add_header(call->req, "ETag", etag);
+    td_http_respond_buf(call->req, status, "application/json", &b);
 }
 
 static void not_found(struct api_call *call)
@@ -223,7 +233,7 @@ static void on_idem_lookup(int status, struct td_db_res *res, void *arg)
                         "the task created with this Idempotency-Key has been deleted", NULL);
     } else {
         td_http_add_header(call->req, "Idempotent-Replayed", "true");
-        api_send_json(call, 201, td_db_res_value(res, 0, 1), atoi(td_db_res_value(res, 0, 2)));
+        send_task(call, 201, res, 1);
     }
     api_end(call);
 }
@@ -246,7 +256,7 @@ static void on_created(int status, struct td_db_res *res, void *arg)
     char location[128];
     snprintf(location, sizeof location, "/api/tasks/%s", call->task_id);
     td_http_add_header(call->req, "Location", location);
-    api_send_json(call, 201, td_db_res_value(res, 0, 0), atoi(td_db_res_value(res, 0, 1)));
+    send_task(call, 201, res, 0);
     api_end(call);
 }
 
@@ -302,7 +312,7 @@ static void on_task_row(int status, struct td_db_res *res, void *arg)
     else if (td_db_res_rows(res) == 0 || !td_db_res_value(res, 0, 0))
         not_found(call);
     else
-        api_send_json(call, 200, td_db_res_value(res, 0, 0), atoi(td_db_res_value(res, 0, 1)));
+        send_task(call, 200, res, 0);
     api_end(call);
 }
 
@@ -323,11 +333,11 @@ static void on_updated(int status, struct td_db_res *res, void *arg)
     if (status) {
         api_db_error(call, status, res);
     } else if (td_db_res_value(res, 0, 0)) {
-        api_send_json(call, 200, td_db_res_value(res, 0, 0), atoi(td_db_res_value(res, 0, 1)));
-    } else if (td_db_res_value(res, 0, 2)) {
+        send_task(call, 200, res, 0);
+    } else if (td_db_res_value(res, 0, TASK_NCOLS)) {
         char detail[96];
         snprintf(detail, sizeof detail, "the task is at version %s; fetch it and retry",
-                 td_db_res_value(res, 0, 2));
+                 td_db_res_value(res, 0, TASK_NCOLS));
         td_http_problem(call->req, 412, "version-conflict", "Precondition Failed", detail, NULL);
     } else {
         not_found(call);
