@@ -5,23 +5,60 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <pthread.h>
+#include <stdint.h>
+
+/* Ids (request, trace, span, task) need to be unique, not secret: xoshiro256** seeded
+ * from the kernel costs nanoseconds where a system call or OpenSSL's DRBG cost a
+ * microsecond per id. A child after fork() reseeds so it never repeats its parent. */
+static _Thread_local uint64_t rng[4];
+static _Thread_local int rng_seeded;
+static int atfork_registered;
+
+static void rng_forget(void)
+{
+    rng_seeded = 0;
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(void)
+{
+    if (!rng_seeded) {
+        size_t got = 0;
+        while (got < sizeof rng) {
+            ssize_t n = getrandom((char *)rng + got, sizeof rng - got, 0);
+            if (n > 0)
+                got += (size_t)n;
+        }
+        rng_seeded = 1;
+        if (!atfork_registered) {
+            atfork_registered = 1;
+            pthread_atfork(NULL, NULL, rng_forget);
+        }
+    }
+    uint64_t result = rotl(rng[1] * 5, 7) * 9, t = rng[1] << 17;
+    rng[2] ^= rng[0];
+    rng[3] ^= rng[1];
+    rng[1] ^= rng[2];
+    rng[0] ^= rng[3];
+    rng[2] ^= t;
+    rng[3] = rotl(rng[3], 45);
+    return result;
+}
+
 void td_random_hex(char *out, size_t nbytes)
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char raw[64];
-    if (nbytes > sizeof raw)
-        nbytes = sizeof raw;
-    size_t got = 0;
-    while (got < nbytes) {
-        ssize_t n = getrandom(raw + got, nbytes - got, 0);
-        if (n > 0)
-            got += (size_t)n;
-        else if (errno != EINTR)
-            break;  /* cannot happen on Linux ≥ 3.17 after boot; ids stay unique enough */
-    }
-    for (size_t i = 0; i < nbytes; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
+    for (size_t i = 0; i < nbytes; i += 8) {
+        uint64_t r = rng_next();
+        for (size_t j = i; j < nbytes && j < i + 8; j++, r >>= 8) {
+            out[2 * j] = hex[(r >> 4) & 15];
+            out[2 * j + 1] = hex[r & 15];
+        }
     }
     out[2 * nbytes] = '\0';
 }
