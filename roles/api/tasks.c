@@ -12,6 +12,11 @@
 #include "roles/api/api.h"
 #include "roles/api/task_json.h"
 
+/* The token subject as a uuid for the users index, NULL when it is not one (BetterAuth
+ * ids); CASE keeps the cast from running on other text. */
+#define USER_UUID "CASE WHEN $2 ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' " \
+                  "THEN $2::uuid END"
+
 /* Columns of a new task from the validated jsonb document d. */
 #define TASK_INSERT \
     "INSERT INTO tasks (id, user_id, title, description, status, priority, tags, due_at, " \
@@ -20,7 +25,7 @@
     "  coalesce(d->>'status', 'pending'), coalesce((d->>'priority')::smallint, 0), " \
     "  ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'tags', '[]'))), " \
     "  (d->>'due_at')::timestamptz, coalesce((d->>'all_day')::boolean, false), " \
-    "  coalesce(d->>'time_zone', (SELECT time_zone FROM users WHERE id::text = $2), 'UTC'), " \
+    "  coalesce(d->>'time_zone', (SELECT time_zone FROM users WHERE id = " USER_UUID "), 'UTC'), " \
     "  d->>'recurrence', coalesce(d->'reminders', '[]'), " \
     "  CASE WHEN d->>'status' = 'completed' THEN now() END " \
     "FROM (SELECT $3::jsonb AS d) doc "

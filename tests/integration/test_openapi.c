@@ -123,7 +123,7 @@ static void parse_spec(char *text, struct op_set *ops)
 {
     ops->n = 0;
     int in_paths = 0, saw_paths = 0, lineno = 0;
-    char path[256] = "", section[64] = "";   /* section: the operation's current indent-6 key */
+    char path[256] = "", section[256] = "";   /* section: the operation's current indent-6 key */
     struct op *cur = NULL;
     for (char *next = text, *line; (line = strsep(&next, "\n")) != NULL;) {
         lineno++;
