@@ -215,9 +215,11 @@ static int api_init(struct td_svc *svc, void *state)
                                &api->login_per_account)) ||
         (rc = td_ratelimit_new(cfg->rate_limit_addr > 0 ? 1 : 0, 20, 100000, &api->login_per_addr)))
         return rc;
-    if ((rc = api_prepare_auth(api)) || (rc = api_prepare_tasks(api)) || (rc = api_prepare_list(api)))
+    if ((rc = api_prepare_auth(api)) || (rc = api_prepare_tasks(api)) || (rc = api_prepare_create(api)) ||
+        (rc = api_prepare_list(api)))
         return rc;
     api_routes_auth(api);
+    api_routes_create(api);
     api_routes_tasks(api);
     api_routes_list(api);
     return 0;
@@ -243,6 +245,7 @@ static void api_fini(void *state)
     td_ratelimit_free(api->login_per_account);
     td_ratelimit_free(api->login_per_addr);
     free(api->list_prepared);
+    api_create_fini(api);
 }
 
 const struct td_role td_role_api = {

@@ -18,6 +18,7 @@ struct api {
     struct td_ratelimit *login_per_account;
     struct td_ratelimit *login_per_addr;
     unsigned char       *list_prepared;  /* list statements registered so far (list.c) */
+    struct create_batcher *batcher;      /* group commit of creates (create.c) */
     int                  inflight;   /* handlers waiting on the database */
     td_done_cb           drained;
     void                *drained_arg;
@@ -56,7 +57,20 @@ int api_is_uuid(const char *s);
 /* Answers 200/201 with a JSON text produced by PostgreSQL, adding ETag when version>0. */
 void api_send_json(struct api_call *call, int status, const char *json, int version);
 
+/* Shared by the task handlers (tasks.c, create.c). */
+void  api_send_task(struct api_call *call, int status, struct td_db_res *res, int row, int col);
+void  api_not_found(struct api_call *call);
+/* Runs a statement for the call; on a send failure answers and ends the call. */
+void  api_exec(struct api_call *call, const char *stmt, int n, const char *const *params,
+               td_db_cb cb);
+/* Validates a task body for mode (a core/task.h enum value); answers 4xx and returns NULL
+ * on failure, else the normalised JSON text (malloc'd). */
+char *api_validated_body(struct api_call *call, int mode);
+
 void api_routes_auth(struct api *api);
+void api_routes_create(struct api *api);
+int  api_prepare_create(struct api *api);
+void api_create_fini(struct api *api);
 void api_routes_tasks(struct api *api);
 void api_routes_list(struct api *api);
 int  api_prepare_auth(struct api *api);

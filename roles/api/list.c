@@ -164,6 +164,7 @@ struct list_query {
     int    legacy;              /* /api/{user_id}/tasks: a bare array */
     char  *filter[F_COUNT];     /* owned values; non-NULL = filter in use */
     char  *cursor_key, *cursor_id;
+    int    from_cursor;         /* cursor_key came from the client's cursor */
     char   limit_text[16];
 };
 
@@ -373,14 +374,24 @@ static int parse_cursor(struct td_http_req *req, struct list_query *q)
     char *f[5] = {0};
     int ok = strlen(cursor) < 1024 && b64url_decode(cursor, &raw) == 0 && raw.data;
     if (ok) {
+        /* sort, dir and version from the left, the id from the right: the key between
+         * them is a title and may hold any character, the separator included. */
         char *p = raw.data;
-        for (int i = 0; i < 5 && p; i++) {
+        for (int i = 0; i < 3 && ok; i++) {
             f[i] = p;
             p = strchr(p, '\x1f');
             if (p)
                 *p++ = '\0';
-            else if (i < 4)
+            else
                 ok = 0;
+        }
+        char *last = ok ? strrchr(p, '\x1f') : NULL;
+        if (last) {
+            *last = '\0';
+            f[3] = p;
+            f[4] = last + 1;
+        } else {
+            ok = 0;
         }
     }
     ok = ok && strcmp(f[0], "v1") == 0 && api_is_uuid(f[4]);
@@ -391,6 +402,7 @@ static int parse_cursor(struct td_http_req *req, struct list_query *q)
     if (ok) {
         q->cursor_key = strdup(f[3]);
         q->cursor_id = strdup(f[4]);
+        q->from_cursor = 1;
     }
     td_buf_free(&raw);
     return ok ? 0 : bad(req, "cursor", "the cursor is not one this server issued");
@@ -401,7 +413,13 @@ static void on_listed(int status, struct td_db_res *res, void *arg)
     struct api_call *call = arg;
     struct list_query *q = call->extra;
     if (status) {
-        api_db_error(call, status, res);
+        /* The cursor's key is the one value PostgreSQL parses (a time, a number): a
+         * forged one fails there with a data exception. */
+        const char *state = status == -EIO && res ? td_db_res_sqlstate(res) : "";
+        if (q->from_cursor && strncmp(state, "22", 2) == 0)
+            bad(call->req, "cursor", "the cursor is not one this server issued");
+        else
+            api_db_error(call, status, res);
         api_end(call);
         return;
     }

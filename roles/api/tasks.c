@@ -12,24 +12,6 @@
 #include "roles/api/api.h"
 #include "roles/api/task_json.h"
 
-/* The token subject as a uuid for the users index, NULL when it is not one (BetterAuth
- * ids); CASE keeps the cast from running on other text. */
-#define USER_UUID "CASE WHEN $2 ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' " \
-                  "THEN $2::uuid END"
-
-/* Columns of a new task from the validated jsonb document d. */
-#define TASK_INSERT \
-    "INSERT INTO tasks (id, user_id, title, description, status, priority, tags, due_at, " \
-    "  all_day, time_zone, recurrence, reminders, completed_at) " \
-    "SELECT $1::uuid, $2, d->>'title', coalesce(d->>'description', ''), " \
-    "  coalesce(d->>'status', 'pending'), coalesce((d->>'priority')::smallint, 0), " \
-    "  ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'tags', '[]'))), " \
-    "  (d->>'due_at')::timestamptz, coalesce((d->>'all_day')::boolean, false), " \
-    "  coalesce(d->>'time_zone', (SELECT time_zone FROM users WHERE id = " USER_UUID "), 'UTC'), " \
-    "  d->>'recurrence', coalesce(d->'reminders', '[]'), " \
-    "  CASE WHEN d->>'status' = 'completed' THEN now() END " \
-    "FROM (SELECT $3::jsonb AS d) doc "
-
 /* Present members of d replace the stored ones (PATCH); PUT sends every member. */
 #define SET_IF(col, expr) col " = CASE WHEN d ? '" col "' THEN " expr " ELSE t." col " END, "
 #define TASK_UPDATE_SET \
@@ -52,18 +34,6 @@
 
 static const char *const statements[][2] = {
     {"task_get", "SELECT " TASK_COLS("t") " FROM tasks t WHERE t.id = $1::uuid AND t.user_id = $2"},
-    {"task_create",
-     "WITH t AS (" TASK_INSERT "RETURNING *), e AS (SELECT todod_emit(t, 'created', $4) FROM t) "
-     "SELECT " TASK_COLS("t") " FROM t, e"},
-    {"task_create_idem",
-     "WITH k AS (INSERT INTO idempotency_keys (user_id, key, request_hash, task_id) "
-     "  VALUES ($2, $5, $6, $1::uuid) ON CONFLICT DO NOTHING RETURNING 1), "
-     "t AS (" TASK_INSERT "WHERE EXISTS (SELECT 1 FROM k) RETURNING *), "
-     "e AS (SELECT todod_emit(t, 'created', $4) FROM t) "
-     "SELECT " TASK_COLS("t") " FROM t, e"},
-    {"task_idem_lookup",
-     "SELECT k.request_hash, " TASK_COLS("t") " FROM idempotency_keys k "
-     "LEFT JOIN tasks t ON t.id = k.task_id WHERE k.user_id = $1 AND k.key = $2"},
     {"task_update",
      "WITH cur AS (SELECT status, version FROM tasks WHERE id = $1::uuid AND user_id = $2), "
      "u AS (UPDATE tasks t SET " TASK_UPDATE_SET "FROM (SELECT $3::jsonb AS d) doc "
@@ -109,23 +79,23 @@ int api_prepare_tasks(struct api *api)
 }
 
 /* Answers with the task in row 0 from column col, and its version as the ETag. */
-static void send_task(struct api_call *call, int status, struct td_db_res *res, int col)
+void api_send_task(struct api_call *call, int status, struct td_db_res *res, int row, int col)
 {
     struct td_buf b = {0};
-    api_task_json(&b, res, 0, col);
+    api_task_json(&b, res, row, col);
     char etag[24];
-    snprintf(etag, sizeof etag, "\"%s\"", td_db_res_value(res, 0, col + TASK_COL_VERSION));
+    snprintf(etag, sizeof etag, "\"%s\"", td_db_res_value(res, row, col + TASK_COL_VERSION));
     td_http_add_header(call->req, "ETag", etag);
     td_http_respond_buf(call->req, status, "application/json", &b);
 }
 
-static void not_found(struct api_call *call)
+void api_not_found(struct api_call *call)
 {
     td_http_problem(call->req, 404, "task-not-found", "Not Found", "no such task", NULL);
 }
 
 /* Runs a statement for the call; on a send failure answers and ends the call. */
-static void exec(struct api_call *call, const char *stmt, int n, const char *const *params,
+void api_exec(struct api_call *call, const char *stmt, int n, const char *const *params,
                  td_db_cb cb)
 {
     int rc = td_db_exec(call->api->svc->db, stmt, n, params, cb, call);
@@ -143,7 +113,7 @@ static struct api_call *begin_on_task(struct api *api, struct td_http_req *req)
         return NULL;
     const char *id = td_http_param(req, "id");
     if (!id || !api_is_uuid(id)) {
-        not_found(call);
+        api_not_found(call);
         api_end(call);
         return NULL;
     }
@@ -171,7 +141,7 @@ static int read_if_match(struct api_call *call)
 }
 
 /* Validates the body for mode; answers 4xx and returns NULL on failure. */
-static char *validated_body(struct api_call *call, enum td_task_mode mode)
+char *api_validated_body(struct api_call *call, int mode)
 {
     json_t *body = api_json_body(call);
     if (!body)
@@ -189,7 +159,7 @@ static char *validated_body(struct api_call *call, enum td_task_mode mode)
         json_object_del(body, "completed");
     json_t *norm = NULL;
     struct td_task_errors errs = {0};
-    int rc = td_task_validate(body, mode, NULL, &norm, &errs);
+    int rc = td_task_validate(body, (enum td_task_mode)mode, NULL, &norm, &errs);
     json_decref(body);
     if (rc) {
         char *extra = NULL;
@@ -204,109 +174,6 @@ static char *validated_body(struct api_call *call, enum td_task_mode mode)
     return s;
 }
 
-/* ---------- create ---------- */
-
-struct create_state {
-    char *doc;
-    char  hash[65];
-    char  key[256];
-};
-
-static void free_create(void *p)
-{
-    struct create_state *c = p;
-    if (c)
-        free(c->doc);
-    free(c);
-}
-
-static void on_idem_lookup(int status, struct td_db_res *res, void *arg)
-{
-    struct api_call *call = arg;
-    struct create_state *c = call->extra;
-    if (status) {
-        api_db_error(call, status, res);
-    } else if (td_db_res_rows(res) == 0) {
-        /* The key's row vanished between the two statements: only an expiry could do it. */
-        td_http_problem(call->req, 409, "idempotency-conflict", "Conflict",
-                        "retry the request", NULL);
-    } else if (strcmp(td_db_res_value(res, 0, 0), c->hash) != 0) {
-        td_http_problem(call->req, 422, "idempotency-key-reused", "Unprocessable Content",
-                        "this Idempotency-Key was used with a different request body", NULL);
-    } else if (!td_db_res_value(res, 0, 1)) {
-        td_http_problem(call->req, 410, "task-gone", "Gone",
-                        "the task created with this Idempotency-Key has been deleted", NULL);
-    } else {
-        td_http_add_header(call->req, "Idempotent-Replayed", "true");
-        send_task(call, 201, res, 1);
-    }
-    api_end(call);
-}
-
-static void on_created(int status, struct td_db_res *res, void *arg)
-{
-    struct api_call *call = arg;
-    struct create_state *c = call->extra;
-    if (status) {
-        api_db_error(call, status, res);
-        api_end(call);
-        return;
-    }
-    if (td_db_res_rows(res) == 0 && c->key[0]) {
-        /* Someone sent this key before: answer what that request created. */
-        const char *params[] = {call->user_id, c->key};
-        exec(call, "task_idem_lookup", 2, params, on_idem_lookup);
-        return;
-    }
-    char location[128];
-    snprintf(location, sizeof location, "/api/tasks/%s", call->task_id);
-    td_http_add_header(call->req, "Location", location);
-    send_task(call, 201, res, 0);
-    api_end(call);
-}
-
-static void sha256_hex(const char *data, size_t len, char out[65])
-{
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)data, len, md);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
-static void handle_create(struct td_http_req *req, void *arg)
-{
-    struct api_call *call = api_begin(arg, req);
-    if (!call)
-        return;
-    struct create_state *c = calloc(1, sizeof *c);
-    call->extra = c;
-    call->free_extra = free_create;
-    const char *key = td_http_header(req, "idempotency-key");
-    if (key && (!*key || strlen(key) >= sizeof c->key)) {
-        td_http_problem(req, 400, "bad-idempotency-key", "Bad Request",
-                        "Idempotency-Key must be 1 to 255 characters", NULL);
-        api_end(call);
-        return;
-    }
-    if (!c || !(c->doc = validated_body(call, TD_TASK_CREATE))) {
-        api_end(call);
-        return;
-    }
-    td_uuid_v4(call->task_id);
-    const char *params[6] = {call->task_id, call->user_id, c->doc, call->traceparent};
-    if (key) {
-        size_t len;
-        const char *body = td_http_body(req, &len);
-        sha256_hex(body, len, c->hash);
-        snprintf(c->key, sizeof c->key, "%s", key);
-        params[4] = c->key;
-        params[5] = c->hash;
-        exec(call, "task_create_idem", 6, params, on_created);
-    } else {
-        exec(call, "task_create", 4, params, on_created);
-    }
-}
-
 /* ---------- read one ---------- */
 
 static void on_task_row(int status, struct td_db_res *res, void *arg)
@@ -315,9 +182,9 @@ static void on_task_row(int status, struct td_db_res *res, void *arg)
     if (status)
         api_db_error(call, status, res);
     else if (td_db_res_rows(res) == 0 || !td_db_res_value(res, 0, 0))
-        not_found(call);
+        api_not_found(call);
     else
-        send_task(call, 200, res, 0);
+        api_send_task(call, 200, res, 0, 0);
     api_end(call);
 }
 
@@ -327,7 +194,7 @@ static void handle_get(struct td_http_req *req, void *arg)
     if (!call)
         return;
     const char *params[] = {call->task_id, call->user_id};
-    exec(call, "task_get", 2, params, on_task_row);
+    api_exec(call, "task_get", 2, params, on_task_row);
 }
 
 /* ---------- update ---------- */
@@ -338,14 +205,14 @@ static void on_updated(int status, struct td_db_res *res, void *arg)
     if (status) {
         api_db_error(call, status, res);
     } else if (td_db_res_value(res, 0, 0)) {
-        send_task(call, 200, res, 0);
+        api_send_task(call, 200, res, 0, 0);
     } else if (td_db_res_value(res, 0, TASK_NCOLS)) {
         char detail[96];
         snprintf(detail, sizeof detail, "the task is at version %s; fetch it and retry",
                  td_db_res_value(res, 0, TASK_NCOLS));
         td_http_problem(call->req, 412, "version-conflict", "Precondition Failed", detail, NULL);
     } else {
-        not_found(call);
+        api_not_found(call);
     }
     api_end(call);
 }
@@ -356,7 +223,7 @@ static void update(struct td_http_req *req, struct api *api, enum td_task_mode m
     if (!call)
         return;
     char *doc = NULL;
-    if (read_if_match(call) != 0 || !(doc = validated_body(call, mode))) {
+    if (read_if_match(call) != 0 || !(doc = api_validated_body(call, mode))) {
         api_end(call);
         return;
     }
@@ -366,7 +233,7 @@ static void update(struct td_http_req *req, struct api *api, enum td_task_mode m
     snprintf(version, sizeof version, "%d", call->if_match);
     const char *params[] = {call->task_id, call->user_id, doc,
                             call->if_match > 0 ? version : NULL, call->traceparent};
-    exec(call, "task_update", 5, params, on_updated);
+    api_exec(call, "task_update", 5, params, on_updated);
 }
 
 static void handle_patch(struct td_http_req *req, void *arg)
@@ -392,7 +259,7 @@ static void on_deleted(int status, struct td_db_res *res, void *arg)
         td_http_problem(call->req, 412, "version-conflict", "Precondition Failed",
                         "the task changed since that version; fetch it and retry", NULL);
     else
-        not_found(call);
+        api_not_found(call);
     api_end(call);
 }
 
@@ -409,7 +276,7 @@ static void handle_delete(struct td_http_req *req, void *arg)
     snprintf(version, sizeof version, "%d", call->if_match);
     const char *params[] = {call->task_id, call->user_id, call->if_match > 0 ? version : NULL,
                             call->traceparent};
-    exec(call, "task_delete", 4, params, on_deleted);
+    api_exec(call, "task_delete", 4, params, on_deleted);
 }
 
 /* ---------- complete, reopen, toggle ---------- */
@@ -420,7 +287,7 @@ static void set_status(struct td_http_req *req, struct api *api, const char *sta
     if (!call)
         return;
     const char *params[] = {call->task_id, call->user_id, status, call->traceparent};
-    exec(call, "task_set_status", 4, params, on_task_row);
+    api_exec(call, "task_set_status", 4, params, on_task_row);
 }
 
 static void handle_complete(struct td_http_req *req, void *arg)
@@ -439,7 +306,7 @@ static void handle_toggle(struct td_http_req *req, void *arg)
     if (!call)
         return;
     const char *params[] = {call->task_id, call->user_id, call->traceparent};
-    exec(call, "task_toggle", 3, params, on_task_row);
+    api_exec(call, "task_toggle", 3, params, on_task_row);
 }
 
 void api_routes_tasks(struct api *api)
@@ -449,7 +316,6 @@ void api_routes_tasks(struct api *api)
     char path[96];
     for (int i = 0; i < 2; i++) {
         const char *b = bases[i];
-        td_http_route(http, "POST", b, handle_create, api);
         snprintf(path, sizeof path, "%s/{id}", b);
         td_http_route(http, "GET", path, handle_get, api);
         td_http_route(http, "PATCH", path, handle_patch, api);

@@ -1,0 +1,325 @@
+/* POST /api/tasks: creates, with Idempotency-Key replays, and group commit: creates that
+ * arrive together go to PostgreSQL as one statement, one transaction, one fsync; each
+ * is still answered only after that commit. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/sha.h>
+
+#include "core/jsonw.h"
+#include "core/task.h"
+#include "core/trace.h"
+#include "roles/api/api.h"
+#include "roles/api/task_json.h"
+
+#define BATCH_MAX        64   /* creates in one statement */
+#define BATCHES_IN_FLIGHT 2   /* while these commit, new creates gather into the next */
+
+/* The subject as a uuid for the users index, NULL when it is not one (BetterAuth ids);
+ * CASE keeps the cast from running on other text. */
+#define USER_UUID(u) "CASE WHEN " u " ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' " \
+                     "THEN (" u ")::uuid END"
+
+/* A new task's columns from id, user and the validated jsonb document d. */
+#define TASK_INSERT(id, user, d) \
+    "INSERT INTO tasks (id, user_id, title, description, status, priority, tags, due_at, " \
+    "  all_day, time_zone, recurrence, reminders, completed_at) " \
+    "SELECT " id ", " user ", " d "->>'title', coalesce(" d "->>'description', ''), " \
+    "  coalesce(" d "->>'status', 'pending'), coalesce((" d "->>'priority')::smallint, 0), " \
+    "  ARRAY(SELECT jsonb_array_elements_text(coalesce(" d "->'tags', '[]'))), " \
+    "  (" d "->>'due_at')::timestamptz, coalesce((" d "->>'all_day')::boolean, false), " \
+    "  coalesce(" d "->>'time_zone', (SELECT time_zone FROM users WHERE id = " USER_UUID(user) "), 'UTC'), " \
+    "  " d "->>'recurrence', coalesce(" d "->'reminders', '[]'), " \
+    "  CASE WHEN " d "->>'status' = 'completed' THEN now() END "
+#define ONE_TASK TASK_INSERT("$1::uuid", "$2", "d") "FROM (SELECT $3::jsonb AS d) doc "
+
+static const char *const statements[][2] = {
+    {"task_create",
+     "WITH t AS (" ONE_TASK "RETURNING *), e AS (SELECT todod_emit(t, 'created', $4) FROM t) "
+     "SELECT " TASK_COLS("t") " FROM t, e"},
+    /* $1: [{"id","user_id","tp","d"}...] in arrival order. */
+    {"task_create_batch",
+     "WITH b AS (SELECT x.doc->>'id' AS id, x.doc->>'user_id' AS uid, x.doc->>'tp' AS tp, "
+     "  x.doc->'d' AS d, x.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(doc, n)), "
+     "t AS (" TASK_INSERT("b.id::uuid", "b.uid", "b.d") "FROM b ORDER BY b.n RETURNING *), "
+     "e AS (SELECT todod_emit(t, 'created', b.tp) FROM t JOIN b ON b.id::uuid = t.id) "
+     "SELECT " TASK_COLS("t") " FROM t WHERE (SELECT count(*) FROM e) > 0"},
+    {"task_create_idem",
+     "WITH k AS (INSERT INTO idempotency_keys (user_id, key, request_hash, task_id) "
+     "  VALUES ($2, $5, $6, $1::uuid) ON CONFLICT DO NOTHING RETURNING 1), "
+     "t AS (" ONE_TASK "WHERE EXISTS (SELECT 1 FROM k) RETURNING *), "
+     "e AS (SELECT todod_emit(t, 'created', $4) FROM t) "
+     "SELECT " TASK_COLS("t") " FROM t, e"},
+    {"task_idem_lookup",
+     "SELECT k.request_hash, " TASK_COLS("t") " FROM idempotency_keys k "
+     "LEFT JOIN tasks t ON t.id = k.task_id WHERE k.user_id = $1 AND k.key = $2"},
+};
+
+/* ---------- create ---------- */
+
+struct create_state {
+    char *doc;
+    char  hash[65];
+    char  key[256];
+};
+
+static void free_create(void *p)
+{
+    struct create_state *c = p;
+    if (c)
+        free(c->doc);
+    free(c);
+}
+
+static void on_idem_lookup(int status, struct td_db_res *res, void *arg)
+{
+    struct api_call *call = arg;
+    struct create_state *c = call->extra;
+    if (status) {
+        api_db_error(call, status, res);
+    } else if (td_db_res_rows(res) == 0) {
+        /* The key's row vanished between the two statements: only an expiry could do it. */
+        td_http_problem(call->req, 409, "idempotency-conflict", "Conflict",
+                        "retry the request", NULL);
+    } else if (strcmp(td_db_res_value(res, 0, 0), c->hash) != 0) {
+        td_http_problem(call->req, 422, "idempotency-key-reused", "Unprocessable Content",
+                        "this Idempotency-Key was used with a different request body", NULL);
+    } else if (!td_db_res_value(res, 0, 1)) {
+        td_http_problem(call->req, 410, "task-gone", "Gone",
+                        "the task created with this Idempotency-Key has been deleted", NULL);
+    } else {
+        td_http_add_header(call->req, "Idempotent-Replayed", "true");
+        api_send_task(call, 201, res, 0, 1);
+    }
+    api_end(call);
+}
+
+static void on_created(int status, struct td_db_res *res, void *arg)
+{
+    struct api_call *call = arg;
+    struct create_state *c = call->extra;
+    if (status) {
+        api_db_error(call, status, res);
+        api_end(call);
+        return;
+    }
+    if (td_db_res_rows(res) == 0 && c->key[0]) {
+        /* Someone sent this key before: answer what that request created. */
+        const char *params[] = {call->user_id, c->key};
+        api_exec(call, "task_idem_lookup", 2, params, on_idem_lookup);
+        return;
+    }
+    char location[128];
+    snprintf(location, sizeof location, "/api/tasks/%s", call->task_id);
+    td_http_add_header(call->req, "Location", location);
+    api_send_task(call, 201, res, 0, 0);
+    api_end(call);
+}
+
+static void sha256_hex(const char *data, size_t len, char out[65])
+{
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)data, len, md);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* ---------- group commit ---------- */
+
+struct create_batcher {
+    uv_check_t       check;          /* runs after each poll: everything read is queued */
+    struct api      *api;
+    struct api_call *pending[BATCH_MAX * 4];
+    int              npending;
+    int              inflight;
+};
+
+struct batch {
+    struct create_batcher *b;
+    struct api_call       *calls[BATCH_MAX];
+    int                    n;
+    char                  *doc;
+};
+
+static void flush(struct create_batcher *b);
+
+static void answer_created(struct api_call *call, struct td_db_res *res, int row)
+{
+    char location[128];
+    snprintf(location, sizeof location, "/api/tasks/%s", call->task_id);
+    td_http_add_header(call->req, "Location", location);
+    api_send_task(call, 201, res, row, 0);
+    api_end(call);
+}
+
+static void on_batch(int status, struct td_db_res *res, void *arg)
+{
+    struct batch *batch = arg;
+    int rows = status ? 0 : td_db_res_rows(res);
+    for (int i = 0; i < batch->n; i++) {
+        struct api_call *call = batch->calls[i];
+        int row = -1;
+        for (int r = 0; r < rows && row < 0; r++)
+            if (strcmp(td_db_res_value(res, r, 0), call->task_id) == 0)
+                row = r;
+        if (row >= 0) {
+            answer_created(call, res, row);
+        } else if (status == -EIO || (status == 0 && rows < batch->n)) {
+            /* One bad row fails the whole statement: retry each alone so only it fails. */
+            struct create_state *c = call->extra;
+            const char *params[] = {call->task_id, call->user_id, c->doc, call->traceparent};
+            api_exec(call, "task_create", 4, params, on_created);
+        } else {
+            api_db_error(call, status, res);
+            api_end(call);
+        }
+    }
+    struct create_batcher *b = batch->b;
+    b->inflight--;
+    free(batch->doc);
+    free(batch);
+    flush(b);
+}
+
+/* [{"id":..,"user_id":..,"tp":..,"d":<validated doc>}, ...] */
+static char *batch_doc(struct batch *batch)
+{
+    struct td_buf j = {0};
+    td_buf_puts(&j, "[");
+    for (int i = 0; i < batch->n; i++) {
+        struct api_call *call = batch->calls[i];
+        struct create_state *c = call->extra;
+        td_buf_puts(&j, i ? ",{\"id\":\"" : "{\"id\":\"");
+        td_buf_puts(&j, call->task_id);
+        td_buf_puts(&j, "\",\"user_id\":");
+        td_jsonw_str(&j, call->user_id, (size_t)-1);
+        td_buf_puts(&j, ",\"tp\":\"");
+        td_buf_puts(&j, call->traceparent);
+        td_buf_puts(&j, "\",\"d\":");
+        td_buf_puts(&j, c->doc);
+        td_buf_puts(&j, "}");
+    }
+    td_buf_puts(&j, "]");
+    return td_buf_steal(&j, NULL);
+}
+
+static void flush(struct create_batcher *b)
+{
+    while (b->npending && b->inflight < BATCHES_IN_FLIGHT) {
+        struct batch *batch = calloc(1, sizeof *batch);
+        if (!batch)
+            return;   /* retried at the next loop turn */
+        batch->b = b;
+        batch->n = b->npending < BATCH_MAX ? b->npending : BATCH_MAX;
+        memcpy(batch->calls, b->pending, (size_t)batch->n * sizeof *batch->calls);
+        b->npending -= batch->n;
+        memmove(b->pending, b->pending + batch->n, (size_t)b->npending * sizeof *b->pending);
+        batch->doc = batch_doc(batch);
+        const char *params[] = {batch->doc};
+        b->inflight++;
+        int rc = batch->doc ? td_db_exec(b->api->svc->db, "task_create_batch", 1, params,
+                                         on_batch, batch) : -ENOMEM;
+        if (rc)
+            on_batch(rc, NULL, batch);
+    }
+}
+
+static void on_check(uv_check_t *h)
+{
+    flush(h->data);
+}
+
+static void enqueue_create(struct api *api, struct api_call *call)
+{
+    struct create_batcher *b = api->batcher;
+    if (b->npending == (int)(sizeof b->pending / sizeof b->pending[0])) {
+        struct create_state *c = call->extra;   /* queue full: go alone */
+        const char *params[] = {call->task_id, call->user_id, c->doc, call->traceparent};
+        api_exec(call, "task_create", 4, params, on_created);
+        return;
+    }
+    b->pending[b->npending++] = call;
+}
+
+int api_prepare_create(struct api *api)
+{
+    for (size_t i = 0; i < sizeof statements / sizeof statements[0]; i++) {
+        int rc = td_db_prepare(api->svc->db, statements[i][0], statements[i][1], 0);
+        if (rc)
+            return rc;
+    }
+    struct create_batcher *b = calloc(1, sizeof *b);
+    if (!b)
+        return -ENOMEM;
+    b->api = api;
+    uv_check_init(api->svc->loop, &b->check);
+    b->check.data = b;
+    uv_check_start(&b->check, on_check);
+    uv_unref((uv_handle_t *)&b->check);   /* never what keeps the loop alive */
+    api->batcher = b;
+    return 0;
+}
+
+static void on_check_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void api_create_fini(struct api *api)
+{
+    struct create_batcher *b = api->batcher;
+    if (!b)
+        return;
+    /* Past the drain deadline: creates never sent are answered, not forgotten. */
+    for (int i = 0; i < b->npending; i++) {
+        td_http_add_header(b->pending[i]->req, "Retry-After", "1");
+        td_http_problem(b->pending[i]->req, 503, "shutting-down", "Service Unavailable",
+                        "the server is stopping; the task was not created", NULL);
+        api_end(b->pending[i]);
+    }
+    b->npending = 0;
+    uv_close((uv_handle_t *)&b->check, on_check_closed);
+    api->batcher = NULL;
+}
+
+static void handle_create(struct td_http_req *req, void *arg)
+{
+    struct api_call *call = api_begin(arg, req);
+    if (!call)
+        return;
+    struct create_state *c = calloc(1, sizeof *c);
+    call->extra = c;
+    call->free_extra = free_create;
+    const char *key = td_http_header(req, "idempotency-key");
+    if (key && (!*key || strlen(key) >= sizeof c->key)) {
+        td_http_problem(req, 400, "bad-idempotency-key", "Bad Request",
+                        "Idempotency-Key must be 1 to 255 characters", NULL);
+        api_end(call);
+        return;
+    }
+    if (!c || !(c->doc = api_validated_body(call, TD_TASK_CREATE))) {
+        api_end(call);
+        return;
+    }
+    td_uuid_v4(call->task_id);
+    const char *params[6] = {call->task_id, call->user_id, c->doc, call->traceparent};
+    if (key) {
+        size_t len;
+        const char *body = td_http_body(req, &len);
+        sha256_hex(body, len, c->hash);
+        snprintf(c->key, sizeof c->key, "%s", key);
+        params[4] = c->key;
+        params[5] = c->hash;
+        api_exec(call, "task_create_idem", 6, params, on_created);
+    } else {
+        enqueue_create(call->api, call);
+    }
+}
+
+void api_routes_create(struct api *api)
+{
+    td_http_route(api->svc->http, "POST", "/api/tasks", handle_create, api);
+    td_http_route(api->svc->http, "POST", "/api/{user_id}/tasks", handle_create, api);
+}
