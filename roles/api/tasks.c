@@ -229,6 +229,12 @@ static void update(struct td_http_req *req, struct api *api, enum td_task_mode m
     }
     call->extra = doc;
     call->free_extra = free;
+    if (strcmp(doc, "{}") == 0) {
+        /* Nothing to change (e.g. only server-managed members): no new version, no event. */
+        const char *params[] = {call->task_id, call->user_id};
+        api_exec(call, "task_get", 2, params, on_task_row);
+        return;
+    }
     char version[16];
     snprintf(version, sizeof version, "%d", call->if_match);
     const char *params[] = {call->task_id, call->user_id, doc,
