@@ -95,6 +95,28 @@ static void send_session(struct api_call *call, int status, const char *user_id,
     td_http_respond_buf(call->req, status, "application/json", &b);
 }
 
+/* Signup and login start alike: the per-address limit, then a checked account body in
+ * call->extra. Answers and returns NULL on failure. */
+static struct api_call *begin_account(struct api *api, struct td_http_req *req, int signup)
+{
+    struct api_call *call = api_begin_anonymous(api, req, api->login_per_addr);
+    if (!call)
+        return NULL;
+    struct account *a = calloc(1, sizeof *a);
+    call->extra = a;
+    call->free_extra = free_account;
+    if (!a)
+        td_http_problem(req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
+    json_t *body = a ? api_json_body(call) : NULL;
+    int rc = body ? check_fields(call, body, a, signup) : -EINVAL;
+    json_decref(body);
+    if (rc) {
+        api_end(call);
+        return NULL;
+    }
+    return call;
+}
+
 /* ---------- signup ---------- */
 
 static void on_user_inserted(int status, struct td_db_res *res, void *arg)
@@ -130,21 +152,10 @@ static void on_password_hashed(int status, const char *encoded, void *arg)
 static void handle_signup(struct td_http_req *req, void *arg)
 {
     struct api *api = arg;
-    struct api_call *call = api_begin_anonymous(api, req, api->login_per_addr);
+    struct api_call *call = begin_account(api, req, 1);
     if (!call)
         return;
-    struct account *a = calloc(1, sizeof *a);
-    call->extra = a;
-    call->free_extra = free_account;
-    json_t *body = a ? api_json_body(call) : NULL;
-    if (!body || check_fields(call, body, a, 1) != 0) {
-        if (!a)
-            td_http_problem(req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
-        json_decref(body);
-        api_end(call);
-        return;
-    }
-    json_decref(body);
+    struct account *a = call->extra;
     if (td_auth_hash_password(api->svc->loop, a->password, on_password_hashed, call) != 0) {
         td_http_problem(req, 500, "internal", "Internal Server Error", "cannot hash the password", NULL);
         api_end(call);
@@ -194,19 +205,10 @@ static void on_user_found(int status, struct td_db_res *res, void *arg)
 static void handle_login(struct td_http_req *req, void *arg)
 {
     struct api *api = arg;
-    struct api_call *call = api_begin_anonymous(api, req, api->login_per_addr);
+    struct api_call *call = begin_account(api, req, 0);
     if (!call)
         return;
-    struct account *a = calloc(1, sizeof *a);
-    call->extra = a;
-    call->free_extra = free_account;
-    json_t *body = a ? api_json_body(call) : NULL;
-    if (!body || check_fields(call, body, a, 0) != 0) {
-        json_decref(body);
-        api_end(call);
-        return;
-    }
-    json_decref(body);
+    struct account *a = call->extra;
     for (char *p = a->email; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     int retry;
