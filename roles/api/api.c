@@ -17,6 +17,13 @@ static uint64_t now_ms(struct api *api)
     return uv_now(api->svc->loop);
 }
 
+/* Metrics the api role adds to /metrics. */
+static void count(struct api *api, const char *name, const char *labels)
+{
+    if (api->svc->metrics)
+        td_metric_add(td_metrics_series(api->svc->metrics, name, labels), 1);
+}
+
 static void limited(struct td_http_req *req, int retry_after)
 {
     char v[16];
@@ -48,6 +55,7 @@ struct api_call *api_begin_anonymous(struct api *api, struct td_http_req *req,
     int retry;
     td_http_peer(req, addr, sizeof addr);
     if (!td_ratelimit_take(limit ? limit : api->per_addr, addr, now_ms(api), &retry)) {
+        count(api, "td_api_rate_limited_total", "limit=\"address\"");
         limited(req, retry);
         return NULL;
     }
@@ -73,6 +81,13 @@ struct api_call *api_begin(struct api *api, struct td_http_req *req)
     char sub[API_SUB_MAX];
     enum td_auth_error e = td_auth_verify(api->auth, authz + 7, time(NULL), sub, sizeof sub);
     if (e != TD_AUTH_OK) {
+        static const char *const reasons[] = {"ok", "malformed", "algorithm", "signature",
+                                              "expired", "not_yet_valid", "no_expiry",
+                                              "no_subject", "issuer", "audience"};
+        char labels[48];
+        snprintf(labels, sizeof labels, "reason=\"%s\"",
+                 (unsigned)e < sizeof reasons / sizeof *reasons ? reasons[e] : "other");
+        count(api, "td_api_auth_failures_total", labels);
         unauthorized(req, td_auth_error_text(e));
         return NULL;
     }
@@ -81,6 +96,7 @@ struct api_call *api_begin(struct api *api, struct td_http_req *req)
     td_http_peer(req, addr, sizeof addr);
     if (!td_ratelimit_take(api->per_user, sub, now_ms(api), &retry) ||
         !td_ratelimit_take(api->per_addr, addr, now_ms(api), &retry)) {
+        count(api, "td_api_rate_limited_total", "limit=\"user\"");
         limited(req, retry);
         return NULL;
     }
@@ -218,6 +234,15 @@ static int api_init(struct td_svc *svc, void *state)
     if ((rc = api_prepare_auth(api)) || (rc = api_prepare_tasks(api)) || (rc = api_prepare_create(api)) ||
         (rc = api_prepare_list(api)))
         return rc;
+    if (svc->metrics) {
+        static const double sizes[] = {1, 2, 4, 8, 16, 32, 64};
+        td_metrics_describe(svc->metrics, "td_api_auth_failures_total", TD_METRIC_COUNTER,
+                            "Requests refused for their bearer token, by reason.", NULL, 0);
+        td_metrics_describe(svc->metrics, "td_api_rate_limited_total", TD_METRIC_COUNTER,
+                            "Requests answered 429, by limit.", NULL, 0);
+        td_metrics_describe(svc->metrics, "td_api_create_batch_size", TD_METRIC_HISTOGRAM,
+                            "Creates committed together by group commit.", sizes, 7);
+    }
     api_routes_auth(api);
     api_routes_create(api);
     api_routes_tasks(api);

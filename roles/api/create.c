@@ -217,6 +217,9 @@ static void flush(struct create_batcher *b)
         b->npending -= batch->n;
         memmove(b->pending, b->pending + batch->n, (size_t)b->npending * sizeof *b->pending);
         batch->doc = batch_doc(batch);
+        if (b->api->svc->metrics)
+            td_metric_observe(td_metrics_series(b->api->svc->metrics, "td_api_create_batch_size", ""),
+                              batch->n);
         const char *params[] = {batch->doc};
         b->inflight++;
         int rc = batch->doc ? td_db_exec(b->api->svc->db, "task_create_batch", 1, params,
