@@ -9,7 +9,7 @@ deps:
 	@bash scripts/deps.sh
 
 $(BUILD)/build.ninja:
-	meson setup $(BUILD) --buildtype=release -Doptimization=2 -Dtests=false
+	meson setup $(BUILD) -Doptimization=2 -Ddebug=false -Db_ndebug=true -Dtests=false
 
 $(TEST_BUILD)/build.ninja:
 	meson setup $(TEST_BUILD) --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false

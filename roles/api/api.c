@@ -232,6 +232,7 @@ static int api_init(struct td_svc *svc, void *state)
         (rc = td_ratelimit_new(cfg->rate_limit_addr > 0 ? 1 : 0, 20, 100000, &api->login_per_addr)))
         return rc;
     if ((rc = api_prepare_auth(api)) || (rc = api_prepare_tasks(api)) || (rc = api_prepare_create(api)) ||
+        (rc = api_prepare_zone(api)) ||
         (rc = api_prepare_list(api)))
         return rc;
     if (svc->metrics) {

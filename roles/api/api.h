@@ -36,6 +36,8 @@ struct api_call {
     int                 flags;
     void               *extra;          /* handler-owned, freed by api_end */
     void              (*free_extra)(void *);
+    int                 mode;           /* task validation mode (core/task.h) */
+    void              (*with_zone)(struct api_call *call, const char *zone);
 };
 
 /* Authenticates (Bearer JWT), applies the per-user and per-address limits and the
@@ -65,11 +67,17 @@ void  api_exec(struct api_call *call, const char *stmt, int n, const char *const
                td_db_cb cb);
 /* Validates a task body for mode (a core/task.h enum value); answers 4xx and returns NULL
  * on failure, else the normalised JSON text (malloc'd). */
-char *api_validated_body(struct api_call *call, int mode);
+char *api_validated_body(struct api_call *call, int mode, const char *zone);
+/* A date-only due date ("2026-12-01") means midnight in the task's zone. When the body has
+ * one and names no time_zone, this looks the zone up (the user's on create and PUT, the
+ * task's on PATCH) before calling cont; otherwise cont runs at once with zone NULL. */
+void  api_resolve_zone(struct api_call *call, int mode,
+                       void (*cont)(struct api_call *call, const char *zone));
 
 void api_routes_auth(struct api *api);
 void api_routes_create(struct api *api);
 int  api_prepare_create(struct api *api);
+int  api_prepare_zone(struct api *api);
 void api_create_fini(struct api *api);
 void api_routes_tasks(struct api *api);
 void api_routes_list(struct api *api);

@@ -287,6 +287,26 @@ void api_create_fini(struct api *api)
     api->batcher = NULL;
 }
 
+static void create_in_zone(struct api_call *call, const char *zone)
+{
+    struct create_state *c = call->extra;
+    if (!(c->doc = api_validated_body(call, TD_TASK_CREATE, zone))) {
+        api_end(call);
+        return;
+    }
+    td_uuid_v4(call->task_id);
+    if (!c->key[0]) {
+        enqueue_create(call->api, call);
+        return;
+    }
+    size_t len;
+    const char *body = td_http_body(call->req, &len);
+    sha256_hex(body, len, c->hash);
+    const char *params[] = {call->task_id, call->user_id, c->doc, call->traceparent, c->key,
+                            c->hash};
+    api_exec(call, "task_create_idem", 6, params, on_created);
+}
+
 static void handle_create(struct td_http_req *req, void *arg)
 {
     struct api_call *call = api_begin(arg, req);
@@ -302,23 +322,14 @@ static void handle_create(struct td_http_req *req, void *arg)
         api_end(call);
         return;
     }
-    if (!c || !(c->doc = api_validated_body(call, TD_TASK_CREATE))) {
+    if (!c) {
+        td_http_problem(req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
         api_end(call);
         return;
     }
-    td_uuid_v4(call->task_id);
-    const char *params[6] = {call->task_id, call->user_id, c->doc, call->traceparent};
-    if (key) {
-        size_t len;
-        const char *body = td_http_body(req, &len);
-        sha256_hex(body, len, c->hash);
+    if (key)
         snprintf(c->key, sizeof c->key, "%s", key);
-        params[4] = c->key;
-        params[5] = c->hash;
-        api_exec(call, "task_create_idem", 6, params, on_created);
-    } else {
-        enqueue_create(call->api, call);
-    }
+    api_resolve_zone(call, TD_TASK_CREATE, create_in_zone);
 }
 
 void api_routes_create(struct api *api)

@@ -141,7 +141,7 @@ static int read_if_match(struct api_call *call)
 }
 
 /* Validates the body for mode; answers 4xx and returns NULL on failure. */
-char *api_validated_body(struct api_call *call, int mode)
+char *api_validated_body(struct api_call *call, int mode, const char *zone)
 {
     json_t *body = api_json_body(call);
     if (!body)
@@ -159,7 +159,7 @@ char *api_validated_body(struct api_call *call, int mode)
         json_object_del(body, "completed");
     json_t *norm = NULL;
     struct td_task_errors errs = {0};
-    int rc = td_task_validate(body, (enum td_task_mode)mode, NULL, &norm, &errs);
+    int rc = td_task_validate(body, (enum td_task_mode)mode, zone, &norm, &errs);
     json_decref(body);
     if (rc) {
         char *extra = NULL;
@@ -217,13 +217,10 @@ static void on_updated(int status, struct td_db_res *res, void *arg)
     api_end(call);
 }
 
-static void update(struct td_http_req *req, struct api *api, enum td_task_mode mode)
+static void update_in_zone(struct api_call *call, const char *zone)
 {
-    struct api_call *call = begin_on_task(api, req);
-    if (!call)
-        return;
-    char *doc = NULL;
-    if (read_if_match(call) != 0 || !(doc = api_validated_body(call, mode))) {
+    char *doc = api_validated_body(call, call->mode, zone);
+    if (!doc) {
         api_end(call);
         return;
     }
@@ -240,6 +237,18 @@ static void update(struct td_http_req *req, struct api *api, enum td_task_mode m
     const char *params[] = {call->task_id, call->user_id, doc,
                             call->if_match > 0 ? version : NULL, call->traceparent};
     api_exec(call, "task_update", 5, params, on_updated);
+}
+
+static void update(struct td_http_req *req, struct api *api, enum td_task_mode mode)
+{
+    struct api_call *call = begin_on_task(api, req);
+    if (!call)
+        return;
+    if (read_if_match(call) != 0) {
+        api_end(call);
+        return;
+    }
+    api_resolve_zone(call, mode, update_in_zone);
 }
 
 static void handle_patch(struct td_http_req *req, void *arg)

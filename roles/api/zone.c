@@ -1,0 +1,65 @@
+#define _GNU_SOURCE   /* memmem */
+/* Which zone a date-only due date belongs to, looked up only when a body needs it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/task.h"
+#include "roles/api/api.h"
+
+/* 1 when the body sets due_at/due_date to a bare date and sets no time_zone. */
+static int needs_zone(struct td_http_req *req)
+{
+    size_t len;
+    const char *raw = td_http_body(req, &len);
+    /* Most bodies have no date-only due: settle it without parsing when we can. */
+    if (!memmem(raw, len, "\"due_", 5) || memmem(raw, len, "\"time_zone\"", 11))
+        return 0;
+    json_t *j = json_loadb(raw, len, 0, NULL);
+    const char *names[] = {"due_at", "due_date"};
+    int bare = 0;
+    for (int i = 0; i < 2 && j; i++) {
+        const char *v = json_string_value(json_object_get(j, names[i]));
+        bare |= v && strlen(v) == 10;
+    }
+    json_decref(j);
+    return bare;
+}
+
+static void on_zone(int status, struct td_db_res *res, void *arg)
+{
+    struct api_call *call = arg;
+    if (status) {
+        api_db_error(call, status, res);
+        api_end(call);
+        return;
+    }
+    call->with_zone(call, td_db_res_rows(res) ? td_db_res_value(res, 0, 0) : "UTC");
+}
+
+void api_resolve_zone(struct api_call *call, int mode,
+                      void (*cont)(struct api_call *call, const char *zone))
+{
+    call->mode = mode;
+    call->with_zone = cont;
+    if (!needs_zone(call->req)) {
+        cont(call, NULL);
+        return;
+    }
+    if (mode == TD_TASK_PATCH) {
+        const char *params[] = {call->task_id, call->user_id};
+        api_exec(call, "task_zone", 2, params, on_zone);
+    } else if (api_is_uuid(call->user_id)) {
+        const char *params[] = {call->user_id};
+        api_exec(call, "user_zone", 1, params, on_zone);
+    } else {
+        cont(call, "UTC");   /* an external IdP's user: we keep no zone for them */
+    }
+}
+
+int api_prepare_zone(struct api *api)
+{
+    int rc = td_db_prepare(api->svc->db, "task_zone",
+                           "SELECT time_zone FROM tasks WHERE id = $1::uuid AND user_id = $2", 2);
+    return rc ? rc : td_db_prepare(api->svc->db, "user_zone",
+                                   "SELECT time_zone FROM users WHERE id = $1::uuid", 1);
+}
