@@ -43,6 +43,21 @@ static const struct command commands[] = {
     {NULL, NULL, NULL, NULL, 0},
 };
 
+/* Library messages (libpq's) carry newlines and tabs; the CLI prints one line. */
+static const char *one_line(char *msg)
+{
+    char *w = msg;
+    for (char *r = msg; *r; r++) {
+        char c = (*r == '\n' || *r == '\t' || *r == '\r') ? ' ' : *r;
+        if (c != ' ' || (w > msg && w[-1] != ' '))
+            *w++ = c;
+    }
+    while (w > msg && w[-1] == ' ')
+        w--;
+    *w = '\0';
+    return msg;
+}
+
 static const struct command *find_command(const char *name)
 {
     for (const struct command *c = commands; c->name; c++)
@@ -117,7 +132,7 @@ static int run_roles(const struct command *cmd, int argc, char **argv)
     if (rc == -EINTR)
         return 130;
     if (rc) {
-        fprintf(stderr, "todod: %s\n", err[0] ? err : strerror(-rc));
+        fprintf(stderr, "todod: %s\n", err[0] ? one_line(err) : strerror(-rc));
         return 1;
     }
     return 0;
@@ -147,7 +162,7 @@ static int run_migrate(const struct command *cmd, int argc, char **argv)
         td_pgembed_stop(pg);
     td_config_free(&cfg);
     if (rc) {
-        fprintf(stderr, "todod: migrate: %s\n", err[0] ? err : strerror(-rc));
+        fprintf(stderr, "todod: migrate: %s\n", err[0] ? one_line(err) : strerror(-rc));
         return 1;
     }
     printf("applied %d migration(s); schema is current (%zu known)\n", applied,

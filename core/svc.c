@@ -225,7 +225,7 @@ static int start_database(struct svc_run *run, const struct td_config *cfg, unsi
                           char *err, size_t errlen)
 {
     const char *conninfo = cfg->database_url;
-    int migrate = cfg->migrate;
+    int migrate = cfg->migrate || run->plan->embedded_db;   /* `all` keeps its schema current */
     if (!conninfo) {
         if (!run->plan->embedded_db) {
             snprintf(err, errlen, "--database-url (TODOD_DATABASE_URL) is required for `todod %s`",

@@ -251,6 +251,45 @@ static int api_init(struct td_svc *svc, void *state)
     return 0;
 }
 
+/* The api needs its tables: /ready says so until the schema check passes (a `todod api`
+ * pointed at a database nobody migrated would otherwise answer 500 to every call). */
+static void on_schema_checked(int status, struct td_db_res *res, void *arg)
+{
+    struct api *api = arg;
+    api->schema_checking = 0;
+    api->schema_ok = status == 0 && td_db_res_rows(res) > 0;
+}
+
+static void check_schema(struct api *api)
+{
+    if (api->schema_ok || api->schema_checking)
+        return;
+    const char *params[] = {"0002_users_tasks.sql"};
+    if (td_db_exec_sql(api->svc->db, "SELECT 1 FROM schema_migrations WHERE name = $1", 1,
+                       params, on_schema_checked, api) == 0)
+        api->schema_checking = 1;
+}
+
+static int api_start(void *state)
+{
+    check_schema(state);
+    return 0;
+}
+
+static int api_health(void *state, struct td_health *out)
+{
+    struct api *api = state;
+    if (api->schema_ok) {
+        out->ok = 1;
+        return 0;
+    }
+    check_schema(api);   /* the answer serves the next probe */
+    out->ok = 0;
+    snprintf(out->reason, sizeof out->reason,
+             "the database schema is not migrated (run `todod migrate` or start with --migrate)");
+    return 0;
+}
+
 static void api_drain(void *state, td_done_cb done, void *arg)
 {
     struct api *api = state;
@@ -279,6 +318,8 @@ const struct td_role td_role_api = {
     .needs = TD_NEED_DB | TD_NEED_HTTP,
     .state_size = sizeof(struct api),
     .init = api_init,
+    .start = api_start,
     .drain = api_drain,
     .fini = api_fini,
+    .health = api_health,
 };

@@ -117,6 +117,19 @@ Test(api_auth, signup_login_me)
     cr_expect_str_eq(td_test_jstr(me, "id"), user_id);
     json_decref(me);
     free(mine);
+    /* The account's zone is its tasks' default: a bare date is midnight in London. */
+    json_t *t = td_test_create_task(todod.port, token, "{\"title\":\"picnic\",\"due_date\":\"2031-07-01\"}");
+    cr_expect_str_eq(td_test_jstr(t, "time_zone"), "Europe/London");
+    cr_expect(json_is_true(json_object_get(t, "all_day")));
+    cr_expect_str_eq(td_test_jstr(t, "due_at"), "2031-06-30T23:00:00Z", "midnight BST");
+    char *tpath = td_test_fmt("/api/tasks/%s", td_test_jstr(t, "id"));
+    json_t *u = NULL;
+    cr_expect_eq(td_test_api_json(todod.port, token, "PATCH", tpath, "{\"due_at\":\"2031-12-01\"}", NULL, &u), 200);
+    cr_expect_str_eq(td_test_jstr(u, "due_at"), "2031-12-01T00:00:00Z", "midnight GMT");
+    cr_expect(json_is_true(json_object_get(u, "all_day")));
+    json_decref(u);
+    free(tpath);
+    json_decref(t);
     json_decref(j);
 
     /* Duplicate email, in any case: 409, and still one row. */

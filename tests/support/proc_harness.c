@@ -104,6 +104,22 @@ int td_test_run(const char *const *argv, const char *const *env, char **out, cha
     return exit_code(status);
 }
 
+/* Dependencies come up just after the listener: give /ready up to 10 s to say 200, so
+ * tests start from a ready server (tests of unready servers look at /ready themselves). */
+static void wait_ready(int port)
+{
+    for (int i = 0; i < 200; i++) {
+        struct td_test_http r;
+        int status = td_test_http(port, "GET", "/ready", NULL, NULL, &r) == 0 ? r.status : 0;
+        if (status)
+            td_test_http_free(&r);
+        if (status == 200)
+            return;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void td_test_spawn(struct td_test_proc *p, const char *const *argv, const char *const *env)
 {
     memset(p, 0, sizeof *p);
@@ -127,8 +143,10 @@ void td_test_spawn(struct td_test_proc *p, const char *const *argv, const char *
         if (td_test_http(p->port, "GET", "/health", NULL, NULL, &r) == 0) {
             int status = r.status;
             td_test_http_free(&r);
-            if (status == 200)
+            if (status == 200) {
+                wait_ready(p->port);
                 return;
+            }
         }
         int st;
         if (waitpid(p->pid, &st, WNOHANG) == p->pid) {
