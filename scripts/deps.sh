@@ -5,7 +5,7 @@ pkgs=(build-essential pkg-config meson ninja-build
       libuv1-dev libpq-dev librdkafka-dev libical-dev libwslay-dev libjansson-dev
       libjwt-dev libargon2-dev libcurl4-openssl-dev libssl-dev libcriterion-dev
       node-llhttp postgresql curl valgrind tzdata)
-[ "${1:-}" = "--bench" ] && pkgs+=(wrk)
+[ "${1:-}" = "--bench" ] && pkgs+=(wrk jq postgresql-client)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/support/api_harness.h"
 #include "tests/support/net_harness.h"
 #include "tests/support/pg_harness.h"
 #include "tests/support/proc_harness.h"
@@ -134,6 +135,22 @@ Test(shutdown, no_leaks_under_valgrind, .timeout = 180)
         cr_assert_eq(td_test_http(p.port, "GET", paths[i], NULL, NULL, &r), 0);
         td_test_http_free(&r);
     }
+    /* The api's paths too: an account (argon2 on the thread pool), writes through group
+     * commit, a filtered list, a 422, a 401. */
+    struct td_test_user u;
+    td_test_signup(p.port, "leaks@example.com", "correct horse battery", "Val", &u);
+    json_t *task = td_test_create_task(p.port, u.token, "{\"title\":\"check leaks\",\"tags\":[\"a\"],"
+                                       "\"due_at\":\"2026-12-01\",\"recurrence\":\"FREQ=DAILY\"}");
+    char *path = td_test_fmt("/api/tasks/%s", td_test_jstr(task, "id"));
+    cr_expect_eq(td_test_api_json(p.port, u.token, "PATCH", path, "{\"priority\":\"p1\"}", NULL, NULL), 200);
+    cr_expect_eq(td_test_api_json(p.port, u.token, "GET", "/api/tasks?tag=a&q=leak&limit=5", NULL,
+                                  NULL, NULL), 200);
+    cr_expect_eq(td_test_api_json(p.port, u.token, "POST", "/api/tasks", "{\"title\":\"\"}", NULL,
+                                  NULL), 422);
+    cr_expect_eq(td_test_api_json(p.port, "not-a-token", "GET", "/api/tasks", NULL, NULL, NULL), 401);
+    cr_expect_eq(td_test_api_json(p.port, u.token, "DELETE", path, NULL, NULL, NULL), 204);
+    free(path);
+    json_decref(task);
     int sock = td_test_connect(p.port);   /* a connection still open at shutdown */
     int rc = td_test_stop(&p, SIGTERM, 60000);
     close(sock);
