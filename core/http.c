@@ -871,6 +871,7 @@ static int on_message_complete(llhttp_t *p)
     struct td_http_req *req = conn->cur;
     conn->cur = NULL;
     req->keep_alive = llhttp_should_keep_alive(p);
+    req->http10 = p->http_major == 1 && p->http_minor == 0;
     if (p->upgrade)
         req->close_after = 1;   /* no protocol upgrades on this server (yet) */
     if (!req->keep_alive || req->close_after)

@@ -60,6 +60,7 @@ struct td_http_req {
     uint64_t             start_ns;
     char                 method[24];
     int                  is_head;
+    int                  http10;        /* HTTP/1.0: keep-alive must be said explicitly */
     int                  keep_alive;
     struct td_buf        head;          /* url and header bytes, NUL-separated */
     uint32_t             url_off;

@@ -79,6 +79,8 @@ int td_http_serialize(struct td_http_req *req, int status, const char *content_t
     }
     if (!keep_alive)
         td_buf_puts(o, "Connection: close\r\n");
+    else if (req->http10)
+        td_buf_puts(o, "Connection: keep-alive\r\n");
     if (req->resp_headers.len)
         td_buf_append(o, req->resp_headers.data, req->resp_headers.len);
     td_buf_append(o, "\r\n", 2);

@@ -174,3 +174,18 @@ Test(http_limits, unknown_route_404_and_wrong_method_405_with_allow)
     free(allow);
     td_test_http_free(&r);
 }
+
+Test(http_limits, http10_keep_alive_is_said_explicitly)
+{
+    int fd = td_test_connect(todod.port);
+    const char *reqs = "GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                       "GET /health HTTP/1.0\r\n\r\n";
+    td_test_send_all(fd, reqs, strlen(reqs));
+    char *first = td_test_recv_response(fd, 3000), *second = td_test_recv_response(fd, 3000);
+    cr_assert(first && second, "both answers expected");
+    cr_expect(strstr(first, "Connection: keep-alive\r\n") != NULL, "%s", first);
+    cr_expect(strstr(second, "Connection: close\r\n") != NULL, "%s", second);
+    free(first);
+    free(second);
+    close(fd);
+}
