@@ -411,6 +411,8 @@ char *td_auth_issue(struct td_auth *auth, const char *sub, time_t now)
 
 struct pw_work {
     uv_work_t         req;
+    uv_loop_t        *loop;
+    struct pw_work   *next;      /* waiting for a turn (see submit) */
     td_auth_hash_cb   hash_cb;   /* exactly one of the two callbacks is set */
     td_auth_verify_cb verify_cb;
     void             *arg;
@@ -469,9 +471,64 @@ static void verify_work(uv_work_t *req)
         w->status = map_argon2(rc); /* e.g. a stored hash that is not argon2id */
 }
 
+/* Each argon2id run holds 19 MiB while it works: at most this many run at once, the
+ * rest wait in order. It bounds the process's peak memory under a burst of logins. */
+#define HASHES_AT_ONCE 2
+static struct pw_work *waiting_head, *waiting_tail;   /* loop thread only */
+static int hashing;
+
+static void after_work(uv_work_t *req, int status);
+
+void td_auth_password_jobs(int *running, int *waiting)
+{
+    int n = 0;
+    for (struct pw_work *w = waiting_head; w; w = w->next)
+        n++;
+    *running = hashing;
+    *waiting = n;
+}
+
+static int start_work(struct pw_work *w)
+{
+    int rc = uv_queue_work(w->loop, &w->req, w->hash_cb ? hash_work : verify_work, after_work);
+    if (!rc)
+        hashing++;
+    return rc;
+}
+
+static int submit(uv_loop_t *loop, struct pw_work *w)
+{
+    w->loop = loop;
+    if (hashing < HASHES_AT_ONCE)
+        return start_work(w);
+    if (waiting_tail)
+        waiting_tail->next = w;
+    else
+        waiting_head = w;
+    waiting_tail = w;
+    return 0;
+}
+
+static void start_next(void)
+{
+    while (waiting_head && hashing < HASHES_AT_ONCE) {
+        struct pw_work *w = waiting_head;
+        waiting_head = w->next;
+        if (!waiting_head)
+            waiting_tail = NULL;
+        int rc = start_work(w);
+        if (rc) {
+            w->req.data = w;
+            hashing++;          /* after_work gives the slot back */
+            after_work(&w->req, rc);
+        }
+    }
+}
+
 static void after_work(uv_work_t *req, int status)
 {
     struct pw_work *w = req->data;
+    hashing--;
     if (status) /* UV_ECANCELED: the job never ran */
         w->status = status;
     if (w->hash_cb)
@@ -479,6 +536,7 @@ static void after_work(uv_work_t *req, int status)
     else
         w->verify_cb(w->status, w->status ? 0 : w->match, w->arg);
     free_work(w);
+    start_next();
 }
 
 static struct pw_work *new_work(const char *password, void *arg)
@@ -504,7 +562,7 @@ int td_auth_hash_password(uv_loop_t *loop, const char *password, td_auth_hash_cb
     if (!w)
         return -ENOMEM;
     w->hash_cb = cb;
-    int rc = uv_queue_work(loop, &w->req, hash_work, after_work);
+    int rc = submit(loop, w);
     if (rc)
         free_work(w);
     return rc;
@@ -526,7 +584,7 @@ int td_auth_verify_password(uv_loop_t *loop, const char *encoded, const char *pa
         free_work(w);
         return -ENOMEM;
     }
-    int rc = uv_queue_work(loop, &w->req, verify_work, after_work);
+    int rc = submit(loop, w);
     if (rc)
         free_work(w);
     return rc;

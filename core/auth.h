@@ -56,4 +56,8 @@ int td_auth_hash_password(uv_loop_t *loop, const char *password, td_auth_hash_cb
 int td_auth_verify_password(uv_loop_t *loop, const char *encoded, const char *password,
                             td_auth_verify_cb cb, void *arg);
 
+/* Password jobs running on the thread pool and waiting for a turn (at most two run at
+ * once: each holds 19 MiB). For metrics and tests. */
+void td_auth_password_jobs(int *running, int *waiting);
+
 #endif

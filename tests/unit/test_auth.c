@@ -636,3 +636,25 @@ Test(password, length_limit, .init = loop_setup, .fini = loop_teardown)
     cr_assert_eq(verify_sync(enc, pw).match, 0, "every byte counts");
     free(enc);
 }
+
+/* Eight logins at once: two run (each argon2id holds 19 MiB), six wait their turn, and
+ * every one is answered. */
+Test(password, concurrent_hashes_are_bounded, .init = loop_setup, .fini = loop_teardown)
+{
+    char *encoded = hash_sync("burst password");
+    struct pw_result r[8] = {{0}};
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(td_auth_verify_password(&loop, encoded, "burst password", on_verify, &r[i]), 0);
+    int running, waiting;
+    td_auth_password_jobs(&running, &waiting);
+    cr_expect_eq(running, 2);
+    cr_expect_eq(waiting, 6);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    for (int i = 0; i < 8; i++) {
+        cr_expect_eq(r[i].calls, 1, "verification %d answered %d times", i, r[i].calls);
+        cr_expect_eq(r[i].match, 1);
+    }
+    td_auth_password_jobs(&running, &waiting);
+    cr_expect_eq(running + waiting, 0);
+    free(encoded);
+}
