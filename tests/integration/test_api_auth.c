@@ -182,6 +182,24 @@ Test(api_auth, signup_login_me)
     json_decref(unknown);
 }
 
+/* Whether a bare date needs the account's zone is decided from the body's members, not
+ * from its bytes: a title that merely reads "time_zone" names no zone. */
+Test(api_auth, bare_due_date_uses_account_zone_whatever_the_title)
+{
+    json_t *me = NULL;
+    const char *body = "{\"email\":\"tz@example.com\",\"password\":\"correct horse battery\","
+                       "\"time_zone\":\"Europe/London\"}";
+    cr_assert_eq(td_test_api_json(todod.port, NULL, "POST", "/api/auth/signup", body, NULL, &me), 201);
+    const char *token = td_test_jstr(me, "token");
+    cr_assert(token);
+    json_t *t = td_test_create_task(todod.port, token,
+                                    "{\"title\":\"time_zone\",\"due_date\":\"2031-07-01\"}");
+    cr_expect_str_eq(td_test_jstr(t, "time_zone"), "Europe/London");
+    cr_expect_str_eq(td_test_jstr(t, "due_at"), "2031-06-30T23:00:00Z", "midnight BST");
+    json_decref(t);
+    json_decref(me);
+}
+
 Test(api_auth, signup_and_login_validation_names_each_field)
 {
     struct td_test_http r;

@@ -321,6 +321,24 @@ Test(api_tasks, get_patch_put_delete_with_if_match)
     json_decref(t);
 }
 
+/* A PATCH that changes nothing still honours If-Match: a stale version is 412. */
+Test(api_tasks, noop_patch_still_checks_if_match)
+{
+    json_t *t = td_test_create_task(todod.port, user.token, "{\"title\":\"Still\"}");
+    char *path = task_path(td_test_jstr(t, "id"), NULL);
+    struct td_test_http r;
+    const char *stale[] = {"If-Match: \"7\"", NULL};
+    td_test_api(todod.port, user.token, "PATCH", path, "{\"version\":7}", stale, &r);
+    expect_problem(&r, 412, "no-op PATCH with a stale If-Match");
+    td_test_http_free(&r);
+    const char *fresh[] = {"If-Match: \"1\"", NULL};
+    td_test_api(todod.port, user.token, "PATCH", path, "{\"version\":7}", fresh, &r);
+    cr_expect_eq(r.status, 200, "%s", r.body);
+    td_test_http_free(&r);
+    free(path);
+    json_decref(t);
+}
+
 Test(api_tasks, complete_and_reopen_are_idempotent_toggle_flips)
 {
     json_t *t = td_test_create_task(todod.port, user.token, "{\"title\":\"Laundry\"}");

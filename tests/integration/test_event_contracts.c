@@ -1,0 +1,133 @@
+/* Every event the api writes to the outbox matches proto/events: the CloudEvents
+ * envelope and the task-event data with the seeds' field names. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/support/api_harness.h"
+#include "tests/support/json_schema.h"
+#include "tests/support/pg_harness.h"
+#include "tests/support/proc_harness.h"
+
+static struct td_test_pg pg;
+static struct td_test_proc todod;
+
+static void start(void)
+{
+    td_test_pg_start(&pg);
+    const char *argv[] = {"all", "--database-url", pg.conninfo, "--rate-limit-user", "0",
+                          "--rate-limit-addr", "0", NULL};
+    td_test_spawn(&todod, argv, NULL);
+}
+
+static void stop(void)
+{
+    cr_expect_eq(td_test_stop(&todod, SIGTERM, 15000), 0);
+    td_test_pg_destroy(&pg);
+}
+
+TestSuite(event_contracts, .init = start, .fini = stop, .timeout = 90);
+
+/* Creates, changes and deletes tasks through every writing route. */
+static void exercise_every_write(const struct td_test_user *u)
+{
+    json_t *a = td_test_create_task(todod.port, u->token,
+        "{\"title\":\"Pay rent\",\"priority\":\"p1\",\"tags\":[\"home\",\"money\"],"
+        "\"due_at\":\"2026-12-01\",\"recurrence\":\"FREQ=MONTHLY;BYMONTHDAY=1\","
+        "\"reminders\":[{\"offset\":\"P1D\",\"channel\":\"email\"},{\"at\":\"2026-11-30T18:00:00Z\"}]}");
+    json_t *b = td_test_create_task(todod.port, u->token, "{\"title\":\"Call Bob\"}");
+    char *pa = td_test_fmt("/api/tasks/%s", td_test_jstr(a, "id"));
+    char *pb = td_test_fmt("/api/%s/tasks/%s", u->id, td_test_jstr(b, "id"));
+    char *toggle = td_test_fmt("%s/complete", pb);
+    const char *idem[] = {"Idempotency-Key: contract-1", NULL};
+    cr_expect_eq(td_test_api_json(todod.port, u->token, "POST", "/api/tasks", "{\"title\":\"Once\"}",
+                                  idem, NULL), 201);
+    cr_expect_eq(td_test_api_json(todod.port, u->token, "PATCH", pa, "{\"description\":\"by card\"}",
+                                  NULL, NULL), 200);
+    cr_expect_eq(td_test_api_json(todod.port, u->token, "PUT", pb, "{\"title\":\"Call Bob back\"}",
+                                  NULL, NULL), 200);
+    char *complete = td_test_fmt("%s/complete", pa), *reopen = td_test_fmt("%s/reopen", pa);
+    cr_expect_eq(td_test_api_json(todod.port, u->token, "POST", complete, NULL, NULL, NULL), 200);
+    cr_expect_eq(td_test_api_json(todod.port, u->token, "POST", reopen, NULL, NULL, NULL), 200);
+    cr_expect_eq(td_test_api_json(todod.port, u->token, "PATCH", toggle, NULL, NULL, NULL), 200);
+    cr_expect_eq(td_test_api_json(todod.port, u->token, "DELETE", pa, NULL, NULL, NULL), 204);
+    free(complete);
+    free(reopen);
+    free(toggle);
+    free(pa);
+    free(pb);
+    json_decref(a);
+    json_decref(b);
+}
+
+static json_t *outbox_rows(void)
+{
+    char *text = td_test_pg_query(&pg, "SELECT json_agg(json_build_object('event', event, "
+                                       "'headers', headers, 'topic', topic, 'key', key) ORDER BY seq)::text FROM outbox");
+    json_t *rows = json_loads(text ? text : "null", 0, NULL);
+    free(text);
+    cr_assert(json_is_array(rows), "no outbox rows");
+    return rows;
+}
+
+Test(event_contracts, every_emitted_event_matches_the_schemas)
+{
+    struct td_test_user u;
+    td_test_user_fake(&u);
+    exercise_every_write(&u);
+    json_t *envelope = td_test_schema_load("proto/events/cloudevent.schema.json");
+    json_t *data = td_test_schema_load("proto/events/task-event.schema.json");
+    json_t *rows = outbox_rows();
+    int seen[4] = {0};
+    static const char *const kinds[] = {"created", "updated", "completed", "deleted"};
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        json_t *ev = json_object_get(row, "event");
+        char why[512];
+        cr_expect_eq(td_test_schema_validate(envelope, ev, why, sizeof why), 0, "event %zu: %s", i, why);
+        cr_expect_eq(td_test_schema_validate(data, json_object_get(ev, "data"), why, sizeof why), 0,
+                     "event %zu data: %s", i, why);
+        const char *type = td_test_jstr(ev, "type"), *kind = td_test_jstr(ev, "data.event_type");
+        cr_expect(type && kind && !strcmp(type + strlen("todo.task."), kind), "%s vs %s", type, kind);
+        cr_expect_str_eq(td_test_jstr(ev, "subject"), td_test_jstr(ev, "data.task_id"));
+        cr_expect_str_eq(td_test_jstr(row, "topic"), "task-events");
+        cr_expect_str_eq(td_test_jstr(row, "key"), u.id, "key is the user: per-user order");
+        cr_expect_str_eq(td_test_jstr(row, "headers.traceparent"), td_test_jstr(ev, "traceparent"));
+        for (int k = 0; k < 4; k++)
+            seen[k] += kind && !strcmp(kind, kinds[k]);
+    }
+    for (int k = 0; k < 4; k++)
+        cr_expect_gt(seen[k], 0, "no %s event was emitted", kinds[k]);
+    /* 3 creates, PATCH, PUT, complete, reopen, toggle, delete */
+    cr_expect_eq(json_array_size(rows), 9, "one event per change, got %zu", json_array_size(rows));
+    json_decref(rows);
+    json_decref(envelope);
+    json_decref(data);
+}
+
+/* The checker itself must say no: a broken event fails, naming the member. */
+Test(event_contracts, the_checker_rejects_broken_events)
+{
+    json_t *envelope = td_test_schema_load("proto/events/cloudevent.schema.json");
+    json_t *data = td_test_schema_load("proto/events/task-event.schema.json");
+    json_t *ev = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:{}}", "specversion", "1.0",
+                           "id", "7d444840-9dc0-11d1-b245-5ffdce74fad2", "source", "/todod/api",
+                           "type", "todo.task.created", "subject", "x", "time", "2026-11-23T10:00:00Z",
+                           "datacontenttype", "application/json", "data");
+    char why[512];
+    cr_expect_eq(td_test_schema_validate(envelope, ev, why, sizeof why), 0, "%s", why);
+    json_object_set_new(ev, "time", json_string("yesterday"));
+    cr_expect_neq(td_test_schema_validate(envelope, ev, why, sizeof why), 0);
+    cr_expect(strstr(why, ".time") != NULL, "%s", why);
+    json_object_set_new(ev, "time", json_string("2026-11-23T10:00:00Z"));
+    json_object_set_new(ev, "extra", json_true());
+    cr_expect_neq(td_test_schema_validate(envelope, ev, why, sizeof why), 0);
+    cr_expect_neq(td_test_schema_validate(data, json_object(), why, sizeof why), 0);
+    cr_expect(strstr(why, "event_type") != NULL, "%s", why);
+    json_decref(ev);
+    json_decref(envelope);
+    json_decref(data);
+}
