@@ -113,6 +113,8 @@ struct api_call *api_begin(struct api *api, struct td_http_req *req)
     return call;
 }
 
+static void api_free(struct api *api);
+
 void api_end(struct api_call *call)
 {
     struct api *api = call->api;
@@ -123,6 +125,10 @@ void api_end(struct api_call *call)
         td_done_cb done = api->drained;
         api->drained = NULL;
         done(api->drained_arg);
+    }
+    if (api->inflight == 0 && api->fini_pending) {
+        api->fini_pending = 0;
+        api_free(api);
     }
 }
 
@@ -301,16 +307,27 @@ static void api_drain(void *state, td_done_cb done, void *arg)
     api->drained_arg = arg;
 }
 
-static void api_fini(void *state)
+static void api_free(struct api *api)
 {
-    struct api *api = state;
     td_auth_free(api->auth);
     td_ratelimit_free(api->per_user);
     td_ratelimit_free(api->per_addr);
     td_ratelimit_free(api->login_per_account);
     td_ratelimit_free(api->login_per_addr);
     free(api->list_prepared);
+}
+
+/* Past the drain deadline calls may still be in flight (argon2 jobs on the thread pool
+ * outlive the database): they keep what they use until the last one ends. */
+static void api_fini(void *state)
+{
+    struct api *api = state;
     api_create_fini(api);
+    if (api->inflight > 0) {
+        api->fini_pending = 1;
+        return;
+    }
+    api_free(api);
 }
 
 const struct td_role td_role_api = {

@@ -20,6 +20,7 @@ struct api {
     unsigned char       *list_prepared;  /* list statements registered so far (list.c) */
     struct create_batcher *batcher;      /* group commit of creates (create.c) */
     int                  inflight;   /* handlers waiting on the database */
+    int                  fini_pending;   /* fini ran with calls in flight: the last frees */
     int                  schema_ok, schema_checking;
     td_done_cb           drained;
     void                *drained_arg;

@@ -121,12 +121,12 @@ static struct api_call *begin_on_task(struct api *api, struct td_http_req *req)
     return call;
 }
 
-/* If-Match: "3", W/"3" or 3. Returns 0, or -EINVAL after answering 400. */
+/* If-Match: "3", W/"3", 3 or *. Returns 0, or -EINVAL after answering 400. */
 static int read_if_match(struct api_call *call)
 {
     const char *v = td_http_header(call->req, "if-match");
-    if (!v)
-        return 0;
+    if (!v || strcmp(v, "*") == 0)
+        return 0;   /* "*": any current version (a missing task is still 404) */
     if (strncmp(v, "W/", 2) == 0)
         v += 2;
     char *end;
@@ -217,6 +217,22 @@ static void on_updated(int status, struct td_db_res *res, void *arg)
     api_end(call);
 }
 
+/* A PATCH or PUT that changes nothing still answers If-Match (RFC 9110 13.1.1). */
+static void on_unchanged_row(int status, struct td_db_res *res, void *arg)
+{
+    struct api_call *call = arg;
+    if (status == 0 && td_db_res_rows(res) > 0 && td_db_res_value(res, 0, 0) &&
+        call->if_match > 0 && atoi(td_db_res_value(res, 0, TASK_COL_VERSION)) != call->if_match) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "the task is at version %s; fetch it and retry",
+                 td_db_res_value(res, 0, TASK_COL_VERSION));
+        td_http_problem(call->req, 412, "version-conflict", "Precondition Failed", detail, NULL);
+        api_end(call);
+        return;
+    }
+    on_task_row(status, res, arg);
+}
+
 static void update_in_zone(struct api_call *call, const char *zone)
 {
     char *doc = api_validated_body(call, call->mode, zone);
@@ -229,7 +245,7 @@ static void update_in_zone(struct api_call *call, const char *zone)
     if (strcmp(doc, "{}") == 0) {
         /* Nothing to change (e.g. only server-managed members): no new version, no event. */
         const char *params[] = {call->task_id, call->user_id};
-        api_exec(call, "task_get", 2, params, on_task_row);
+        api_exec(call, "task_get", 2, params, on_unchanged_row);
         return;
     }
     char version[16];

@@ -11,12 +11,17 @@ static int needs_zone(struct td_http_req *req)
 {
     size_t len;
     const char *raw = td_http_body(req, &len);
-    /* Most bodies have no date-only due: settle it without parsing when we can. */
-    if (!memmem(raw, len, "\"due_", 5) || memmem(raw, len, "\"time_zone\"", 11))
+    /* Most bodies have no date-only due: settle it without parsing when we can. Whether
+     * a time_zone member is present needs the parse: the bytes may sit in any string. */
+    if (!memmem(raw, len, "\"due_", 5))
         return 0;
     json_t *j = json_loadb(raw, len, 0, NULL);
     const char *names[] = {"due_at", "due_date"};
     int bare = 0;
+    if (json_object_get(j, "time_zone")) {
+        json_decref(j);
+        return 0;
+    }
     for (int i = 0; i < 2 && j; i++) {
         const char *v = json_string_value(json_object_get(j, names[i]));
         bare |= v && strlen(v) == 10;

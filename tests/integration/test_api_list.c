@@ -218,14 +218,6 @@ Test(api_list, search_ranks_title_over_description_and_matches_prefixes)
     cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM tasks"), 5);
 }
 
-/* Non-ASCII separators (ideographic space, no-break space) are text, not a 500. */
-Test(api_list, search_with_unicode_spaces_is_not_an_error)
-{
-    fixture();
-    expect_titles("/api/tasks?q=pay%E3%80%80rent", 1, "Pay rent");
-    expect_titles("/api/tasks?q=pay%C2%A0rent", 1, "Pay rent");
-}
-
 Test(api_list, sorts_by_every_key_both_ways)
 {
     fixture();

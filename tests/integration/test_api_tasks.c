@@ -321,7 +321,8 @@ Test(api_tasks, get_patch_put_delete_with_if_match)
     json_decref(t);
 }
 
-/* A PATCH that changes nothing still honours If-Match: a stale version is 412. */
+/* A PATCH that changes nothing still honours If-Match: a stale version is 412; "*"
+ * matches any version. */
 Test(api_tasks, noop_patch_still_checks_if_match)
 {
     json_t *t = td_test_create_task(todod.port, user.token, "{\"title\":\"Still\"}");
@@ -334,6 +335,11 @@ Test(api_tasks, noop_patch_still_checks_if_match)
     const char *fresh[] = {"If-Match: \"1\"", NULL};
     td_test_api(todod.port, user.token, "PATCH", path, "{\"version\":7}", fresh, &r);
     cr_expect_eq(r.status, 200, "%s", r.body);
+    td_test_http_free(&r);
+    /* If-Match: * means any current version (RFC 9110 13.1.1), not a malformed tag. */
+    const char *any[] = {"If-Match: *", NULL};
+    td_test_api(todod.port, user.token, "PATCH", path, "{\"title\":\"Any\"}", any, &r);
+    cr_expect_eq(r.status, 200, "If-Match: *: %s", r.body);
     td_test_http_free(&r);
     free(path);
     json_decref(t);

@@ -91,6 +91,38 @@ Test(shutdown, drain_deadline_bounds_a_stuck_client)
     close(fd);
 }
 
+/* Logins still hashing when the drain deadline passes finish after the api role's fini:
+ * their answers must not touch what fini freed (the token signer, the login limiter). */
+Test(shutdown, password_jobs_outliving_the_deadline_are_answered_safely)
+{
+    struct td_test_proc p;
+    const char *argv[] = {"all", "--database-url", pg.conninfo, "--drain-timeout", "50ms",
+                          "--rate-limit-user", "0", "--rate-limit-addr", "0", NULL};
+    td_test_spawn(&p, argv, NULL);
+    struct td_test_user u;
+    td_test_signup(p.port, "late@example.com", "correct horse battery", "Late", &u);
+    const char *body = "{\"email\":\"late@example.com\",\"password\":\"correct horse battery\"}";
+    char *req = td_test_fmt("POST /api/auth/login HTTP/1.1\r\nHost: x\r\n"
+                            "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                            strlen(body), body);
+    enum { N = 12 };
+    int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = td_test_connect(p.port);
+        cr_assert_geq(fds[i], 0);
+        td_test_send_all(fds[i], req, strlen(req));
+    }
+    usleep(50000);   /* the logins reach the argon2 queue: two run, the rest wait */
+    int rc = td_test_stop(&p, SIGTERM, 20000);
+    char *logs = td_test_logs(&p);
+    cr_expect_eq(rc, 0, "exit status %d after logins outlived the deadline:\n%s", rc, logs);
+    cr_expect(!strstr(logs, "AddressSanitizer"), "%s", logs);
+    free(logs);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    free(req);
+}
+
 Test(shutdown, second_signal_stops_at_once)
 {
     struct td_test_proc p;
