@@ -214,10 +214,8 @@ void api_send_json(struct api_call *call, int status, const char *json, int vers
 
 /* ---------- role hooks ---------- */
 
-static int api_init(struct td_svc *svc, void *state)
+static int api_setup(struct api *api, struct td_svc *svc)
 {
-    struct api *api = state;
-    api->svc = svc;
     const struct td_config *cfg = svc->cfg;
     if (!cfg->jwt_secret) {
         td_log_error(svc->log, "api needs a JWT secret: set TODOD_JWT_SECRET or TODOD_JWT_SECRET_FILE");
@@ -255,6 +253,19 @@ static int api_init(struct td_svc *svc, void *state)
     api_routes_tasks(api);
     api_routes_list(api);
     return 0;
+}
+
+static void api_fini(void *state);
+
+/* A failed start releases what it took: svc runs fini only for roles that started. */
+static int api_init(struct td_svc *svc, void *state)
+{
+    struct api *api = state;
+    api->svc = svc;
+    int rc = api_setup(api, svc);
+    if (rc)
+        api_fini(api);
+    return rc;
 }
 
 /* The api needs its tables: /ready says so until the schema check passes (a `todod api`

@@ -110,6 +110,8 @@ static struct api_call *begin_account(struct api *api, struct td_http_req *req, 
     json_t *body = a ? api_json_body(call) : NULL;
     int rc = body ? check_fields(call, body, a, signup) : -EINVAL;
     json_decref(body);
+    if (rc == -ENOMEM)
+        td_http_problem(req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
     if (rc) {
         api_end(call);
         return NULL;

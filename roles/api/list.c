@@ -15,6 +15,7 @@
 
 #define LIST_DEFAULT_LIMIT 50
 #define LIST_MAX_LIMIT     200
+#define VALUE_MAX          256   /* one filter value; tags are at most 50 characters */
 
 struct sort_key {
     const char *name;
@@ -181,7 +182,7 @@ static void free_query(void *p)
 }
 
 /* Collects every value of a (possibly repeated, comma-separated) query parameter. */
-static int collect(struct td_http_req *req, const char *name, char out[][64], int max)
+static int collect(struct td_http_req *req, const char *name, char out[][VALUE_MAX], int max)
 {
     int n = 0;
     const char *v;
@@ -189,11 +190,11 @@ static int collect(struct td_http_req *req, const char *name, char out[][64], in
         const char *p = v;
         while (*p) {
             size_t len = strcspn(p, ",");
-            if (len && n < max) {
-                snprintf(out[n], 64, "%.*s", (int)(len < 63 ? len : 63), p);
+            if (len >= VALUE_MAX || (len && n == max))
+                return -E2BIG;   /* never cut a value: a cut tag would match nothing */
+            if (len) {
+                snprintf(out[n], VALUE_MAX, "%.*s", (int)len, p);
                 n++;
-            } else if (len) {
-                return -E2BIG;
             }
             p += len + (p[len] == ',');
         }
@@ -202,7 +203,7 @@ static int collect(struct td_http_req *req, const char *name, char out[][64], in
 }
 
 /* A PostgreSQL array literal of quoted elements. */
-static char *array_literal(char vals[][64], int n)
+static char *array_literal(char vals[][VALUE_MAX], int n)
 {
     struct td_buf b = {0};
     td_buf_puts(&b, "{");
@@ -262,7 +263,7 @@ static int parse_bool(const char *v, int *out)
 
 static int parse_filters(struct td_http_req *req, struct list_query *q)
 {
-    char vals[20][64];
+    char vals[20][VALUE_MAX];
     int n = collect(req, "status", vals, 2);
     if (n < 0)
         return bad(req, "status", "status takes pending, completed or all");
@@ -278,19 +279,19 @@ static int parse_filters(struct td_http_req *req, struct list_query *q)
     if ((n = collect(req, "priority", vals, 5)) < 0)
         return bad(req, "priority", "at most five priorities");
     if (n) {
-        char nums[5][64];
+        char nums[5][VALUE_MAX];
         for (int i = 0; i < n; i++) {
             int p;
             if (td_task_priority_parse(vals[i], &p))
                 return bad(req, "priority", "priority takes none, low, medium, high, urgent or p1-p4");
-            snprintf(nums[i], 64, "%d", p);
+            snprintf(nums[i], VALUE_MAX, "%d", p);
         }
         q->filter[F_PRIORITY] = array_literal(nums, n);
     }
     static const char *const tag_params[] = {"tag", "any_tag"};
     for (int k = 0; k < 2; k++) {
         if ((n = collect(req, tag_params[k], vals, 20)) < 0)
-            return bad(req, tag_params[k], "at most 20 tags");
+            return bad(req, tag_params[k], "at most 20 tags of at most 50 characters");
         for (int i = 0; i < n; i++)
             for (char *c = vals[i]; *c; c++)
                 *c = (char)tolower((unsigned char)*c);

@@ -127,8 +127,12 @@ static int read_if_match(struct api_call *call)
     const char *v = td_http_header(call->req, "if-match");
     if (!v || strcmp(v, "*") == 0)
         return 0;   /* "*": any current version (a missing task is still 404) */
-    if (strncmp(v, "W/", 2) == 0)
-        v += 2;
+    if (strncmp(v, "W/", 2) == 0) {
+        /* RFC 9110 13.1.1: If-Match compares strongly; a weak tag never matches. */
+        td_http_problem(call->req, 412, "version-conflict", "Precondition Failed",
+                        "If-Match needs the strong entity tag from ETag, e.g. \"3\"", NULL);
+        return -EINVAL;
+    }
     char *end;
     long n = strtol(v + (*v == '"'), &end, 10);
     if (n < 1 || n > 2147483647L || (*v == '"' ? *end != '"' : *end != '\0')) {

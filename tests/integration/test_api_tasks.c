@@ -265,9 +265,13 @@ Test(api_tasks, get_patch_put_delete_with_if_match)
     cr_expect_str_eq(td_test_jstr(j, "description"), "", "null clears");
     cr_expect_eq(json_integer_value(json_object_get(j, "version")), 3);
     json_decref(j);
+    /* If-Match compares strongly (RFC 9110): a weak tag never matches. */
     const char *weak[] = {"If-Match: W/\"3\"", NULL};
     cr_expect_eq(td_test_api_json(todod.port, user.token, "PATCH", path, "{\"tags\":[\"b\",\"c\"]}",
-                                  weak, NULL), 200);
+                                  weak, NULL), 412);
+    const char *bare[] = {"If-Match: 3", NULL};
+    cr_expect_eq(td_test_api_json(todod.port, user.token, "PATCH", path, "{\"tags\":[\"b\",\"c\"]}",
+                                  bare, NULL), 200);
     const char *junk[] = {"If-Match: yesterday", NULL};
     td_test_api(todod.port, user.token, "PATCH", path, "{\"title\":\"x\"}", junk, &r);
     expect_problem(&r, 400, "unparsable If-Match");
