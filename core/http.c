@@ -64,7 +64,6 @@ struct td_http {
     void                *close_arg;
     llhttp_settings_t    settings;
     char                 readbuf[READ_BUF_SIZE];
-    int                  readbuf_busy;
     time_t               date_sec;
     char                 date[40];
     struct td_http_req  *free_reqs;
@@ -844,7 +843,6 @@ static void dispatch(struct td_http *http, struct td_http_req *req)
     const struct td_route *rt = td_router_match(&http->router, req->method, req->path, &req->arena,
                                                 req->params, &req->nparams, allow, sizeof allow,
                                                 &status);
-    req->dispatched = 1;
     if (rt) {
         req->route = rt;
         rt->fn(req, rt->arg);

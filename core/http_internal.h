@@ -68,7 +68,6 @@ struct td_http_req {
     struct td_buf        path_buf;
     struct td_http_hdr  *hdrs;
     int                  nhdrs, hdrs_cap;
-    int                  in_value;      /* parser is inside a header value */
     struct td_buf        body;
     struct td_buf        arena;         /* decoded params live here (offsets) */
     struct td_http_param params[TD_HTTP_MAX_PARAMS];
@@ -87,7 +86,6 @@ struct td_http_req {
     int                  answered;
     int                  writing;
     int                  close_after;   /* Connection: close */
-    int                  dispatched;
 };
 
 /* Builds req->out from status, headers, body (http_response.c). */
