@@ -2,8 +2,11 @@
 BUILD      ?= build
 TEST_BUILD ?= build-test
 LISTEN     ?= 127.0.0.1:8080
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= trace auth config task http
 
-.PHONY: run test deps build build-test bench clean
+.PHONY: run test deps build build-test bench fuzz clean
 
 deps:
 	@bash scripts/deps.sh
@@ -30,5 +33,12 @@ bench: build
 	@bash scripts/deps.sh --bench
 	bash bench/run.sh $(BUILD)
 
+# libFuzzer targets (fuzz/) under ASan and UBSan, FUZZ_SECONDS each; stops at the first
+# crash, leak or hang (the input is saved in $(FUZZ_BUILD)/artifacts/). Not part of test.
+fuzz:
+	@bash scripts/deps.sh --fuzz
+	bash fuzz/build.sh $(FUZZ_BUILD)
+	bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)

@@ -106,9 +106,11 @@ int td_trace_from_header(const char *v, size_t len, struct td_trace *out)
     out->trace_id[32] = '\0';
     memcpy(out->parent_id, v + 36, 16);
     out->parent_id[16] = '\0';
-    unsigned flags = 0;
-    sscanf(v + 53, "%2x", &flags);
-    out->flags = (unsigned char)(flags & 0x01);
+    /* v is not NUL-terminated (only len bytes are ours): no sscanf, which runs strlen.
+     * Only the sampled bit of the last hex digit is kept. */
+    char last = v[54];
+    unsigned low = (unsigned)(last <= '9' ? last - '0' : last - 'a' + 10);
+    out->flags = (unsigned char)(low & 0x01);
     new_span(out->span_id);
     return 0;
 }

@@ -6,6 +6,8 @@ pkgs=(build-essential pkg-config meson ninja-build
       libjwt-dev libargon2-dev libcurl4-openssl-dev libssl-dev libcriterion-dev
       node-llhttp postgresql curl valgrind tzdata)
 [ "${1:-}" = "--bench" ] && pkgs+=(wrk jq postgresql-client)
+# libFuzzer (make fuzz): clang and its runtime libraries (fuzzer, ASan, UBSan).
+[ "${1:-}" = "--fuzz" ] && pkgs+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

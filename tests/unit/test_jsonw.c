@@ -152,3 +152,33 @@ Test(jsonw, every_byte_value_roundtrips_as_valid_json)
     roundtrip(&b, s, sizeof s);
     td_buf_free(&b);
 }
+
+/* Found by fuzz/fuzz_http.c: a request target with a raw 0xd1 byte went into the access log
+ * as is, and the log line was not valid JSON (JSON text is UTF-8). Every byte that does
+ * not start a well-formed sequence becomes U+FFFD; well-formed sequences stay. */
+Test(jsonw, invalid_utf8_becomes_replacement_characters)
+{
+    static const struct { const char *in, *out; } cases[] = {
+        {"/\xd1HTTP/0.1", "\"/\\ufffdHTTP/0.1\""},          /* the fuzzer's path */
+        {"\x80", "\"\\ufffd\""},                            /* lone continuation */
+        {"\xff\xfe", "\"\\ufffd\\ufffd\""},
+        {"\xc0\xaf", "\"\\ufffd\\ufffd\""},                  /* overlong '/' */
+        {"\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\""},      /* overlong, 3 bytes */
+        {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},      /* UTF-16 surrogate */
+        {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""},  /* past U+10FFFF */
+        {"ab\xe2\x82", "\"ab\\ufffd\\ufffd\""},              /* cut at the end */
+        {"\xc3\xa9\xc3", "\"\xc3\xa9\\ufffd\""},             /* good, then cut */
+        {"\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\""},        /* U+10FFFF stays */
+    };
+    struct td_buf b = {0};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        td_buf_reset(&b);
+        cr_assert_eq(td_jsonw_str(&b, cases[i].in, (size_t)-1), 0);
+        cr_assert_str_eq(b.data, cases[i].out, "case %zu", i);
+        json_error_t e;
+        json_t *v = json_loads(b.data, JSON_DECODE_ANY, &e);
+        cr_assert_not_null(v, "case %zu: jansson rejected %s: %s", i, b.data, e.text);
+        json_decref(v);
+    }
+    td_buf_free(&b);
+}

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/trace.h"
 
@@ -63,6 +65,29 @@ Test(trace, len_argument_is_respected)
     const char *buf = VALID "garbage";
     cr_assert_eq(td_trace_from_header(buf, 55, &t), 0);
     cr_assert_str_eq(t.trace_id, TRACE);
+}
+
+/* Found by fuzz/fuzz_trace.c: the flags were read with sscanf, which runs strlen over a
+ * value that need not be NUL-terminated. The header here ends at the last byte before a
+ * page that cannot be read: any read past len faults. */
+Test(trace, reads_only_len_bytes_at_the_end_of_a_page)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *m = mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    cr_assert_neq(m, MAP_FAILED);
+    cr_assert_eq(mprotect(m + page, (size_t)page, PROT_NONE), 0);
+    static const char *const headers[] = {VALID, "00-" TRACE "-" PARENT "-00",
+                                          "00-" TRACE "-" PARENT "-0f"};
+    for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
+        char *v = m + page - 55;
+        memcpy(v, headers[i], 55);
+        struct td_trace t;
+        cr_assert_eq(td_trace_from_header(v, 55, &t), 0, "%s", headers[i]);
+        cr_assert_str_eq(t.trace_id, TRACE);
+        cr_assert_eq(t.flags, headers[i][54] == '0' ? 0 : 1);
+    }
+    munmap(m, (size_t)page * 2);
 }
 
 static void assert_rejected(const char *value)
