@@ -124,23 +124,34 @@ static struct td_http_req *req_new(struct td_http_conn *conn)
     return req;
 }
 
+/* Frees a request and every buffer it owns. */
+static void req_destroy(struct td_http_req *req)
+{
+    td_buf_free(&req->head);
+    td_buf_free(&req->path_buf);
+    td_buf_free(&req->body);
+    td_buf_free(&req->arena);
+    td_buf_free(&req->resp_headers);
+    td_buf_free(&req->out);
+    free(req->hdrs);
+    free(req->decoded_query);
+    free(req);
+}
+
 /* Keeps the buffers' memory for the next request: no allocation per request once warm. */
 static void req_release(struct td_http_req *req)
 {
     struct td_http_conn *conn = req->conn;
     struct td_http *http = conn->http;
-    free(req->decoded_query);
-    struct td_buf keep[6] = {req->head, req->path_buf, req->body, req->arena,
-                             req->resp_headers, req->out};
-    struct td_http_hdr *hdrs = req->hdrs;
-    int hdrs_cap = req->hdrs_cap;
     if (http->nfree_reqs >= REQ_FREELIST_MAX || http->closing ||
-        keep[2].cap > 256 * 1024 || keep[5].cap > 256 * 1024) {
-        for (int i = 0; i < 6; i++)
-            td_buf_free(&keep[i]);
-        free(hdrs);
-        free(req);
+        req->body.cap > 256 * 1024 || req->out.cap > 256 * 1024) {
+        req_destroy(req);
     } else {
+        free(req->decoded_query);
+        struct td_buf keep[6] = {req->head, req->path_buf, req->body, req->arena,
+                                 req->resp_headers, req->out};
+        struct td_http_hdr *hdrs = req->hdrs;
+        int hdrs_cap = req->hdrs_cap;
         memset(req, 0, sizeof *req);
         for (int i = 0; i < 6; i++)
             td_buf_reset(&keep[i]);
@@ -163,15 +174,7 @@ static void free_req_list(struct td_http_req *req)
 {
     while (req) {
         struct td_http_req *next = req->next;
-        td_buf_free(&req->head);
-        td_buf_free(&req->path_buf);
-        td_buf_free(&req->body);
-        td_buf_free(&req->arena);
-        td_buf_free(&req->resp_headers);
-        td_buf_free(&req->out);
-        free(req->hdrs);
-        free(req->decoded_query);
-        free(req);
+        req_destroy(req);
         req = next;
     }
 }

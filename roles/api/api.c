@@ -155,6 +155,16 @@ void api_db_error(struct api_call *call, int status, struct td_db_res *res)
     }
 }
 
+void api_exec(struct api_call *call, const char *stmt, int n, const char *const *params,
+                 td_db_cb cb)
+{
+    int rc = td_db_exec(call->api->svc->db, stmt, n, params, cb, call);
+    if (rc) {
+        api_db_error(call, rc, NULL);
+        api_end(call);
+    }
+}
+
 json_t *api_json_body(struct api_call *call)
 {
     struct td_http_req *req = call->req;

@@ -144,11 +144,7 @@ static void on_password_hashed(int status, const char *encoded, void *arg)
         return;
     }
     const char *params[] = {a->email, a->name, encoded, a->time_zone};
-    int rc = td_db_exec(call->api->svc->db, "user_insert", 4, params, on_user_inserted, call);
-    if (rc) {
-        api_db_error(call, rc, NULL);
-        api_end(call);
-    }
+    api_exec(call, "user_insert", 4, params, on_user_inserted);
 }
 
 static void handle_signup(struct td_http_req *req, void *arg)
@@ -224,11 +220,7 @@ static void handle_login(struct td_http_req *req, void *arg)
         return;
     }
     const char *params[] = {a->email};
-    int rc = td_db_exec(api->svc->db, "user_by_email", 1, params, on_user_found, call);
-    if (rc) {
-        api_db_error(call, rc, NULL);
-        api_end(call);
-    }
+    api_exec(call, "user_by_email", 1, params, on_user_found);
 }
 
 /* ---------- me ---------- */
@@ -262,11 +254,7 @@ static void handle_me(struct td_http_req *req, void *arg)
         return;
     }
     const char *params[] = {call->user_id};
-    int rc = td_db_exec(api->svc->db, "user_by_id", 1, params, on_me, call);
-    if (rc) {
-        api_db_error(call, rc, NULL);
-        api_end(call);
-    }
+    api_exec(call, "user_by_id", 1, params, on_me);
 }
 
 int api_prepare_auth(struct api *api)

@@ -509,11 +509,7 @@ static void handle_tags(struct td_http_req *req, void *arg)
     if (!call)
         return;
     const char *params[] = {call->user_id};
-    int rc = td_db_exec(call->api->svc->db, "task_tags", 1, params, on_tags, call);
-    if (rc) {
-        api_db_error(call, rc, NULL);
-        api_end(call);
-    }
+    api_exec(call, "task_tags", 1, params, on_tags);
 }
 
 void api_routes_list(struct api *api)

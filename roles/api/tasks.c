@@ -94,17 +94,6 @@ void api_not_found(struct api_call *call)
     td_http_problem(call->req, 404, "task-not-found", "Not Found", "no such task", NULL);
 }
 
-/* Runs a statement for the call; on a send failure answers and ends the call. */
-void api_exec(struct api_call *call, const char *stmt, int n, const char *const *params,
-                 td_db_cb cb)
-{
-    int rc = td_db_exec(call->api->svc->db, stmt, n, params, cb, call);
-    if (rc) {
-        api_db_error(call, rc, NULL);
-        api_end(call);
-    }
-}
-
 /* Authenticated call on /tasks/{id}: the id must be a UUID (else 404, nothing sent). */
 static struct api_call *begin_on_task(struct api *api, struct td_http_req *req)
 {
