@@ -15,9 +15,11 @@
 
 /* Roles register here once their module really works; `all` runs every one of them. */
 extern const struct td_role td_role_api;
-static const struct td_role *const all_roles[] = {&td_role_api};
+extern const struct td_role td_role_audit;
+static const struct td_role *const all_roles[] = {&td_role_api, &td_role_audit};
 static const size_t all_roles_count = sizeof all_roles / sizeof all_roles[0];
 static const struct td_role *const api_roles[] = {&td_role_api};
+static const struct td_role *const audit_roles[] = {&td_role_audit};
 
 struct command {
     const char *name;
@@ -25,6 +27,7 @@ struct command {
     int (*run)(const struct command *cmd, int argc, char **argv);
     const struct td_role *const *roles;   /* for role commands */
     size_t nroles;
+    unsigned needs;                        /* beyond the roles' own (core/svc.h) */
 };
 
 static int run_roles(const struct command *cmd, int argc, char **argv);
@@ -34,13 +37,17 @@ static int run_help(const struct command *cmd, int argc, char **argv);
 
 static const struct command commands[] = {
     {"all", "run every role in one process (private PostgreSQL when no --database-url)",
-     run_roles, all_roles, 0},
-    {"api", "REST API: accounts, JWT auth, tasks", run_roles, api_roles, 1},
-    {"migrate", "apply the database schema and exit", run_migrate, NULL, 0},
-    {"routes", "print every HTTP route of `all` (METHOD PATTERN) and exit", run_roles, all_roles, 0},
-    {"version", "print the version", run_version, NULL, 0},
-    {"help", "show help for todod or one command", run_help, NULL, 0},
-    {NULL, NULL, NULL, NULL, 0},
+     run_roles, all_roles, 0, 0},
+    {"api", "REST API: accounts, JWT auth, tasks; publishes the outbox", run_roles, api_roles, 1, 0},
+    {"audit", "consume task-events into the hash-chained audit log; serve /api/audit",
+     run_roles, audit_roles, 1, 0},
+    {"relay", "publish the outbox to the bus only (api runs a relay too)", run_roles, NULL, 0,
+     TD_NEED_RELAY},
+    {"migrate", "apply the database schema and exit", run_migrate, NULL, 0, 0},
+    {"routes", "print every HTTP route of `all` (METHOD PATTERN) and exit", run_roles, all_roles, 0, 0},
+    {"version", "print the version", run_version, NULL, 0, 0},
+    {"help", "show help for todod or one command", run_help, NULL, 0, 0},
+    {NULL, NULL, NULL, NULL, 0, 0},
 };
 
 /* Library messages (libpq's) carry newlines and tabs; the CLI prints one line. */
@@ -113,7 +120,7 @@ static int run_roles(const struct command *cmd, int argc, char **argv)
         .name = cmd->name,
         .roles = cmd->roles,
         .nroles = all ? all_roles_count : cmd->nroles,
-        .needs = all ? TD_NEED_DB | TD_NEED_HTTP : TD_NEED_HTTP,
+        .needs = (all ? TD_NEED_DB : 0) | TD_NEED_HTTP | cmd->needs,
         .embedded_db = all,
         .dump_routes = routes,
     };

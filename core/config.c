@@ -18,6 +18,7 @@ enum setting_id {
     S_LOG_LEVEL, S_LOG_FORMAT, S_MIGRATE, S_DB_POOL_SIZE, S_MAX_HEADER_BYTES, S_MAX_HEADERS,
     S_MAX_BODY_BYTES, S_REQUEST_TIMEOUT, S_IDLE_TIMEOUT, S_DRAIN_TIMEOUT, S_MAX_CONNECTIONS,
     S_JWT_ISSUER, S_JWT_AUDIENCE, S_RATE_LIMIT_USER, S_RATE_LIMIT_ADDR,
+    S_KAFKA_PARTITIONS, S_KAFKA_REPLICATION, S_CONSUMER_MAX_ATTEMPTS,
     S_COUNT
 };
 
@@ -44,6 +45,9 @@ const struct td_setting td_settings[] = {
     {"jwt-audience", "TODOD_JWT_AUDIENCE", "AUD", "required \"aud\" of tokens, and the one we issue (default: not checked)"},
     {"rate-limit-user", "TODOD_RATE_LIMIT_USER", "N", "API requests per second per user, burst 2N; 0 turns it off (default 20)"},
     {"rate-limit-addr", "TODOD_RATE_LIMIT_ADDR", "N", "API requests per second per client address, burst 2N; 0 turns it off (default 100)"},
+    {"kafka-partitions", "TODOD_KAFKA_PARTITIONS", "N", "partitions of the topics todod creates when missing (default 6)"},
+    {"kafka-replication", "TODOD_KAFKA_REPLICATION", "N", "replication factor of the topics todod creates (default 1)"},
+    {"consumer-max-attempts", "TODOD_CONSUMER_MAX_ATTEMPTS", "N", "tries before an event goes to the dead-letter topic (default 5)"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -56,6 +60,9 @@ void td_config_defaults(struct td_config *cfg)
     cfg->log_level = TD_LOG_INFO;
     cfg->log_format = TD_LOG_JSON;
     cfg->db_pool_size = 4;
+    cfg->kafka_partitions = 6;
+    cfg->kafka_replication = 1;
+    cfg->consumer_max_attempts = 5;
     cfg->max_header_bytes = 16 * 1024;
     cfg->max_headers = 100;
     cfg->max_body_bytes = 1024 * 1024;
@@ -284,6 +291,21 @@ static int apply(struct td_config *cfg, enum setting_id id, const char *where, c
             cfg->migrate = 0;
         else
             return fail(err, errlen, where, "expected true or false", v);
+        return 0;
+    case S_KAFKA_PARTITIONS:
+        if (parse_long(v, 1, 10000, &n))
+            return fail(err, errlen, where, "expected a whole number from 1 to 10000", v);
+        cfg->kafka_partitions = (int)n;
+        return 0;
+    case S_KAFKA_REPLICATION:
+        if (parse_long(v, 1, 100, &n))
+            return fail(err, errlen, where, "expected a whole number from 1 to 100", v);
+        cfg->kafka_replication = (int)n;
+        return 0;
+    case S_CONSUMER_MAX_ATTEMPTS:
+        if (parse_long(v, 1, 1000, &n))
+            return fail(err, errlen, where, "expected a whole number from 1 to 1000", v);
+        cfg->consumer_max_attempts = (int)n;
         return 0;
     case S_DB_POOL_SIZE:
         if (parse_long(v, 1, 256, &n))

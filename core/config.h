@@ -14,6 +14,9 @@ struct td_config {
     char *data_dir;           /* owned; default "./.todod" */
     enum td_bus_driver bus;
     char *kafka_brokers;      /* owned; required when bus = kafka */
+    int   kafka_partitions;   /* for topics created at start-up */
+    int   kafka_replication;
+    int   consumer_max_attempts;  /* then the event goes to the dead-letter topic */
     char *jwt_secret;         /* owned; from TODOD_JWT_SECRET(_FILE) or BETTER_AUTH_SECRET */
     char *jwt_issuer;         /* owned; NULL = not checked */
     char *jwt_audience;       /* owned; NULL = not checked */

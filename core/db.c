@@ -137,6 +137,9 @@ int td_db_open(uv_loop_t *loop, const struct td_db_opts *opts, struct td_db **ou
     }
     db->loop = loop;
     db->log = opts->log;
+    db->on_session = opts->on_session;
+    db->on_notify = opts->on_notify;
+    db->hook_arg = opts->hook_arg;
     db->queue_timeout_ms = opts->queue_timeout_ms ? opts->queue_timeout_ms : 5000;
     db->starting = 1;
     db->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)db ^ 0x9e3779b97f4a7c15ull;

@@ -51,6 +51,12 @@ struct td_db_opts {
     int                queue_timeout_ms; /* wait for a free connection, default 5000 */
     struct td_log     *log;              /* not owned */
     struct td_metrics *metrics;          /* not owned; may be NULL */
+    /* Session hooks, for a pool of one connection that keeps session state (LISTEN,
+     * advisory locks): on_session(1) each time a connection comes up, on_session(0) when
+     * it breaks; on_notify for each NOTIFY received. Both may be NULL. */
+    void (*on_session)(int up, void *arg);
+    void (*on_notify)(const char *channel, const char *payload, void *arg);
+    void              *hook_arg;
 };
 
 typedef void (*td_db_cb)(int status, struct td_db_res *res, void *arg);

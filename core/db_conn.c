@@ -343,6 +343,17 @@ static void read_results(struct db_conn *c)
         db_pump(db);
 }
 
+/* LISTEN's notifications arrive between results; the hook may not touch c itself. */
+static void deliver_notifies(struct db_conn *c)
+{
+    PGnotify *n;
+    while (c->pg && (n = PQnotifies(c->pg))) {
+        if (c->db->on_notify)
+            c->db->on_notify(n->relname, n->extra, c->db->hook_arg);
+        PQfreemem(n);
+    }
+}
+
 static void on_poll(uv_poll_t *h, int status, int events)
 {
     struct db_conn *c = h->data;
@@ -367,6 +378,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
             return;
     }
     read_results(c);
+    if (c->state == DB_C_READY)
+        deliver_notifies(c);
 }
 
 void db_conn_shutdown(struct db_conn *c, struct db_reqq *failed)

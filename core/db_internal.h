@@ -105,6 +105,9 @@ struct td_db {
     struct td_db_tx   *txs;
     uint64_t           rng;
     char               last_err[160];
+    void             (*on_session)(int up, void *arg);
+    void             (*on_notify)(const char *channel, const char *payload, void *arg);
+    void              *hook_arg;
     struct td_metric_series *m_up, *m_queue, *m_ok, *m_err, *m_unavail, *m_dur;
 };
 

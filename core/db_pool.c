@@ -306,6 +306,8 @@ void db_conn_up(struct td_db *db, struct db_conn *c)
     /* pipelined ahead of any work, so every statement sent here finds them */
     db_prepare_pending(db, c);
     db_pump(db);
+    if (db->on_session)
+        db->on_session(1, db->hook_arg);
 }
 
 void db_conn_down(struct td_db *db, struct db_conn *c)
@@ -316,6 +318,8 @@ void db_conn_down(struct td_db *db, struct db_conn *c)
         td_metric_set(db->m_up, db->nup);
     if (!db->nup && !db->starting)
         fail_queue(db, -ECONNREFUSED);
+    if (db->on_session)
+        db->on_session(0, db->hook_arg);
 }
 
 void db_conn_failed(struct td_db *db, struct db_conn *c)

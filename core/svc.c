@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bus.h"
 #include "core/db.h"
 #include "core/http.h"
+#include "core/outbox.h"
 #include "core/migrate.h"
 #include "core/pgembed.h"
 
@@ -28,6 +30,8 @@ struct svc_run {
     int                       shutting_down;
     int                       pending_drains;
     struct td_pgembed        *pg;
+    char                     *conninfo;
+    int                       closing_parts;
     uint64_t                  started_ms;
 };
 
@@ -159,18 +163,39 @@ static void after_db_closed(void *arg)
         after_http_closed(run);
 }
 
-/* Order matters: the database closes first so that work still queued fails with
- * -ECANCELED and its handlers answer; roles end next; HTTP frees what is left. */
+static void on_part_closed(void *arg)
+{
+    struct svc_run *run = arg;
+    if (--run->closing_parts == 0)
+        after_db_closed(run);
+}
+
+/* Order matters: the bus stops delivering and leaves its groups (offsets of finished
+ * messages are committed), the relay stops, then the database closes so that work still
+ * queued fails with -ECANCELED and its handlers answer; roles end next; HTTP frees what is
+ * left. */
 static void shutdown_now(struct svc_run *run)
 {
     if (run->shutting_down)
         return;
     run->shutting_down = 1;
     uv_timer_stop(&run->deadline);
-    if (run->svc.db)
-        td_db_close(run->svc.db, after_db_closed, run);
-    else
-        after_db_closed(run);
+    run->closing_parts = 1;
+    if (run->svc.bus) {
+        run->closing_parts++;
+        td_bus_close(run->svc.bus, on_part_closed, run);
+        run->svc.bus = NULL;
+    }
+    if (run->svc.outbox) {
+        run->closing_parts++;
+        td_outbox_close(run->svc.outbox, on_part_closed, run);
+        run->svc.outbox = NULL;
+    }
+    if (run->svc.db) {
+        run->closing_parts++;
+        td_db_close(run->svc.db, on_part_closed, run);
+    }
+    on_part_closed(run);
 }
 
 static void on_part_drained(void *arg)
@@ -252,6 +277,41 @@ static int start_database(struct svc_run *run, const struct td_config *cfg, unsi
     int rc = td_db_open(run->svc.loop, &dbo, &run->svc.db);
     if (rc)
         snprintf(err, errlen, "cannot open the database pool: %s", strerror(-rc));
+    if (!rc && !(run->conninfo = strdup(conninfo)))
+        rc = -ENOMEM;
+    return rc;
+}
+
+static int open_bus(struct svc_run *run, const struct td_config *cfg, char *err, size_t errlen)
+{
+    char client_id[64];
+    snprintf(client_id, sizeof client_id, "todod-%s", run->plan->name);
+    struct td_bus_opts bo = {
+        .driver = cfg->bus, .brokers = cfg->kafka_brokers, .partitions = cfg->kafka_partitions,
+        .replication = cfg->kafka_replication, .max_attempts = cfg->consumer_max_attempts,
+        .client_id = client_id, .log = &run->log, .metrics = run->svc.metrics,
+    };
+    int rc = td_bus_open(run->svc.loop, &bo, &run->svc.bus);
+    if (rc)
+        snprintf(err, errlen, "cannot open the event bus: %s", strerror(-rc));
+    return rc;
+}
+
+/* After the roles subscribed: the bus joins its groups, the relay starts publishing. */
+static int start_events(struct svc_run *run, unsigned needs, char *err, size_t errlen)
+{
+    int rc = 0;
+    if (run->svc.bus && (rc = td_bus_start(run->svc.bus)) != 0) {
+        snprintf(err, errlen, "cannot start the event bus (%s); see the log", strerror(-rc));
+        return rc;
+    }
+    if (needs & TD_NEED_RELAY) {
+        struct td_outbox_opts oo = {.conninfo = run->conninfo, .bus = run->svc.bus,
+                                    .pool = run->svc.db, .log = &run->log,
+                                    .metrics = run->svc.metrics};
+        if ((rc = td_outbox_open(run->svc.loop, &oo, &run->svc.outbox)) != 0)
+            snprintf(err, errlen, "cannot start the outbox relay: %s", strerror(-rc));
+    }
     return rc;
 }
 
@@ -317,6 +377,10 @@ static int dump_routes(struct svc_run *run, const struct td_config *cfg, unsigne
                                  .pool_size = 1, .log = &run->log};
         rc = td_db_open(run->svc.loop, &dbo, &run->svc.db);
     }
+    if (!rc && (needs & TD_NEED_BUS)) {   /* never started: subscriptions only */
+        struct td_bus_opts bo = {.driver = TD_BUS_LOCAL, .log = &run->log};
+        rc = td_bus_open(run->svc.loop, &bo, &run->svc.bus);
+    }
     if (!rc)
         rc = start_http(run, &quiet, err, errlen);
     if (!rc)
@@ -343,7 +407,7 @@ static void print_url(const struct td_config *cfg, int port)
 /* Closes whatever start-up opened when it fails half-way. */
 static void abort_start(struct svc_run *run)
 {
-    if (run->svc.http || run->svc.db) {
+    if (run->svc.http || run->svc.db || run->svc.bus) {
         run->shutting_down = 0;
         shutdown_now(run);
     } else {
@@ -361,6 +425,7 @@ static void free_run(struct svc_run *run)
     td_metrics_free(run->svc.metrics);
     if (run->pg)
         td_pgembed_stop(run->pg);
+    free(run->conninfo);
     free(run);
 }
 
@@ -396,11 +461,16 @@ int td_svc_run(const struct td_config *cfg, const struct td_svc_plan *plan, char
     unsigned needs = plan->needs;
     for (size_t i = 0; i < plan->nroles; i++)
         needs |= plan->roles[i]->needs;
+    if (needs & TD_NEED_RELAY)
+        needs |= TD_NEED_DB | TD_NEED_BUS;
     if (plan->dump_routes)
         rc = dump_routes(run, cfg, needs, err, errlen);
     if (plan->dump_routes || ((needs & TD_NEED_DB) && (rc = start_database(run, cfg, needs, err, errlen)) != 0))
         goto fail;
-    if ((rc = start_http(run, cfg, err, errlen)) != 0 || (rc = start_roles(run, err, errlen)) != 0)
+    if ((needs & TD_NEED_BUS) && !plan->dump_routes && (rc = open_bus(run, cfg, err, errlen)) != 0)
+        goto fail;
+    if ((rc = start_http(run, cfg, err, errlen)) != 0 || (rc = start_roles(run, err, errlen)) != 0 ||
+        (rc = start_events(run, needs, err, errlen)) != 0)
         goto fail;
     uv_signal_start(&run->sigterm, on_signal, SIGTERM);
     uv_signal_start(&run->sigint, on_signal, SIGINT);

@@ -10,12 +10,14 @@
 
 struct td_http;
 struct td_db;
-struct td_bus;   /* the event bus (issue: event backbone); NULL until it exists */
+struct td_bus;      /* core/bus.h */
+struct td_outbox;   /* core/outbox.h: the relay; writers call td_outbox_wake */
 
 enum {
     TD_NEED_DB   = 1u << 0,
     TD_NEED_BUS  = 1u << 1,
     TD_NEED_HTTP = 1u << 2,
+    TD_NEED_RELAY = 1u << 3,   /* publish the outbox (implies DB and BUS) */
 };
 
 struct td_svc {
@@ -26,6 +28,7 @@ struct td_svc {
     struct td_http          *http;
     struct td_bus           *bus;
     struct td_db            *db;
+    struct td_outbox        *outbox;   /* NULL unless a role needs the relay */
 };
 
 struct td_health {

@@ -9,6 +9,7 @@
  * rules, which come from libical's tzdata reader. */
 #include "core/task.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -911,4 +912,21 @@ int td_task_validate(json_t *input, enum td_task_mode mode, const char *user_tz,
     }
     *out = c.out;
     return 0;
+}
+
+int td_task_is_uuid(const char *s)
+{
+    static const int dash[] = {8, 13, 18, 23};
+    if (strlen(s) != 36)
+        return 0;
+    for (int i = 0, d = 0; i < 36; i++) {
+        if (d < 4 && i == dash[d]) {
+            if (s[i] != '-')
+                return 0;
+            d++;
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return 0;
+        }
+    }
+    return 1;
 }

@@ -49,6 +49,8 @@ int td_task_valid_time_zone(const char *name);
 int td_task_valid_rrule(const char *rrule, char *why, size_t whylen);
 /* Parses an ISO 8601 duration such as PT15M, P1D, P1DT2H, P2W into seconds (> 0). */
 int td_task_parse_duration(const char *s, long *seconds);
+/* 1 when s is a UUID in its 8-4-4-4-12 hex text form. */
+int td_task_is_uuid(const char *s);
 /* Parses RFC 3339 date-time (any offset) into unix seconds; a date alone gives
  * *date_only = 1 and midnight UTC of that date. */
 int td_task_parse_time(const char *s, long long *unix_s, int *date_only);

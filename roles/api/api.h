@@ -35,6 +35,7 @@ struct api_call {
     char                traceparent[56];
     char                task_id[37];
     int                 if_match;       /* -1 when absent */
+    int                 writes;         /* a method that may commit outbox rows */
     int                 flags;
     void               *extra;          /* handler-owned, freed by api_end */
     void              (*free_extra)(void *);

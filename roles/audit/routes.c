@@ -1,0 +1,209 @@
+/* The audit log over HTTP: GET /api/audit (the caller's own records, filtered by task,
+ * time range and type, oldest first, keyset-paged) and GET /api/audit/verify (re-walks the
+ * caller's hash chain). Same bearer tokens and per-user limits as the tasks API. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/db.h"
+#include "core/http_auth.h"
+#include "core/task.h"
+#include "roles/audit/audit.h"
+
+enum { AUDIT_PAGE_DEFAULT = 50, AUDIT_PAGE_MAX = 500 };
+
+#define AUDIT_ITEM \
+    "jsonb_build_object('id', id, 'sequence', user_seq, 'event_id', event_id, " \
+    "'type', event_type, 'task_id', task_id, 'actor', user_id, " \
+    "'occurred_at', todod_ts(occurred_at), 'recorded_at', todod_ts(recorded_at), " \
+    "'before', before, 'after', after, 'request_id', request_id, 'trace_id', trace_id, " \
+    "'prev_hash', encode(prev_hash, 'hex'), 'hash', encode(hash, 'hex'))"
+
+int audit_prepare_routes(struct audit *a)
+{
+    int rc = td_db_prepare(a->svc->db, "audit_list",
+        "WITH r AS (SELECT * FROM audit_log WHERE user_id = $1 "
+        "  AND ($2::uuid IS NULL OR task_id = $2::uuid) "
+        "  AND ($3::timestamptz IS NULL OR occurred_at >= $3::timestamptz) "
+        "  AND ($4::timestamptz IS NULL OR occurred_at < $4::timestamptz) "
+        "  AND ($5::text IS NULL OR event_type = $5) AND user_seq > $6::bigint "
+        "  ORDER BY user_seq LIMIT $7::int) "
+        "SELECT coalesce(jsonb_agg(" AUDIT_ITEM " ORDER BY user_seq), '[]'::jsonb)::text, "
+        "count(*), max(user_seq) FROM r", 7);
+    if (!rc)
+        rc = td_db_prepare(a->svc->db, "audit_verify", "SELECT todod_audit_verify($1)::text", 1);
+    return rc;
+}
+
+/* One request waiting on the database; the answer goes to req. */
+struct audit_call {
+    struct td_http_req *req;
+    int                 limit;
+};
+
+static int authenticate(struct audit *a, struct td_http_req *req, char *sub, size_t sublen)
+{
+    enum td_auth_error why;
+    if (td_http_bearer(req, a->auth, sub, sublen, &why))
+        return -EACCES;
+    int retry;
+    if (!td_ratelimit_take(a->per_user, sub, uv_now(a->svc->loop), &retry)) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", retry);
+        td_http_add_header(req, "Retry-After", v);
+        td_http_problem(req, 429, "rate-limited", "Too Many Requests",
+                        "slow down: the request rate limit is exceeded", NULL);
+        return -EAGAIN;
+    }
+    return 0;
+}
+
+static void db_failed(struct td_http_req *req, int status, struct td_db_res *res)
+{
+    if (status == -EIO) {
+        td_http_problem(req, 500, "internal", "Internal Server Error",
+                        "the request failed; it has been logged", NULL);
+        return;
+    }
+    (void)res;
+    td_http_add_header(req, "Retry-After", "1");
+    td_http_problem(req, 503, "unavailable", "Service Unavailable",
+                    "the database is unavailable; retry shortly", NULL);
+}
+
+static void on_listed(int status, struct td_db_res *res, void *arg)
+{
+    struct audit_call *c = arg;
+    if (status) {
+        db_failed(c->req, status, res);
+        free(c);
+        return;
+    }
+    const char *items = td_db_res_value(res, 0, 0);
+    long n = strtol(td_db_res_value(res, 0, 1), NULL, 10);
+    const char *last = td_db_res_value(res, 0, 2);
+    size_t len = strlen(items) + 64;
+    char *body = malloc(len);
+    if (!body) {
+        td_http_problem(c->req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
+        free(c);
+        return;
+    }
+    if (n == c->limit && last)
+        snprintf(body, len, "{\"items\":%s,\"next_cursor\":\"%s\"}", items, last);
+    else
+        snprintf(body, len, "{\"items\":%s,\"next_cursor\":null}", items);
+    td_http_respond(c->req, 200, "application/json", body, strlen(body));
+    free(body);
+    free(c);
+}
+
+static int bad_param(struct td_http_req *req, const char *name, const char *why)
+{
+    char detail[200];
+    snprintf(detail, sizeof detail, "query parameter %s: %s", name, why);
+    td_http_problem(req, 400, "invalid-query", "Bad Request", detail, NULL);
+    return -EINVAL;
+}
+
+/* The filters as statement parameters; answers 400 and returns nonzero when one is bad. */
+static int read_filters(struct td_http_req *req, const char **p, char *type, size_t typelen,
+                        int *limit)
+{
+    const char *task = td_http_query_param(req, "task_id", 0);
+    const char *from = td_http_query_param(req, "from", 0);
+    const char *to = td_http_query_param(req, "to", 0);
+    const char *kind = td_http_query_param(req, "type", 0);
+    const char *cursor = td_http_query_param(req, "cursor", 0);
+    const char *lim = td_http_query_param(req, "limit", 0);
+    long long t;
+    int date_only;
+    if (task && !td_task_is_uuid(task))
+        return bad_param(req, "task_id", "expected a task id (UUID)");
+    if (from && td_task_parse_time(from, &t, &date_only))
+        return bad_param(req, "from", "expected an RFC 3339 date-time or date");
+    if (to && td_task_parse_time(to, &t, &date_only))
+        return bad_param(req, "to", "expected an RFC 3339 date-time or date");
+    if (kind) {
+        static const char *const kinds[] = {"created", "updated", "completed", "deleted"};
+        const char *k = strncmp(kind, "todo.task.", 10) == 0 ? kind + 10 : kind;
+        size_t i = 0;
+        while (i < 4 && strcmp(k, kinds[i]) != 0)
+            i++;
+        if (i == 4)
+            return bad_param(req, "type", "expected created, updated, completed or deleted");
+        snprintf(type, typelen, "todo.task.%s", k);
+    }
+    char *end;
+    if (cursor && (!*cursor || strtoll(cursor, &end, 10) < 0 || *end))
+        return bad_param(req, "cursor", "expected the next_cursor of an earlier page");
+    *limit = AUDIT_PAGE_DEFAULT;
+    if (lim) {
+        long l = strtol(lim, &end, 10);
+        if (!*lim || *end || l < 1 || l > AUDIT_PAGE_MAX)
+            return bad_param(req, "limit", "expected a whole number from 1 to 500");
+        *limit = (int)l;
+    }
+    p[1] = task;
+    p[2] = from;
+    p[3] = to;
+    p[4] = kind ? type : NULL;
+    p[5] = cursor ? cursor : "0";
+    return 0;
+}
+
+static void handle_list(struct td_http_req *req, void *arg)
+{
+    struct audit *a = arg;
+    char sub[256], type[32], limit_s[16];
+    const char *params[7];
+    struct audit_call *c = NULL;
+    int limit;
+    if (authenticate(a, req, sub, sizeof sub) ||
+        read_filters(req, params, type, sizeof type, &limit))
+        return;
+    if (!(c = malloc(sizeof *c))) {
+        td_http_problem(req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
+        return;
+    }
+    c->req = req;
+    c->limit = limit;
+    snprintf(limit_s, sizeof limit_s, "%d", limit);
+    params[0] = sub;
+    params[6] = limit_s;
+    int rc = td_db_exec(a->svc->db, "audit_list", 7, params, on_listed, c);
+    if (rc) {
+        db_failed(req, rc, NULL);
+        free(c);
+    }
+}
+
+static void on_verified(int status, struct td_db_res *res, void *arg)
+{
+    struct td_http_req *req = arg;
+    if (status) {
+        db_failed(req, status, res);
+        return;
+    }
+    const char *body = td_db_res_value(res, 0, 0);
+    td_http_respond(req, 200, "application/json", body, strlen(body));
+}
+
+static void handle_verify(struct td_http_req *req, void *arg)
+{
+    struct audit *a = arg;
+    char sub[256];
+    if (authenticate(a, req, sub, sizeof sub))
+        return;
+    const char *params[] = {sub};
+    int rc = td_db_exec(a->svc->db, "audit_verify", 1, params, on_verified, req);
+    if (rc)
+        db_failed(req, rc, NULL);
+}
+
+void audit_routes(struct audit *a)
+{
+    td_http_route(a->svc->http, "GET", "/api/audit", handle_list, a);
+    td_http_route(a->svc->http, "GET", "/api/audit/verify", handle_verify, a);
+}
