@@ -103,3 +103,24 @@ char *td_test_pg_query(struct td_test_pg *t, const char *sql)
     cr_assert(!failure[0], "%s", failure);
     return value;
 }
+
+char *td_test_pg_error(struct td_test_pg *t, const char *sql)
+{
+    char *failure = NULL;
+    PGconn *conn = PQconnectdb(t->conninfo);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        failure = strdup("connect failed");
+    } else {
+        PGresult *res = PQexec(conn, sql);
+        ExecStatusType st = PQresultStatus(res);
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            size_t n = strlen(PQresultErrorMessage(res)) + 16;
+            failure = malloc(n);
+            snprintf(failure, n, "%s %s", state ? state : "?????", PQresultErrorMessage(res));
+        }
+        PQclear(res);
+    }
+    PQfinish(conn);
+    return failure;
+}

@@ -19,5 +19,8 @@ void td_test_pg_destroy(struct td_test_pg *t);
 /* Runs one SQL statement synchronously (blocking libpq); returns the first value of the
  * first row as a malloc'd string (NULL when none); asserts on SQL errors. */
 char *td_test_pg_query(struct td_test_pg *t, const char *sql);
+/* Runs SQL that is expected to fail: returns "SQLSTATE message" (malloc'd), or NULL when
+ * it succeeded. */
+char *td_test_pg_error(struct td_test_pg *t, const char *sql);
 
 #endif
