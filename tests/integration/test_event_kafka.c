@@ -124,7 +124,7 @@ static void kill_the_relay(void)
     int l = leader();
     long published = td_test_pg_long(&pg, "SELECT count(*) FROM outbox WHERE published_at IS "
                                           "NOT NULL AND key LIKE 'relaykill-%%'");
-    cr_log_info("killing relay %d with %ld events published", l, published);
+    fprintf(stderr, "killing relay %d with %ld of 3000 events published\n", l, published);
     kill9(&api[l]);
     cr_expect_eq(leader(), 1 - l, "the standby relay takes the lease");
 }
@@ -181,7 +181,7 @@ Test(event_kafka, a_ten_second_broker_outage_loses_nothing_and_the_api_keeps_ans
     cr_expect_eq(r.status, 200, "the api stays ready while the broker is away");
     td_test_http_free(&r);
     td_test_kafka_cmd(&kafka, "up");
-    cr_log_info("%d writes during the outage, slowest %.1f ms", writes, worst);
+    fprintf(stderr, "%d writes during the outage, slowest %.1f ms\n", writes, worst);
     cr_expect_lt(worst, 1000.0, "a write took %.1f ms while the broker was down", worst);
     cr_expect_gt(writes, 50);
     char *sql = td_test_fmt("SELECT count(*) FROM audit_log WHERE user_id = '%s'", u.id);

@@ -10,14 +10,17 @@
 
 long td_test_emit_burst(struct td_test_pg *pg, const char *prefix, int users, int per_user)
 {
+    static int burst;
+    char tag[64];
+    snprintf(tag, sizeof tag, "burst %d.%d", (int)getpid(), ++burst);
     char *sql = td_test_fmt(
         "BEGIN;"
         "INSERT INTO tasks (id, user_id, title) SELECT gen_random_uuid(), '%s-' || u, "
-        "  'burst task ' || u FROM generate_series(1, %d) u ON CONFLICT DO NOTHING;"
+        "  '%s' FROM generate_series(1, %d) u;"
         "SELECT count(todod_emit(x.t, 'updated', NULL)) FROM (SELECT t FROM tasks t, "
-        "  generate_series(1, %d) i WHERE t.user_id LIKE '%s-%%' ORDER BY i, t.user_id) x;"
+        "  generate_series(1, %d) i WHERE t.title = '%s' ORDER BY i, t.user_id) x;"
         "NOTIFY todod_outbox; COMMIT;",
-        prefix, users, per_user, prefix);
+        prefix, tag, users, per_user, tag);
     free(td_test_pg_query(pg, sql));
     free(sql);
     return (long)users * per_user;

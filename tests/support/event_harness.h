@@ -5,7 +5,7 @@
 #define TD_TEST_EVENT_HARNESS_H
 #include "tests/support/pg_harness.h"
 
-/* One task per user "<prefix>-<n>" (n = 1..users) and per_user "updated" events for each,
+/* A new task for each user "<prefix>-<n>" (n = 1..users) and per_user "updated" events for each,
  * interleaved across users, committed in one transaction, with a NOTIFY for the relay.
  * Returns the number of events written. */
 long td_test_emit_burst(struct td_test_pg *pg, const char *prefix, int users, int per_user);
