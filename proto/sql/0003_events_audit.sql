@@ -4,6 +4,25 @@
 -- so it cannot block the rows after it.
 ALTER TABLE outbox ADD COLUMN publish_error text;
 
+-- Events carry the request that caused them (CloudEvents extension "requestid"), so the
+-- audit log can name it next to the trace id.
+CREATE FUNCTION todod_task_event(t tasks, kind text, traceparent text, request_id text)
+    RETURNS jsonb LANGUAGE sql VOLATILE
+    RETURN todod_task_event(t, kind, traceparent)
+           || CASE WHEN request_id IS NULL THEN '{}'::jsonb
+                   ELSE jsonb_build_object('requestid', request_id) END;
+
+CREATE FUNCTION todod_emit(t tasks, kind text, traceparent text, request_id text) RETURNS uuid
+    LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    ev jsonb := todod_task_event(t, kind, traceparent, request_id);
+BEGIN
+    INSERT INTO outbox (event_id, topic, key, event, headers)
+    VALUES ((ev->>'id')::uuid, 'task-events', t.user_id::text, ev,
+            jsonb_build_object('traceparent', traceparent));
+    RETURN (ev->>'id')::uuid;
+END $$;
+
 -- Consumers call this in the transaction of their effect: true the first time a group
 -- sees an event, false on a redelivery (then the effect must be skipped).
 CREATE FUNCTION todod_inbox_claim(grp text, id uuid) RETURNS boolean

@@ -49,6 +49,7 @@ static struct api_call *new_call(struct api *api, struct td_http_req *req)
     const char *m = td_http_method(req);
     call->writes = strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 && strcmp(m, "OPTIONS") != 0;
     td_trace_format(td_http_trace(req), call->traceparent);
+    snprintf(call->request_id, sizeof call->request_id, "%s", td_http_request_id(req));
     api->inflight++;
     return call;
 }

@@ -33,6 +33,7 @@ struct api_call {
     char                user_id[API_SUB_MAX];
     char                user_tz[64];
     char                traceparent[56];
+    char                request_id[129];   /* X-Request-ID, for the events it causes */
     char                task_id[37];
     int                 if_match;       /* -1 when absent */
     int                 writes;         /* a method that may commit outbox rows */

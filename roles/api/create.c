@@ -37,20 +37,20 @@
 
 static const char *const statements[][2] = {
     {"task_create",
-     "WITH t AS (" ONE_TASK "RETURNING *), e AS (SELECT todod_emit(t, 'created', $4) FROM t) "
+     "WITH t AS (" ONE_TASK "RETURNING *), e AS (SELECT todod_emit(t, 'created', $4, $5) FROM t) "
      "SELECT " TASK_COLS("t") " FROM t, e"},
-    /* $1: [{"id","user_id","tp","d"}...] in arrival order. */
+    /* $1: [{"id","user_id","tp","rid","d"}...] in arrival order. */
     {"task_create_batch",
-     "WITH b AS (SELECT x.doc->>'id' AS id, x.doc->>'user_id' AS uid, x.doc->>'tp' AS tp, "
+     "WITH b AS (SELECT x.doc->>'id' AS id, x.doc->>'user_id' AS uid, x.doc->>'tp' AS tp, x.doc->>'rid' AS rid, "
      "  x.doc->'d' AS d, x.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(doc, n)), "
      "t AS (" TASK_INSERT("b.id::uuid", "b.uid", "b.d") "FROM b ORDER BY b.n RETURNING *), "
-     "e AS (SELECT todod_emit(t, 'created', b.tp) FROM t JOIN b ON b.id::uuid = t.id) "
+     "e AS (SELECT todod_emit(t, 'created', b.tp, b.rid) FROM t JOIN b ON b.id::uuid = t.id) "
      "SELECT " TASK_COLS("t") " FROM t WHERE (SELECT count(*) FROM e) > 0"},
     {"task_create_idem",
      "WITH k AS (INSERT INTO idempotency_keys (user_id, key, request_hash, task_id) "
      "  VALUES ($2, $5, $6, $1::uuid) ON CONFLICT DO NOTHING RETURNING 1), "
      "t AS (" ONE_TASK "WHERE EXISTS (SELECT 1 FROM k) RETURNING *), "
-     "e AS (SELECT todod_emit(t, 'created', $4) FROM t) "
+     "e AS (SELECT todod_emit(t, 'created', $4, $7) FROM t) "
      "SELECT " TASK_COLS("t") " FROM t, e"},
     {"task_idem_lookup",
      "SELECT k.request_hash, " TASK_COLS("t") " FROM idempotency_keys k "
@@ -169,8 +169,9 @@ static void on_batch(int status, struct td_db_res *res, void *arg)
         } else if (status == -EIO || (status == 0 && rows < batch->n)) {
             /* One bad row fails the whole statement: retry each alone so only it fails. */
             struct create_state *c = call->extra;
-            const char *params[] = {call->task_id, call->user_id, c->doc, call->traceparent};
-            api_exec(call, "task_create", 4, params, on_created);
+            const char *params[] = {call->task_id, call->user_id, c->doc, call->traceparent,
+                                    call->request_id};
+            api_exec(call, "task_create", 5, params, on_created);
         } else {
             api_db_error(call, status, res);
             api_end(call);
@@ -183,7 +184,7 @@ static void on_batch(int status, struct td_db_res *res, void *arg)
     flush(b);
 }
 
-/* [{"id":..,"user_id":..,"tp":..,"d":<validated doc>}, ...] */
+/* [{"id":..,"user_id":..,"tp":..,"rid":..,"d":<validated doc>}, ...] */
 static char *batch_doc(struct batch *batch)
 {
     struct td_buf j = {0};
@@ -197,7 +198,9 @@ static char *batch_doc(struct batch *batch)
         td_jsonw_str(&j, call->user_id, (size_t)-1);
         td_buf_puts(&j, ",\"tp\":\"");
         td_buf_puts(&j, call->traceparent);
-        td_buf_puts(&j, "\",\"d\":");
+        td_buf_puts(&j, "\",\"rid\":");
+        td_jsonw_str(&j, call->request_id, (size_t)-1);
+        td_buf_puts(&j, ",\"d\":");
         td_buf_puts(&j, c->doc);
         td_buf_puts(&j, "}");
     }
@@ -239,8 +242,9 @@ static void enqueue_create(struct api *api, struct api_call *call)
     struct create_batcher *b = api->batcher;
     if (b->npending == (int)(sizeof b->pending / sizeof b->pending[0])) {
         struct create_state *c = call->extra;   /* queue full: go alone */
-        const char *params[] = {call->task_id, call->user_id, c->doc, call->traceparent};
-        api_exec(call, "task_create", 4, params, on_created);
+        const char *params[] = {call->task_id, call->user_id, c->doc, call->traceparent,
+                                call->request_id};
+        api_exec(call, "task_create", 5, params, on_created);
         return;
     }
     b->pending[b->npending++] = call;
@@ -303,8 +307,8 @@ static void create_in_zone(struct api_call *call, const char *zone)
     const char *body = td_http_body(call->req, &len);
     sha256_hex(body, len, c->hash);
     const char *params[] = {call->task_id, call->user_id, c->doc, call->traceparent, c->key,
-                            c->hash};
-    api_exec(call, "task_create_idem", 6, params, on_created);
+                            c->hash, call->request_id};
+    api_exec(call, "task_create_idem", 7, params, on_created);
 }
 
 static void handle_create(struct td_http_req *req, void *arg)

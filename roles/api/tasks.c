@@ -40,13 +40,13 @@ static const char *const statements[][2] = {
      "  WHERE t.id = $1::uuid AND t.user_id = $2 AND ($4::int IS NULL OR t.version = $4) "
      "  RETURNING t.*), "
      "e AS (SELECT todod_emit(u, CASE WHEN u.status = 'completed' AND cur.status <> 'completed' "
-     "  THEN 'completed' ELSE 'updated' END, $5) FROM u, cur) "
+     "  THEN 'completed' ELSE 'updated' END, $5, $6) FROM u, cur) "
      "SELECT " TASK_COLS("u") ", (SELECT version FROM cur) "
      "FROM (SELECT 1) one LEFT JOIN (SELECT u.* FROM u, e) u ON true"},
     {"task_delete",
      "WITH d AS (DELETE FROM tasks WHERE id = $1::uuid AND user_id = $2 "
      "  AND ($3::int IS NULL OR version = $3) RETURNING *), "
-     "e AS (SELECT todod_emit(d, 'deleted', $4) FROM d) "
+     "e AS (SELECT todod_emit(d, 'deleted', $4, $5) FROM d) "
      "SELECT (SELECT count(*) FROM d, e), (SELECT version FROM tasks WHERE id = $1::uuid AND user_id = $2)"},
     /* complete/reopen: a task already in that state changes nothing and emits nothing. */
     {"task_set_status",
@@ -55,7 +55,7 @@ static const char *const statements[][2] = {
      "  completed_at = CASE WHEN $3 = 'completed' THEN now() END, "
      "  updated_at = now(), version = t.version + 1 "
      "  WHERE t.id = $1::uuid AND t.user_id = $2 AND t.status <> $3 RETURNING t.*), "
-     "e AS (SELECT todod_emit(u, CASE WHEN $3 = 'completed' THEN 'completed' ELSE 'updated' END, $4) FROM u) "
+     "e AS (SELECT todod_emit(u, CASE WHEN $3 = 'completed' THEN 'completed' ELSE 'updated' END, $4, $5) FROM u) "
      "SELECT " TASK_COLS("x") " FROM (SELECT u.* FROM u, e UNION ALL "
      "  SELECT cur.* FROM cur WHERE NOT EXISTS (SELECT 1 FROM u)) x"},
     {"task_toggle",
@@ -64,7 +64,7 @@ static const char *const statements[][2] = {
      "  completed_at = CASE WHEN t.status = 'completed' THEN NULL ELSE now() END, "
      "  updated_at = now(), version = t.version + 1 "
      "  WHERE t.id = $1::uuid AND t.user_id = $2 RETURNING t.*), "
-     "e AS (SELECT todod_emit(u, CASE WHEN u.status = 'completed' THEN 'completed' ELSE 'updated' END, $3) FROM u) "
+     "e AS (SELECT todod_emit(u, CASE WHEN u.status = 'completed' THEN 'completed' ELSE 'updated' END, $3, $4) FROM u) "
      "SELECT " TASK_COLS("u") " FROM u, e"},
 };
 
@@ -244,8 +244,9 @@ static void update_in_zone(struct api_call *call, const char *zone)
     char version[16];
     snprintf(version, sizeof version, "%d", call->if_match);
     const char *params[] = {call->task_id, call->user_id, doc,
-                            call->if_match > 0 ? version : NULL, call->traceparent};
-    api_exec(call, "task_update", 5, params, on_updated);
+                            call->if_match > 0 ? version : NULL, call->traceparent,
+                            call->request_id};
+    api_exec(call, "task_update", 6, params, on_updated);
 }
 
 static void update(struct td_http_req *req, struct api *api, enum td_task_mode mode)
@@ -299,8 +300,8 @@ static void handle_delete(struct td_http_req *req, void *arg)
     char version[16];
     snprintf(version, sizeof version, "%d", call->if_match);
     const char *params[] = {call->task_id, call->user_id, call->if_match > 0 ? version : NULL,
-                            call->traceparent};
-    api_exec(call, "task_delete", 4, params, on_deleted);
+                            call->traceparent, call->request_id};
+    api_exec(call, "task_delete", 5, params, on_deleted);
 }
 
 /* ---------- complete, reopen, toggle ---------- */
@@ -310,8 +311,9 @@ static void set_status(struct td_http_req *req, struct api *api, const char *sta
     struct api_call *call = begin_on_task(api, req);
     if (!call)
         return;
-    const char *params[] = {call->task_id, call->user_id, status, call->traceparent};
-    api_exec(call, "task_set_status", 4, params, on_task_row);
+    const char *params[] = {call->task_id, call->user_id, status, call->traceparent,
+                            call->request_id};
+    api_exec(call, "task_set_status", 5, params, on_task_row);
 }
 
 static void handle_complete(struct td_http_req *req, void *arg)
@@ -329,8 +331,8 @@ static void handle_toggle(struct td_http_req *req, void *arg)
     struct api_call *call = begin_on_task(arg, req);
     if (!call)
         return;
-    const char *params[] = {call->task_id, call->user_id, call->traceparent};
-    api_exec(call, "task_toggle", 3, params, on_task_row);
+    const char *params[] = {call->task_id, call->user_id, call->traceparent, call->request_id};
+    api_exec(call, "task_toggle", 4, params, on_task_row);
 }
 
 void api_routes_tasks(struct api *api)

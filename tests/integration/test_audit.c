@@ -60,7 +60,7 @@ Test(audit, records_every_change_with_before_after_actor_and_trace)
     const char *id = td_test_jstr(t, "id");
     char *tp = td_test_fmt("/api/tasks/%s", id), *done = td_test_fmt("/api/tasks/%s/complete", id);
     const char *trace[] = {"traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-                           NULL};
+                           "X-Request-ID: audit-test-request-2", NULL};
     cr_assert_eq(td_test_api_json(todod.port, u.token, "PATCH", tp, "{\"title\":\"Second\"}",
                                   trace, NULL), 200);
     cr_assert_eq(td_test_api_json(todod.port, u.token, "POST", done, NULL, NULL, NULL), 200);
@@ -88,6 +88,8 @@ Test(audit, records_every_change_with_before_after_actor_and_trace)
     cr_expect_str_eq(td_test_jstr(item(body, 1), "after.title"), "Second");
     cr_expect_str_eq(td_test_jstr(item(body, 1), "trace_id"), "0af7651916cd43dd8448eb211c80319c",
                      "the caller's trace id is kept");
+    cr_expect_str_eq(td_test_jstr(item(body, 1), "request_id"), "audit-test-request-2");
+    cr_expect_eq(strlen(td_test_jstr(item(body, 0), "request_id")), 32, "generated request ids too");
     cr_expect_str_eq(td_test_jstr(item(body, 2), "after.status"), "completed");
     cr_expect_str_eq(td_test_jstr(item(body, 3), "before.status"), "completed");
     cr_expect(json_is_null(td_test_jget(item(body, 3), "after")));
