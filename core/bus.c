@@ -89,12 +89,23 @@ int td_bus_subscribe(struct td_bus *bus, const char *topic, const char *group,
     sprintf(s->dlq_topic, "%s.dlq", topic);
     s->handler = handler;
     s->arg = arg;
+    s->depth = 1;
     s->m_ok = handled_series(bus, group, topic, "ok");
     s->m_retry = handled_series(bus, group, topic, "retry");
     s->m_dead = handled_series(bus, group, topic, "dead_letter");
     s->next = bus->subs;
     bus->subs = s;
     return 0;
+}
+
+int td_bus_set_depth(struct td_bus *bus, const char *topic, const char *group, int depth)
+{
+    for (struct bus_sub *s = bus->subs; s; s = s->next)
+        if (strcmp(s->topic, topic) == 0 && strcmp(s->group, group) == 0) {
+            s->depth = depth > 0 ? depth : 1;
+            return 0;
+        }
+    return -ENOENT;
 }
 
 int td_bus_start(struct td_bus *bus)
@@ -188,31 +199,42 @@ static struct bus_lane *lane_of(struct bus_sub *sub, int32_t partition)
     return sub->lanes[partition];
 }
 
+static void hand_out(struct bus_lane *lane, struct td_bus_delivery *d)
+{
+    lane->nactive++;
+    d->retry_at = 0;
+    d->msg.attempt++;
+    lane->sub->handler(&d->msg, d, lane->sub->arg);
+}
+
 static void lane_run(struct bus_lane *lane)
 {
-    while (!lane->busy && lane->head && !lane->sub->bus->closing) {
+    struct bus_sub *sub = lane->sub;
+    while (lane->nactive < sub->depth && !lane->nretry && lane->head && !sub->bus->closing) {
         struct td_bus_delivery *d = lane->head;
         lane->head = d->next;
         if (!lane->head)
             lane->tail = NULL;
         d->next = NULL;
-        lane->busy = d;
-        d->msg.attempt++;
-        lane->sub->handler(&d->msg, d, lane->sub->arg);
+        if (lane->atail)
+            lane->atail->next = d;
+        else
+            lane->ahead = d;
+        lane->atail = d;
+        hand_out(lane, d);
     }
 }
 
 void bus_deliver(struct td_bus *bus, struct td_bus_delivery *d)
 {
     struct bus_lane *lane = lane_of(d->sub, d->msg.partition);
-    bus->queued++;
-    if (!lane) {   /* out of memory: count it as finished so the driver redelivers later */
+    if (!lane) {   /* out of memory: never stored, so the driver redelivers it later */
         td_log_error(bus->log, "bus: out of memory; message %s/%d/%lld not handled",
                      d->msg.topic, (int)d->msg.partition, (long long)d->msg.offset);
-        bus->queued--;
         delivery_free(d);
         return;
     }
+    bus->queued++;
     if (lane->tail)
         lane->tail->next = d;
     else
@@ -230,28 +252,35 @@ void bus_revoke(struct bus_sub *sub, int32_t partition)
     while ((d = lane->head)) {
         lane->head = d->next;
         sub->bus->queued--;
-        sub->bus->drv->commit(sub->bus, d);   /* the driver releases its reference */
-        delivery_free(d);
+        delivery_free(d);   /* never stored: the partition's next owner gets it */
     }
     lane->tail = NULL;
 }
 
-/* The message is done with (handled, or dead-lettered): the driver records it, the
- * lane moves on. */
-static void finish(struct td_bus_delivery *d)
+/* Commits the finished prefix of the lane's active list, in order; then more can run. */
+static void settle(struct bus_lane *lane)
 {
-    struct bus_sub *sub = d->sub;
-    struct td_bus *bus = sub->bus;
-    struct bus_lane *lane = lane_of(sub, d->msg.partition);
-    bus->drv->commit(bus, d);
-    delivery_free(d);
-    bus->queued--;
-    lane->busy = NULL;
+    struct td_bus *bus = lane->sub->bus;
+    struct td_bus_delivery *d;
+    while ((d = lane->ahead) && d->done) {
+        lane->ahead = d->next;
+        if (!lane->ahead)
+            lane->atail = NULL;
+        bus->drv->commit(bus, d);
+        delivery_free(d);
+        bus->queued--;
+    }
     lane_run(lane);
     if (bus->starved && bus->queued < BUS_QUEUE_LOW && !bus->closing) {
         bus->starved = 0;
         bus->drv->room(bus);
     }
+}
+
+static void finish(struct td_bus_delivery *d)
+{
+    d->done = 1;
+    settle(lane_of(d->sub, d->msg.partition));
 }
 
 static void dead_lettered(int status, void *arg)
@@ -292,18 +321,38 @@ static void dead_letter(struct td_bus_delivery *d)
         dead_lettered(rc, d);
 }
 
+static void arm_retry(struct bus_lane *lane);
+
+/* Messages whose backoff is over go back to the handler, in lane order. */
 static void on_retry(uv_timer_t *t)
 {
     struct bus_lane *lane = t->data;
-    struct td_bus_delivery *d = lane->busy;
-    if (!d || lane->sub->bus->closing)
-        return;
-    d->msg.attempt++;
-    lane->sub->handler(&d->msg, d, lane->sub->arg);
+    struct td_bus *bus = lane->sub->bus;
+    uint64_t now = uv_now(bus->loop);
+    for (struct td_bus_delivery *d = lane->ahead; d && !bus->closing; d = d->next)
+        if (d->retry_at && d->retry_at <= now) {
+            lane->nretry--;
+            hand_out(lane, d);
+        }
+    arm_retry(lane);
 }
 
-static int schedule_retry(struct bus_lane *lane, int attempt)
+static void arm_retry(struct bus_lane *lane)
 {
+    struct td_bus *bus = lane->sub->bus;
+    uint64_t first = 0;
+    for (struct td_bus_delivery *d = lane->ahead; d; d = d->next)
+        if (d->retry_at && (!first || d->retry_at < first))
+            first = d->retry_at;
+    if (!first || !lane->retry)
+        return;
+    uint64_t now = uv_now(bus->loop);
+    uv_timer_start(lane->retry, on_retry, first > now ? first - now : 0, 0);
+}
+
+static int schedule_retry(struct td_bus_delivery *d)
+{
+    struct bus_lane *lane = lane_of(d->sub, d->msg.partition);
     struct td_bus *bus = lane->sub->bus;
     if (!lane->retry) {
         lane->retry = malloc(sizeof *lane->retry);
@@ -316,17 +365,21 @@ static int schedule_retry(struct bus_lane *lane, int attempt)
         bus->open_handles++;
     }
     unsigned delay = BUS_RETRY_MIN_MS;
-    for (int i = 1; i < attempt && delay < BUS_RETRY_MAX_MS; i++)
+    for (int i = 1; i < d->msg.attempt && delay < BUS_RETRY_MAX_MS; i++)
         delay *= 2;
     if (delay > BUS_RETRY_MAX_MS)
         delay = BUS_RETRY_MAX_MS;
-    return uv_timer_start(lane->retry, on_retry, delay, 0);
+    d->retry_at = uv_now(bus->loop) + delay;
+    lane->nretry++;
+    arm_retry(lane);
+    return 0;
 }
 
 void td_bus_done(struct td_bus_delivery *d, int status, const char *why)
 {
     struct bus_sub *sub = d->sub;
     struct td_bus *bus = sub->bus;
+    lane_of(sub, d->msg.partition)->nactive--;
     if (status == 0) {
         if (sub->m_ok)
             td_metric_add(sub->m_ok, 1);
@@ -335,10 +388,8 @@ void td_bus_done(struct td_bus_delivery *d, int status, const char *why)
     }
     free(d->why);
     d->why = strdup(why && *why ? why : strerror(-status));
-    if (bus->closing) {   /* not stored: another consumer gets it again */
-        finish(d);
+    if (bus->closing)   /* never committed: the group hands it out again after a restart */
         return;
-    }
     if (status == TD_BUS_REJECT || d->msg.attempt >= bus->max_attempts) {
         dead_letter(d);
         return;
@@ -348,8 +399,13 @@ void td_bus_done(struct td_bus_delivery *d, int status, const char *why)
     td_log_warn(bus->log, "bus: %s: %s/%d/%lld failed (attempt %d of %d), retrying: %s",
                 sub->group, d->msg.topic, (int)d->msg.partition, (long long)d->msg.offset,
                 d->msg.attempt, bus->max_attempts, d->why ? d->why : "");
-    if (schedule_retry(lane_of(sub, d->msg.partition), d->msg.attempt))
+    if (schedule_retry(d))
         dead_letter(d);
+}
+
+const struct td_bus_msg *td_bus_message(const struct td_bus_delivery *d)
+{
+    return &d->msg;
 }
 
 void bus_handle_closed(uv_handle_t *h)
@@ -375,8 +431,10 @@ static void free_subs(struct td_bus *bus)
                 next = d->next;
                 delivery_free(d);
             }
-            if (lane->busy)
-                delivery_free(lane->busy);
+            for (d = lane->ahead; d; d = next) {
+                next = d->next;
+                delivery_free(d);
+            }
             free(lane);
         }
         free(s->lanes);

@@ -64,6 +64,11 @@ int  td_bus_open(uv_loop_t *loop, const struct td_bus_opts *opts, struct td_bus 
  * topic is created with it. */
 int  td_bus_subscribe(struct td_bus *bus, const char *topic, const char *group,
                       td_bus_handler handler, void *arg);
+/* Lets up to depth consecutive messages of one lane into the handler at once (default 1),
+ * for handlers that apply a group of messages together. The handler must apply their
+ * effects in delivery order; they are committed in order whatever order they finish in.
+ * A message to retry waits for its backoff while later ones of its lane may finish. */
+int  td_bus_set_depth(struct td_bus *bus, const char *topic, const char *group, int depth);
 /* Creates missing topics, then joins the consumer groups; returns at once. */
 int  td_bus_start(struct td_bus *bus);
 /* Copies topic, key, value and traceparent (may be NULL). cb may be NULL. Returns 0 (cb
@@ -72,6 +77,8 @@ int  td_bus_publish(struct td_bus *bus, const char *topic, const char *key,
                     const char *value, size_t len, const char *traceparent,
                     td_bus_published_cb cb, void *arg);
 void td_bus_done(struct td_bus_delivery *d, int status, const char *why);
+/* The message a delivery carries (valid until td_bus_done). */
+const struct td_bus_msg *td_bus_message(const struct td_bus_delivery *d);
 /* Publishes still queued and handlers in progress: drain waits for these to reach 0. */
 size_t td_bus_pending(const struct td_bus *bus);
 /* 1 when the broker answers (always on the local bus); reason says why not. */

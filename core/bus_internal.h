@@ -18,21 +18,26 @@ struct bus_sub;
 
 /* One message waiting for, or inside, a handler. Owns a copy of the message. */
 struct td_bus_delivery {
-    struct td_bus_delivery *next;
+    struct td_bus_delivery *next;     /* in the lane's waiting or active list */
     struct bus_sub         *sub;
+    int                     done;     /* finished: committed once all before it are */
+    uint64_t                retry_at; /* loop time of its next attempt; 0 when none due */
     struct td_bus_msg       msg;
     void                   *ref;     /* driver's: the local publish, or the Kafka message */
     char                   *why;     /* last failure */
     char                   *mem;     /* topic, key, value, traceparent */
 };
 
-/* One partition of one subscription: messages run through the handler one at a time. */
+/* One partition of one subscription. Up to sub->depth messages are handed out at a time
+ * (in order); they are committed in order, whatever order they finish in. */
 struct bus_lane {
     struct bus_sub         *sub;
     int32_t                 partition;
-    struct td_bus_delivery *head, *tail;
-    struct td_bus_delivery *busy;     /* in the handler, or waiting for its retry */
-    uv_timer_t             *retry;    /* heap; closed with the bus */
+    struct td_bus_delivery *head, *tail;       /* waiting for the handler */
+    struct td_bus_delivery *ahead, *atail;     /* handed out, not yet committed */
+    int                     nactive;           /* in the handler */
+    int                     nretry;            /* waiting for a retry: nothing overtakes them */
+    uv_timer_t             *retry;             /* heap; closed with the bus */
 };
 
 struct bus_sub {
@@ -41,6 +46,7 @@ struct bus_sub {
     char            *topic, *group, *dlq_topic;
     td_bus_handler   handler;
     void            *arg;
+    int              depth;     /* messages of one lane in the handler at once */
     struct bus_lane **lanes;
     int32_t          nlanes;
     struct td_metric_series *m_ok, *m_retry, *m_dead;

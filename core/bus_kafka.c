@@ -367,6 +367,9 @@ static int start_group(struct kafka *k, struct kgroup *g)
         "auto.commit.interval.ms", "500", "auto.offset.reset", "earliest",
         "partition.assignment.strategy", "cooperative-sticky", "session.timeout.ms", "6000",
         "heartbeat.interval.ms", "1000", "allow.auto.create.topics", "true",
+        /* a broker answers a fetch as soon as data arrives; some (the mock cluster) wait
+         * the whole time, which would become every event's latency */
+        "fetch.wait.max.ms", "50",
         "topic.metadata.refresh.interval.ms", "5000", NULL};
     rd_kafka_conf_t *c = base_conf(bus, err, sizeof err);
     if (!c || set_all(c, kv, err, sizeof err) ||

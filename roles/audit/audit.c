@@ -7,33 +7,121 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "core/buf.h"
 #include "core/bus.h"
 #include "core/db.h"
 
-static void on_appended(int status, struct td_db_res *res, void *arg)
+/* Group commit: events that arrive together are appended in one statement and one
+ * transaction, in delivery order, each with its own answer. One batch at a time: a lane's
+ * later events must not overtake its earlier ones (td_bus_set_depth). */
+struct audit_batch {
+    struct audit           *a;
+    int                     safe;   /* one subtransaction per event (after a bad one) */
+    struct td_bus_delivery *d[AUDIT_BATCH_MAX];
+    int                     n;
+};
+
+static void flush(struct audit *a);
+static void send_batch(struct audit *a, struct audit_batch *b);
+
+static void on_batch(int status, struct td_db_res *res, void *arg)
 {
-    struct td_bus_delivery *d = arg;
-    if (status == 0) {
-        td_bus_done(d, 0, NULL);
+    struct audit_batch *b = arg;
+    struct audit *a = b->a;
+    if (status == -EIO && !b->safe && strncmp(td_db_res_sqlstate(res), "22", 2) == 0) {
+        a->inflight--;   /* a bad event among good ones: find it, one subtransaction each */
+        b->safe = 1;
+        send_batch(a, b);
         return;
     }
-    /* SQLSTATE class 22 (bad JSON, not a task event, bad uuid or time): it never will be */
-    const char *state = td_db_res_sqlstate(res);
-    int bad = status == -EIO && strncmp(state, "22", 2) == 0;
-    td_bus_done(d, bad ? TD_BUS_REJECT : TD_BUS_RETRY, td_db_res_error(res));
+    json_t *results = status == 0 ? json_loads(td_db_res_value(res, 0, 0), 0, NULL) : NULL;
+    const char *why = status == 0 ? "the batch answer is unreadable" : td_db_res_error(res);
+    for (int i = 0; i < b->n; i++) {
+        json_t *r = json_array_get(results, (size_t)i);
+        if (results && json_is_null(r))
+            td_bus_done(b->d[i], 0, NULL);
+        else if (json_is_string(r))   /* a bad event: no retry will fix it */
+            td_bus_done(b->d[i], TD_BUS_REJECT, json_string_value(r));
+        else
+            td_bus_done(b->d[i], TD_BUS_RETRY, why);
+    }
+    if (a->m_batch)
+        td_metric_observe(a->m_batch, b->n);
+    json_decref(results);
+    free(b);
+    a->inflight--;
+    flush(a);
+}
+
+static void send_batch(struct audit *a, struct audit_batch *b)
+{
+    struct td_buf events = {0};
+    int err = td_buf_puts(&events, "[");
+    for (int i = 0; i < b->n; i++) {
+        const struct td_bus_msg *m = td_bus_message(b->d[i]);
+        err |= td_buf_puts(&events, i ? "," : "") | td_buf_append(&events, m->value, m->len);
+    }
+    err |= td_buf_puts(&events, "]");
+    const char *params[] = {AUDIT_GROUP, events.data, b->safe ? "true" : "false"};
+    int rc = err ? -ENOMEM : td_db_exec(a->svc->db, "audit_append_batch", 3, params, on_batch, b);
+    td_buf_free(&events);
+    if (rc) {
+        for (int i = 0; i < b->n; i++)
+            td_bus_done(b->d[i], TD_BUS_RETRY, strerror(-rc));
+        free(b);
+        return;
+    }
+    a->inflight++;
+}
+
+static void flush(struct audit *a)
+{
+    if (!a->npending || a->inflight)
+        return;
+    struct audit_batch *b = calloc(1, sizeof *b);
+    if (!b)
+        return;   /* the next answer or event tries again */
+    b->a = a;
+    int n = a->npending < AUDIT_BATCH_MAX ? a->npending : AUDIT_BATCH_MAX;
+    memcpy(b->d, a->pending, (size_t)n * sizeof *b->d);   /* arrival order */
+    b->n = n;
+    a->npending -= n;
+    memmove(a->pending, a->pending + n, (size_t)a->npending * sizeof *a->pending);
+    send_batch(a, b);
+}
+
+/* Runs once per loop turn: everything that arrived in this turn goes together. An idle
+ * handle, not a check handle: it keeps the loop from blocking in poll when the events
+ * came from a timer (the local bus), where a check handle would wait for the next I/O. */
+static void on_idle(uv_idle_t *h)
+{
+    struct audit *a = h->data;
+    flush(a);
+    if (!a->npending)
+        uv_idle_stop(h);
 }
 
 static void on_task_event(const struct td_bus_msg *msg, struct td_bus_delivery *d, void *arg)
 {
     struct audit *a = arg;
-    const char *params[] = {AUDIT_GROUP, msg->value};
-    if (strlen(msg->value) != msg->len) {
-        td_bus_done(d, TD_BUS_REJECT, "the event holds a NUL byte: not JSON text");
+    json_error_t e;
+    json_t *j = json_loadb(msg->value, msg->len, 0, &e);
+    if (!j) {
+        char why[300];
+        snprintf(why, sizeof why, "not JSON: %s at byte %d", e.text, e.position);
+        td_bus_done(d, TD_BUS_REJECT, why);
         return;
     }
-    int rc = td_db_exec(a->svc->db, "audit_append", 2, params, on_appended, d);
-    if (rc)
-        td_bus_done(d, TD_BUS_RETRY, strerror(-rc));
+    json_decref(j);
+    if (a->npending == AUDIT_PENDING_MAX) {   /* the bus stops fetching long before this */
+        td_bus_done(d, TD_BUS_RETRY, "audit consumer overloaded");
+        return;
+    }
+    a->pending[a->npending++] = d;
+    uv_idle_start(&a->idle, on_idle);
 }
 
 static int audit_init(struct td_svc *svc, void *state)
@@ -52,20 +140,42 @@ static int audit_init(struct td_svc *svc, void *state)
         rc = td_ratelimit_new(cfg->rate_limit_user, cfg->rate_limit_user * 2, 100000,
                               &a->per_user);
     if (!rc)
-        rc = td_db_prepare(svc->db, "audit_append", "SELECT todod_audit_append($1, $2::jsonb)", 2);
+        rc = td_db_prepare(svc->db, "audit_append_batch",
+                           "SELECT todod_audit_append_batch($1, $2::jsonb, $3::boolean)::text", 3);
+    if (!rc && svc->metrics) {
+        static const double sizes[] = {1, 2, 4, 8, 16, 32, 64};
+        td_metrics_describe(svc->metrics, "td_audit_batch_size", TD_METRIC_HISTOGRAM,
+                            "Events the audit consumer appended per transaction.", sizes, 7);
+        a->m_batch = td_metrics_series(svc->metrics, "td_audit_batch_size", "");
+    }
+    if (!rc) {
+        uv_idle_init(svc->loop, &a->idle);
+        a->idle.data = a;
+        a->idle_open = 1;
+    }
     if (!rc)
         rc = audit_prepare_routes(a);
     if (!rc)
         rc = td_bus_subscribe(svc->bus, "task-events", AUDIT_GROUP, on_task_event, a);
+    if (!rc)
+        rc = td_bus_set_depth(svc->bus, "task-events", AUDIT_GROUP, AUDIT_LANE_DEPTH);
     if (rc)
         return rc;
     audit_routes(a);
     return 0;
 }
 
+static void idle_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
 static void audit_fini(void *state)
 {
     struct audit *a = state;
+    if (a->idle_open)
+        uv_close((uv_handle_t *)&a->idle, idle_closed);
+    a->idle_open = 0;
     td_auth_free(a->auth);
     td_ratelimit_free(a->per_user);
     a->auth = NULL;

@@ -8,11 +8,24 @@
 
 #define AUDIT_GROUP "todod-audit"
 
+enum {
+    AUDIT_BATCH_MAX = 512,
+    AUDIT_LANE_DEPTH = 128,     /* consecutive events of one lane in a batch */
+    AUDIT_PENDING_MAX = 4096,
+};
+
+struct td_bus_delivery;
+
 struct audit {
-    struct td_svc       *svc;
-    struct td_auth      *auth;
-    struct td_ratelimit *per_user;
-    struct td_metric_series *m_appended, *m_duplicate;
+    struct td_svc          *svc;
+    struct td_auth         *auth;
+    struct td_ratelimit    *per_user;
+    uv_idle_t               idle;       /* flushes what arrived in one loop turn */
+    int                     idle_open;
+    struct td_bus_delivery *pending[AUDIT_PENDING_MAX];
+    int                     npending;
+    int                     inflight;   /* 1 while a batch waits on the database */
+    struct td_metric_series *m_batch;
 };
 
 /* routes.c */

@@ -1,0 +1,615 @@
+/* core/bus.c (the driver-independent dispatcher: lanes, retries, dead letters) on the
+ * local driver (core/bus_local.c), with a real libuv loop. Handlers hold deliveries and
+ * finish them later from timers, the way a handler waiting for a database commit does.
+ * Every test closes the bus and asserts uv_loop_close succeeds; ASan checks for leaks. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "core/buf.h"
+#include "core/bus.h"
+#include "core/metrics.h"
+
+static uv_loop_t loop;
+static uv_timer_t tick;   /* keeps UV_RUN_ONCE from sleeping forever while we wait */
+static struct td_log quiet = {.level = TD_LOG_ERROR, .format = TD_LOG_TEXT, .role = "test", .fd = 2};
+static struct td_metrics *metrics;
+
+static void on_tick(uv_timer_t *t)
+{
+    (void)t;
+}
+
+static void setup(void)
+{
+    cr_assert(uv_loop_init(&loop) == 0);
+    uv_timer_init(&loop, &tick);
+    uv_timer_start(&tick, on_tick, 5, 5);
+    cr_assert(td_metrics_new(&metrics) == 0);
+}
+
+static void teardown(void)
+{
+    td_metrics_free(metrics);
+}
+
+static double now_ms(void)
+{
+    return (double)uv_hrtime() / 1e6;
+}
+
+static int run_until(const int *flag, int want, int ms)
+{
+    double end = now_ms() + ms;
+    while (*flag < want && now_ms() < end)
+        uv_run(&loop, UV_RUN_ONCE);
+    return *flag >= want;
+}
+
+static void run_for(int ms)
+{
+    double end = now_ms() + ms;
+    while (now_ms() < end)
+        uv_run(&loop, UV_RUN_ONCE);
+}
+
+static struct td_bus *open_bus(int max_attempts)
+{
+    struct td_bus_opts o = {.driver = TD_BUS_LOCAL, .max_attempts = max_attempts,
+                            .client_id = "test", .log = &quiet, .metrics = metrics};
+    struct td_bus *bus = NULL;
+    cr_assert(td_bus_open(&loop, &o, &bus) == 0);
+    cr_assert(bus);
+    return bus;
+}
+
+static void on_bus_closed(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* Closes the bus and proves nothing is left on the loop (house rule 2). */
+static void close_all(struct td_bus *bus)
+{
+    int closed = 0;
+    td_bus_close(bus, on_bus_closed, &closed);
+    uv_close((uv_handle_t *)&tick, NULL);
+    cr_assert(uv_run(&loop, UV_RUN_DEFAULT) == 0, "handles left on the loop");
+    cr_assert_eq(closed, 1, "closed callback ran %d times", closed);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+/* The value of one series in the rendered registry (-1 when absent). */
+static double metric(const char *series)
+{
+    struct td_buf b = {0};
+    cr_assert(td_metrics_render(metrics, &b) == 0);
+    double v = -1;
+    size_t n = strlen(series);
+    for (const char *p = b.data; p && *p;) {
+        if (strncmp(p, series, n) == 0 && p[n] == ' ') {
+            v = strtod(p + n + 1, NULL);
+            break;
+        }
+        const char *nl = strchr(p, '\n');
+        p = nl ? nl + 1 : NULL;
+    }
+    td_buf_free(&b);
+    return v;
+}
+
+static double handled(const char *group, const char *topic, const char *outcome)
+{
+    char s[256];
+    snprintf(s, sizeof s, "td_bus_handled_total{group=\"%s\",topic=\"%s\",outcome=\"%s\"}",
+             group, topic, outcome);
+    return metric(s);
+}
+
+/* ------------------------------------------------------------ a recording consumer */
+
+enum { MAXREC = 512, MAXHELD = 256 };
+
+struct rec {
+    char    key[32];
+    char    value[64];
+    char    tp[64];
+    int32_t partition;
+    int64_t offset;
+    int     attempt;
+    double  at;
+};
+
+/* What a handler does with each message. */
+enum mode { DONE_NOW, HOLD, RETRY_ALWAYS, REJECT, RETRY_THEN_DONE, RETRY_POISON };
+
+struct consumer {
+    const char               *name;
+    enum mode                 mode;
+    int                       n;
+    struct rec                rec[MAXREC];
+    struct td_bus_delivery   *held[MAXHELD];
+    int32_t                   held_lane[MAXHELD];
+    int                       nheld;
+    int                       lane_busy[64];   /* by msg->partition */
+    int                       overlap;         /* a second message entered a busy lane */
+    int                       inflight, max_inflight;
+};
+
+static void handler(const struct td_bus_msg *msg, struct td_bus_delivery *d, void *arg)
+{
+    struct consumer *c = arg;
+    cr_assert(c->n < MAXREC);
+    struct rec *r = &c->rec[c->n++];
+    snprintf(r->key, sizeof r->key, "%s", msg->key);
+    snprintf(r->value, sizeof r->value, "%.*s", (int)msg->len, msg->value);
+    snprintf(r->tp, sizeof r->tp, "%s", msg->traceparent);
+    r->partition = msg->partition;
+    r->offset = msg->offset;
+    r->attempt = msg->attempt;
+    r->at = now_ms();
+    cr_assert(msg->partition >= 0 && msg->partition < 64);
+    if (c->lane_busy[msg->partition])
+        c->overlap++;
+    switch (c->mode) {
+    case DONE_NOW:
+        td_bus_done(d, 0, NULL);
+        return;
+    case RETRY_ALWAYS:
+        td_bus_done(d, TD_BUS_RETRY, "database is down");
+        return;
+    case REJECT:
+        td_bus_done(d, TD_BUS_REJECT, "not a valid event");
+        return;
+    case RETRY_POISON:
+        td_bus_done(d, strstr(msg->value, "poison") ? TD_BUS_RETRY : 0, "poisoned");
+        return;
+    case RETRY_THEN_DONE:
+        td_bus_done(d, msg->attempt < 2 ? TD_BUS_RETRY : 0, "try again");
+        return;
+    case HOLD:
+        cr_assert(c->nheld < MAXHELD);
+        c->lane_busy[msg->partition] = 1;
+        c->held_lane[c->nheld] = msg->partition;
+        c->held[c->nheld++] = d;
+        if (++c->inflight > c->max_inflight)
+            c->max_inflight = c->inflight;
+        return;
+    }
+}
+
+/* Finishes held delivery i with status (the lane may run its next message at once). */
+static void release(struct consumer *c, int i, int status)
+{
+    struct td_bus_delivery *d = c->held[i];
+    c->lane_busy[c->held_lane[i]] = 0;
+    c->inflight--;
+    c->held[i] = c->held[c->nheld - 1];
+    c->held_lane[i] = c->held_lane[c->nheld - 1];
+    c->nheld--;
+    td_bus_done(d, status, status ? "failed" : NULL);
+}
+
+struct pubres {
+    int calls;
+    int status;
+    double at;
+};
+
+static void on_published(int status, void *arg)
+{
+    struct pubres *p = arg;
+    p->calls++;
+    p->status = status;
+    p->at = now_ms();
+}
+
+static void publish(struct td_bus *bus, const char *topic, const char *key, const char *value,
+                    const char *tp, struct pubres *res)
+{
+    int rc = td_bus_publish(bus, topic, key, value, strlen(value), tp, res ? on_published : NULL,
+                            res);
+    cr_assert_eq(rc, 0, "publish %s/%s = %d", topic, key, rc);
+    if (res)
+        cr_assert_eq(res->calls, 0, "the publish callback ran inside td_bus_publish");
+}
+
+/* A timer that finishes held deliveries in a scrambled order, a few at a time. */
+struct scrambler {
+    uv_timer_t       t;
+    struct consumer *c;
+    unsigned         seed;
+};
+
+static void on_scramble(uv_timer_t *t)
+{
+    struct scrambler *s = t->data;
+    int k = s->c->nheld ? 1 + (int)(rand_r(&s->seed) % (unsigned)s->c->nheld) : 0;
+    while (k-- > 0 && s->c->nheld)
+        release(s->c, (int)(rand_r(&s->seed) % (unsigned)s->c->nheld), 0);
+}
+
+TestSuite(bus, .init = setup, .fini = teardown, .timeout = 60);
+
+/* (a) Per key in publish order; different keys in different lanes run side by side; a
+ * lane never has two messages in the handler. */
+Test(bus, per_key_order_and_one_message_per_lane)
+{
+    struct td_bus *bus = open_bus(3);
+    static struct consumer c = {.name = "g", .mode = HOLD};
+    cr_assert(td_bus_subscribe(bus, "task-events", "g", handler, &c) == 0);
+    cr_assert(td_bus_start(bus) == 0);
+
+    enum { KEYS = 8, PER_KEY = 30 };
+    static struct pubres pr[KEYS * PER_KEY];
+    for (int i = 0; i < PER_KEY; i++)
+        for (int k = 0; k < KEYS; k++) {
+            char key[16], val[32];
+            snprintf(key, sizeof key, "user-%d", k);
+            snprintf(val, sizeof val, "{\"k\":%d,\"i\":%d}", k, i);
+            publish(bus, "task-events", key, val, NULL, &pr[i * KEYS + k]);
+        }
+    cr_assert_eq(c.n, 0, "a handler ran inside td_bus_publish");
+
+    struct scrambler s = {.c = &c, .seed = 42};
+    uv_timer_init(&loop, &s.t);
+    s.t.data = &s;
+    uv_timer_start(&s.t, on_scramble, 1, 1);
+    int done = 0;
+    double end = now_ms() + 20000;
+    while (now_ms() < end) {
+        done = 0;
+        for (int i = 0; i < KEYS * PER_KEY; i++)
+            done += pr[i].calls;
+        if (done == KEYS * PER_KEY)
+            break;
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    uv_close((uv_handle_t *)&s.t, NULL);
+    cr_assert_eq(done, KEYS * PER_KEY, "only %d of %d publishes confirmed", done, KEYS * PER_KEY);
+    cr_assert_eq(c.n, KEYS * PER_KEY, "handler saw %d messages", c.n);
+    cr_assert_eq(c.overlap, 0, "%d time(s) a second message entered a busy lane", c.overlap);
+    cr_assert_gt(c.max_inflight, 1, "different lanes never ran side by side");
+
+    int next[KEYS] = {0};
+    int32_t lane[KEYS];
+    int64_t last_off = 0;
+    int nlanes = 0;
+    int32_t seen[64] = {0};
+    for (int j = 0; j < c.n; j++) {
+        int k, i;
+        cr_assert_eq(sscanf(c.rec[j].value, "{\"k\":%d,\"i\":%d}", &k, &i), 2, "%s",
+                     c.rec[j].value);
+        char key[16];
+        snprintf(key, sizeof key, "user-%d", k);
+        cr_assert_str_eq(c.rec[j].key, key);
+        cr_assert_eq(i, next[k], "key %d: got message %d, expected %d", k, i, next[k]);
+        if (next[k] == 0)
+            lane[k] = c.rec[j].partition;
+        cr_assert_eq(c.rec[j].partition, lane[k], "one key changed lanes");
+        next[k]++;
+        cr_assert_eq(c.rec[j].attempt, 1);
+        cr_assert_str_eq(c.rec[j].tp, "");
+        cr_assert_gt(c.rec[j].offset, 0);
+        if (c.rec[j].offset > last_off)
+            last_off = c.rec[j].offset;
+        if (!seen[c.rec[j].partition]++)
+            nlanes++;
+    }
+    cr_assert_eq(last_off, KEYS * PER_KEY, "offsets are the publish sequence");
+    cr_assert_gt(nlanes, 1, "all keys landed in one lane");
+    for (int i = 0; i < KEYS * PER_KEY; i++)
+        cr_assert_eq(pr[i].status, 0);
+    cr_assert_eq(handled("g", "task-events", "ok"), KEYS * PER_KEY);
+    cr_assert_eq(metric("td_bus_published_total"), KEYS * PER_KEY);
+    cr_assert_eq(td_bus_pending(bus), 0);
+    close_all(bus);
+}
+
+/* A handler answering at once, inside the call: messages still arrive one by one, later,
+ * and the publish callback still comes from the loop. */
+Test(bus, handler_done_inside_handler)
+{
+    struct td_bus *bus = open_bus(3);
+    static struct consumer c = {.mode = DONE_NOW};
+    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
+    cr_assert(td_bus_start(bus) == 0);
+    static struct pubres pr[100];
+    for (int i = 0; i < 100; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", i);
+        publish(bus, "t", "same", v, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                &pr[i]);
+    }
+    cr_assert_eq(c.n, 0);
+    cr_assert(run_until(&pr[99].calls, 1, 5000));
+    cr_assert_eq(c.n, 100);
+    for (int i = 0; i < 100; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", i);
+        cr_assert_str_eq(c.rec[i].value, v);
+        cr_assert_str_eq(c.rec[i].tp, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+        cr_assert_eq(pr[i].calls, 1);
+        cr_assert_eq(pr[i].status, 0);
+    }
+    close_all(bus);
+}
+
+/* (b) Two groups on one topic: the publish is confirmed only after both finished. */
+Test(bus, publish_confirmed_after_every_group)
+{
+    struct td_bus *bus = open_bus(3);
+    static struct consumer fast = {.mode = DONE_NOW}, slow = {.mode = HOLD};
+    static struct consumer other = {.mode = DONE_NOW};
+    cr_assert(td_bus_subscribe(bus, "task-events", "fast", handler, &fast) == 0);
+    cr_assert(td_bus_subscribe(bus, "task-events", "slow", handler, &slow) == 0);
+    cr_assert(td_bus_subscribe(bus, "reminders", "other", handler, &other) == 0);
+    cr_assert(td_bus_start(bus) == 0);
+
+    struct pubres pr = {0};
+    publish(bus, "task-events", "u1", "{\"a\":1}", NULL, &pr);
+    cr_assert_eq(fast.n + slow.n, 0, "delivered inside td_bus_publish");
+    cr_assert(run_until(&slow.n, 1, 2000), "the slow group never got it");
+    cr_assert(run_until(&fast.n, 1, 2000), "the fast group never got it");
+    run_for(100);
+    cr_assert_eq(other.n, 0, "a subscriber of another topic got it");
+    cr_assert_eq(pr.calls, 0, "confirmed while the slow group still holds it");
+    cr_assert_eq(td_bus_pending(bus), 2, "one publish and one message in a handler: %zu",
+                 td_bus_pending(bus));
+    release(&slow, 0, 0);
+    run_until(&pr.calls, 1, 1000);
+    cr_assert_eq(pr.calls, 1);
+    cr_assert_eq(pr.status, 0);
+    run_for(50);
+    cr_assert_eq(pr.calls, 1, "the callback ran twice");
+    cr_assert_eq(fast.n, 1);
+    cr_assert_eq(slow.n, 1);
+    cr_assert_eq(handled("fast", "task-events", "ok"), 1);
+    cr_assert_eq(handled("slow", "task-events", "ok"), 1);
+    cr_assert_eq(td_bus_pending(bus), 0);
+
+    /* the same the other way round: the slow group finishes first */
+    struct pubres pr2 = {0};
+    fast.mode = HOLD;
+    publish(bus, "task-events", "u1", "{\"a\":2}", NULL, &pr2);
+    cr_assert(run_until(&slow.n, 2, 2000));
+    cr_assert(run_until(&fast.n, 2, 2000));
+    release(&slow, 0, 0);
+    run_for(50);
+    cr_assert_eq(pr2.calls, 0, "confirmed while the fast group still holds it");
+    release(&fast, 0, 0);
+    run_until(&pr2.calls, 1, 1000);
+    cr_assert_eq(pr2.calls, 1);
+
+    /* a topic nobody subscribes to is delivered at once (nothing to wait for) */
+    struct pubres pr3 = {0};
+    publish(bus, "task-updates", "u1", "{}", NULL, &pr3);
+    cr_assert(run_until(&pr3.calls, 1, 1000));
+    cr_assert_eq(pr3.status, 0);
+    close_all(bus);
+}
+
+/* (c) RETRY: the message comes back with attempt+1 after a growing backoff; after
+ * max_attempts it is dead-lettered and the lane moves on. */
+Test(bus, retry_backoff_then_dead_letter)
+{
+    struct td_bus *bus = open_bus(3);
+    static struct consumer c = {.mode = RETRY_POISON}, dlq = {.mode = DONE_NOW};
+    cr_assert(td_bus_subscribe(bus, "task-events", "g", handler, &c) == 0);
+    cr_assert(td_bus_subscribe(bus, "task-events.dlq", "dlq-watch", handler, &dlq) == 0);
+    cr_assert(td_bus_start(bus) == 0);
+
+    const char *tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    struct pubres p1 = {0}, p2 = {0};
+    double t0 = now_ms();
+    publish(bus, "task-events", "u1", "{\"poison\":true}", tp, &p1);
+    publish(bus, "task-events", "u1", "{\"next\":true}", NULL, &p2);
+    cr_assert(run_until(&c.n, 3, 3000), "only %d attempt(s)", c.n);
+    cr_assert(run_until(&dlq.n, 1, 2000), "the dead letter never reached <topic>.dlq");
+    /* the poison message: attempts 1, 2, 3, at >= 100 and >= 200 ms intervals */
+    for (int i = 0; i < 3; i++) {
+        cr_assert_str_eq(c.rec[i].value, "{\"poison\":true}");
+        cr_assert_eq(c.rec[i].attempt, i + 1, "attempt %d reported as %d", i + 1,
+                     c.rec[i].attempt);
+        cr_assert_eq(c.rec[i].offset, c.rec[0].offset);
+        cr_assert_str_eq(c.rec[i].tp, tp);
+    }
+    double gap1 = c.rec[1].at - c.rec[0].at, gap2 = c.rec[2].at - c.rec[1].at;
+    cr_assert_geq(gap1, 95, "first retry after %.0f ms", gap1);
+    cr_assert_geq(gap2, 195, "second retry after %.0f ms (no exponential backoff)", gap2);
+    cr_assert_lt(gap1, 1000, "first retry after %.0f ms", gap1);
+    cr_assert_lt(c.rec[0].at - t0, 100, "first delivery took %.0f ms", c.rec[0].at - t0);
+    cr_assert_str_eq(dlq.rec[0].value, "{\"poison\":true}");
+    cr_assert_str_eq(dlq.rec[0].key, "u1");
+    cr_assert_str_eq(dlq.rec[0].tp, tp);
+    cr_assert_eq(handled("g", "task-events", "dead_letter"), 1);
+    cr_assert_eq(handled("g", "task-events", "retry"), 2);
+
+    /* the lane moved on: the next message of the same key comes and is handled */
+    cr_assert(run_until(&c.n, 4, 2000), "the lane did not move on after the dead letter");
+    cr_assert_str_eq(c.rec[3].value, "{\"next\":true}");
+    cr_assert_eq(c.rec[3].attempt, 1);
+    cr_assert_geq(c.rec[3].at, dlq.rec[0].at, "the next message ran before the dead letter");
+    cr_assert(run_until(&p1.calls, 1, 1000));
+    cr_assert_eq(p1.status, 0);   /* delivered: the dead-letter topic holds it now */
+    cr_assert_eq(p1.calls, 1);
+    cr_assert(run_until(&p2.calls, 1, 1000));
+    cr_assert_eq(handled("g", "task-events", "ok"), 1);
+    cr_assert_eq(handled("g", "task-events", "retry"), 2);
+    cr_assert_eq(handled("g", "task-events", "dead_letter"), 1);
+    cr_assert_eq(c.n, 4);
+    cr_assert_eq(td_bus_pending(bus), 0);
+    close_all(bus);
+}
+
+/* A handler failing once then succeeding: one retry, then ok; no dead letter. */
+Test(bus, retry_then_success)
+{
+    struct td_bus *bus = open_bus(5);
+    static struct consumer c = {.mode = RETRY_THEN_DONE};
+    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
+    cr_assert(td_bus_start(bus) == 0);
+    struct pubres p = {0};
+    publish(bus, "t", "k", "x", NULL, &p);
+    cr_assert(run_until(&p.calls, 1, 3000));
+    cr_assert_eq(c.n, 2);
+    cr_assert_eq(c.rec[0].attempt, 1);
+    cr_assert_eq(c.rec[1].attempt, 2);
+    cr_assert_geq(c.rec[1].at - c.rec[0].at, 95);
+    cr_assert_eq(handled("g", "t", "retry"), 1);
+    cr_assert_eq(handled("g", "t", "ok"), 1);
+    cr_assert_eq(handled("g", "t", "dead_letter"), 0);
+    cr_assert_eq(td_bus_pending(bus), 0);
+    close_all(bus);
+}
+
+/* (d) REJECT dead-letters at once, on the first attempt. */
+Test(bus, reject_dead_letters_at_once)
+{
+    struct td_bus *bus = open_bus(5);
+    static struct consumer c = {.mode = REJECT};
+    cr_assert(td_bus_subscribe(bus, "reminders", "g", handler, &c) == 0);
+    cr_assert(td_bus_start(bus) == 0);
+    struct pubres p = {0};
+    double t0 = now_ms();
+    publish(bus, "reminders", "u9", "{\"bad\":1}", NULL, &p);
+    cr_assert(run_until(&p.calls, 1, 2000));
+    double took = now_ms() - t0;
+    cr_assert_eq(c.n, 1, "a rejected message was handled %d times", c.n);
+    cr_assert_eq(c.rec[0].attempt, 1);
+    cr_assert_lt(took, 90, "rejecting took %.0f ms (a retry backoff?)", took);
+    cr_assert_eq(handled("g", "reminders", "dead_letter"), 1);
+    cr_assert_eq(handled("g", "reminders", "retry"), 0);
+    run_for(300);
+    cr_assert_eq(c.n, 1, "a rejected message came back");
+    cr_assert_eq(td_bus_pending(bus), 0);
+    close_all(bus);
+}
+
+/* (e) td_bus_pending counts queued publishes and messages in handlers, back to 0. */
+Test(bus, pending_counts)
+{
+    struct td_bus *bus = open_bus(3);
+    static struct consumer c = {.mode = HOLD};
+    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
+    cr_assert_eq(td_bus_pending(bus), 0);
+    cr_assert(td_bus_start(bus) == 0);
+    cr_assert_eq(td_bus_pending(bus), 0);
+    struct pubres p[3] = {{0}};
+    publish(bus, "t", "a", "1", NULL, &p[0]);
+    publish(bus, "t", "a", "2", NULL, &p[1]);
+    publish(bus, "t", "a", "3", NULL, &p[2]);
+    cr_assert_eq(td_bus_pending(bus), 3, "pending = %zu after 3 publishes", td_bus_pending(bus));
+    cr_assert(run_until(&c.n, 1, 1000));
+    run_for(30);
+    cr_assert_eq(c.n, 1, "a second message of the lane entered the handler");
+    size_t during = td_bus_pending(bus);
+    cr_assert_geq(during, 3, "pending = %zu with 3 messages unfinished", during);
+    release(&c, 0, 0);
+    cr_assert(run_until(&p[0].calls, 1, 1000));
+    cr_assert(run_until(&c.n, 2, 1000));
+    cr_assert_gt(td_bus_pending(bus), 0);
+    cr_assert_lt(td_bus_pending(bus), during);
+    release(&c, 0, 0);
+    cr_assert(run_until(&c.n, 3, 1000));
+    cr_assert_gt(td_bus_pending(bus), 0);
+    release(&c, 0, 0);
+    cr_assert(run_until(&p[2].calls, 1, 1000));
+    cr_assert_eq(td_bus_pending(bus), 0, "pending = %zu at the end", td_bus_pending(bus));
+    /* a message waiting for its retry still counts */
+    c.mode = RETRY_ALWAYS;
+    struct pubres q = {0};
+    publish(bus, "t", "b", "4", NULL, &q);
+    cr_assert(run_until(&c.n, 4, 1000));
+    cr_assert_gt(td_bus_pending(bus), 0, "a message waiting to be retried is not counted");
+    c.mode = DONE_NOW;
+    cr_assert(run_until(&q.calls, 1, 2000));
+    cr_assert_eq(td_bus_pending(bus), 0);
+    close_all(bus);
+}
+
+/* Publishing before start, or once closing, fails at once and never calls back. */
+Test(bus, publish_refused_before_start_and_when_closing)
+{
+    struct td_bus *bus = open_bus(3);
+    struct pubres p = {0};
+    int rc = td_bus_publish(bus, "t", "k", "v", 1, NULL, on_published, &p);
+    cr_assert_lt(rc, 0, "publish before start = %d", rc);
+    cr_assert(td_bus_start(bus) == 0);
+    int closed = 0;
+    td_bus_close(bus, on_bus_closed, &closed);
+    rc = td_bus_publish(bus, "t", "k", "v", 1, NULL, on_published, &p);
+    cr_assert_eq(rc, -ECANCELED, "publish while closing = %d", rc);
+    uv_close((uv_handle_t *)&tick, NULL);
+    cr_assert(uv_run(&loop, UV_RUN_DEFAULT) == 0);
+    cr_assert_eq(closed, 1);
+    cr_assert_eq(p.calls, 0);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+/* A bus opened and closed without being started. */
+Test(bus, close_without_start)
+{
+    struct td_bus *bus = open_bus(3);
+    static struct consumer c = {.mode = DONE_NOW};
+    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
+    char reason[64] = "";
+    cr_assert_eq(td_bus_is_up(bus, reason, sizeof reason), 1, "local bus is always up");
+    close_all(bus);
+}
+
+/* (f) Closing with work everywhere: published but not dispatched, queued in a lane, in a
+ * handler, waiting for a retry. Everything is freed (ASan), no callback runs late. */
+Test(bus, close_with_work_in_flight)
+{
+    struct td_bus *bus = open_bus(5);
+    static struct consumer holder = {.mode = HOLD}, retrier = {.mode = RETRY_ALWAYS};
+    cr_assert(td_bus_subscribe(bus, "task-events", "holder", handler, &holder) == 0);
+    cr_assert(td_bus_subscribe(bus, "reminders", "retrier", handler, &retrier) == 0);
+    cr_assert(td_bus_start(bus) == 0);
+    static struct pubres p[12];
+    for (int i = 0; i < 4; i++)
+        publish(bus, "task-events", "same-key", "held or queued", NULL, &p[i]);
+    publish(bus, "reminders", "r", "retried", NULL, &p[4]);
+    cr_assert(run_until(&holder.n, 1, 1000));
+    cr_assert(run_until(&retrier.n, 1, 1000));
+    for (int i = 5; i < 12; i++)   /* not dispatched yet when the bus closes */
+        publish(bus, "task-events", "other", "queued publish", NULL, &p[i]);
+    cr_assert_gt(td_bus_pending(bus), 10);
+    int closed = 0;
+    td_bus_close(bus, on_bus_closed, &closed);
+    uv_close((uv_handle_t *)&tick, NULL);
+    cr_assert(uv_run(&loop, UV_RUN_DEFAULT) == 0, "handles left on the loop");
+    cr_assert_eq(closed, 1);
+    for (int i = 0; i < 12; i++)
+        cr_assert_eq(p[i].calls, 0, "publish %d confirmed during close", i);
+    cr_assert_eq(holder.n, 1, "messages dispatched while closing");
+    cr_assert_eq(retrier.n, 1, "a retry ran while closing");
+    cr_assert_eq(uv_loop_close(&loop), 0);
+}
+
+/* A handler finishing its message while the bus closes (before the close completes):
+ * the lane does not run the next one and nothing is confirmed. */
+Test(bus, done_during_close)
+{
+    struct td_bus *bus = open_bus(3);
+    static struct consumer c = {.mode = HOLD};
+    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
+    cr_assert(td_bus_start(bus) == 0);
+    struct pubres p[3] = {{0}};
+    for (int i = 0; i < 3; i++)
+        publish(bus, "t", "k", "v", NULL, &p[i]);
+    cr_assert(run_until(&c.n, 1, 1000));
+    int closed = 0;
+    td_bus_close(bus, on_bus_closed, &closed);
+    release(&c, 0, 0);            /* finished while closing: not confirmed, lane stops */
+    cr_assert_eq(c.n, 1, "the lane ran its next message while closing");
+    uv_close((uv_handle_t *)&tick, NULL);
+    cr_assert(uv_run(&loop, UV_RUN_DEFAULT) == 0);
+    cr_assert_eq(closed, 1);
+    cr_assert_eq(p[0].calls + p[1].calls + p[2].calls, 0);
+    cr_assert_eq(uv_loop_close(&loop), 0);
+}
