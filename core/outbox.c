@@ -154,16 +154,6 @@ static void on_row_published(int status, void *arg)
         mark(ob);
 }
 
-static char *dup_n(const char *s, size_t n)
-{
-    char *c = malloc(n + 1);
-    if (c) {
-        memcpy(c, s, n);
-        c[n] = '\0';
-    }
-    return c;
-}
-
 static void on_fetched(int status, struct td_db_res *res, void *arg)
 {
     struct td_outbox *ob = arg;
@@ -192,7 +182,7 @@ static void on_fetched(int status, struct td_db_res *res, void *arg)
         r->topic = strdup(td_db_res_value(res, i, 1));
         r->key = strdup(td_db_res_value(res, i, 2));
         r->len = td_db_res_len(res, i, 3);
-        r->event = dup_n(td_db_res_value(res, i, 3), r->len);
+        r->event = strndup(td_db_res_value(res, i, 3), r->len);   /* text: no NUL inside */
         const char *tp = td_db_res_value(res, i, 4);
         r->traceparent = tp ? strdup(tp) : NULL;
         r->created = strtod(td_db_res_value(res, i, 5), NULL);

@@ -23,6 +23,11 @@ BEGIN
     RETURN (ev->>'id')::uuid;
 END $$;
 
+-- The three-argument form (0002) becomes the same function without a request id.
+CREATE OR REPLACE FUNCTION todod_emit(t tasks, kind text, traceparent text) RETURNS uuid
+    LANGUAGE sql VOLATILE
+    RETURN todod_emit(t, kind, traceparent, NULL::text);
+
 -- Consumers call this in the transaction of their effect: true the first time a group
 -- sees an event, false on a redelivery (then the effect must be skipped).
 CREATE FUNCTION todod_inbox_claim(grp text, id uuid) RETURNS boolean
