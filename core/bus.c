@@ -390,15 +390,19 @@ void td_bus_done(struct td_bus_delivery *d, int status, const char *why)
     d->why = strdup(why && *why ? why : strerror(-status));
     if (bus->closing)   /* never committed: the group hands it out again after a restart */
         return;
-    if (status == TD_BUS_REJECT || d->msg.attempt >= bus->max_attempts) {
+    if (status != TD_BUS_WAIT)
+        d->failures++;
+    if (status == TD_BUS_REJECT || d->failures >= bus->max_attempts) {
         dead_letter(d);
         return;
     }
     if (sub->m_retry)
         td_metric_add(sub->m_retry, 1);
-    td_log_warn(bus->log, "bus: %s: %s/%d/%lld failed (attempt %d of %d), retrying: %s",
-                sub->group, d->msg.topic, (int)d->msg.partition, (long long)d->msg.offset,
-                d->msg.attempt, bus->max_attempts, d->why ? d->why : "");
+    td_log_warn(bus->log, "bus: %s: %s/%d/%lld failed (%d of %d failures allowed%s), "
+                "retrying: %s", sub->group, d->msg.topic, (int)d->msg.partition,
+                (long long)d->msg.offset, d->failures, bus->max_attempts,
+                status == TD_BUS_WAIT ? "; a dependency is down, which does not count" : "",
+                d->why ? d->why : "");
     if (schedule_retry(d))
         dead_letter(d);
 }

@@ -10,9 +10,10 @@
  * Delivery to handlers is at-least-once and in order per key within a group: one message
  * per lane (Kafka partition, or hash of the key on the local bus) is in a handler at a
  * time. A handler ends each message with td_bus_done: 0 when its effect is committed,
- * TD_BUS_RETRY (or any other negative code) to try again after a backoff, TD_BUS_REJECT
- * when the message can never succeed. A message rejected, or failing max_attempts times,
- * goes to the dead-letter topic "<topic>.dlq" with the error, and the lane moves on.
+ * TD_BUS_RETRY (or any other negative code) to try again after a backoff, TD_BUS_WAIT
+ * when a dependency is down, TD_BUS_REJECT when the message can never succeed. A message
+ * rejected, or failing max_attempts times, goes to the dead-letter topic "<topic>.dlq"
+ * with the error, and the lane moves on.
  * Handlers make their effects idempotent with an inbox row (proto/sql: todod_inbox_claim).
  */
 #ifndef TD_BUS_H
@@ -27,7 +28,14 @@
 struct td_bus;
 struct td_bus_delivery;   /* one message in a handler; valid until td_bus_done */
 
-enum { TD_BUS_RETRY = -11 /* -EAGAIN */, TD_BUS_REJECT = -22 /* -EINVAL */ };
+/* td_bus_done statuses besides 0. RETRY: this message failed (counts toward the dead
+ * letter). WAIT: something it needs is down (the database): retry with backoff for as
+ * long as it takes; the message is not at fault. REJECT: it can never succeed. */
+enum {
+    TD_BUS_RETRY = -11,    /* -EAGAIN */
+    TD_BUS_REJECT = -22,   /* -EINVAL */
+    TD_BUS_WAIT = -111,    /* -ECONNREFUSED */
+};
 
 struct td_bus_msg {
     const char *topic;

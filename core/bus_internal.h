@@ -22,6 +22,7 @@ struct td_bus_delivery {
     struct bus_sub         *sub;
     int                     done;     /* finished: committed once all before it are */
     uint64_t                retry_at; /* loop time of its next attempt; 0 when none due */
+    int                     failures; /* its own failures (TD_BUS_WAIT does not count) */
     struct td_bus_msg       msg;
     void                   *ref;     /* driver's: the local publish, or the Kafka message */
     char                   *why;     /* last failure */

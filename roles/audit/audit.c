@@ -45,8 +45,8 @@ static void on_batch(int status, struct td_db_res *res, void *arg)
             td_bus_done(b->d[i], 0, NULL);
         else if (json_is_string(r))   /* a bad event: no retry will fix it */
             td_bus_done(b->d[i], TD_BUS_REJECT, json_string_value(r));
-        else
-            td_bus_done(b->d[i], TD_BUS_RETRY, why);
+        else   /* the server refused the batch, or is not there: not the events' fault */
+            td_bus_done(b->d[i], status == -EIO ? TD_BUS_RETRY : TD_BUS_WAIT, why);
     }
     if (a->m_batch)
         td_metric_observe(a->m_batch, b->n);
@@ -70,7 +70,7 @@ static void send_batch(struct audit *a, struct audit_batch *b)
     td_buf_free(&events);
     if (rc) {
         for (int i = 0; i < b->n; i++)
-            td_bus_done(b->d[i], TD_BUS_RETRY, strerror(-rc));
+            td_bus_done(b->d[i], TD_BUS_WAIT, strerror(-rc));
         free(b);
         return;
     }

@@ -352,3 +352,23 @@ Test(audit_crash, kill9_of_todod_all_mid_burst_loses_and_duplicates_nothing)
     cr_expect_eq(td_test_pg_long(&crash_pg, "SELECT count(*) FROM outbox WHERE published_at IS NULL"),
                  0);
 }
+
+/* PostgreSQL going away is not the events' fault: the consumer waits for it (with
+ * backoff) for as long as it takes, and dead-letters nothing. */
+Test(audit_crash, a_database_outage_dead_letters_nothing)
+{
+    long n = td_test_emit_burst(&crash_pg, "dbdown", 50, 40);
+    td_test_wait_count(&crash_pg, 200, 30000,
+                       "SELECT count(*) FROM audit_log WHERE user_id LIKE 'dbdown-%'");
+    td_test_pg_stop_server(&crash_pg);
+    sleep(5);   /* longer than five failures' backoff (0.1 + 0.2 + 0.4 + 0.8 + 1.6 s) */
+    td_test_pg_start_server(&crash_pg);
+    long got = td_test_wait_count(&crash_pg, n, 90000,
+                                  "SELECT count(*) FROM audit_log WHERE user_id LIKE 'dbdown-%'");
+    cr_assert_eq(got, n, "audit holds %ld of %ld events", got, n);
+    cr_expect_eq(td_test_audit_misordered(&crash_pg, "dbdown"), 0);
+    struct td_test_http m;
+    cr_assert_eq(td_test_api(crash_todod.port, NULL, "GET", "/metrics", NULL, NULL, &m), 200);
+    cr_expect(strstr(m.body, "outcome=\"dead_letter\"} 0"), "nothing was dead-lettered");
+    td_test_http_free(&m);
+}
