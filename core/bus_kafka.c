@@ -71,7 +71,8 @@ static rd_kafka_conf_t *base_conf(struct td_bus *bus, char *err, size_t errlen)
         rd_kafka_conf_set(c, "statistics.interval.ms", "1000", err, errlen) ||
         rd_kafka_conf_set(c, "reconnect.backoff.ms", "100", err, errlen) ||
         rd_kafka_conf_set(c, "reconnect.backoff.max.ms", "2000", err, errlen) ||
-        rd_kafka_conf_set(c, "log.connection.close", "false", err, errlen)) {
+        rd_kafka_conf_set(c, "log.connection.close", "false", err, errlen) ||
+        rd_kafka_conf_set(c, "log.queue", "true", err, errlen)) {
         rd_kafka_conf_destroy(c);
         return NULL;
     }
@@ -138,6 +139,8 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     return 0;
 }
 
+/* Connection trouble also arrives as log lines (on_log); only other errors are logged
+ * here, so an outage does not log everything twice. */
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
@@ -145,7 +148,26 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     snprintf(io->k->last_err, sizeof io->k->last_err, "%s", reason);
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
         io->k->broker_up = 0;
-    td_log_warn(io->k->bus->log, "bus: kafka: %s", reason);
+    else if (err != RD_KAFKA_RESP_ERR__TRANSPORT && err != RD_KAFKA_RESP_ERR__RESOLVE)
+        td_log_warn(io->k->bus->log, "bus: kafka: %s", reason);
+}
+
+/* librdkafka's own log lines, as ours (JSON lines). log.queue routes them to the client's
+ * queue, so this runs on the loop, never on librdkafka's threads. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    struct kclient *io = rd_kafka_opaque(rk);
+    if (!io)
+        return;
+    struct td_log *log = io->k->bus->log;
+    if (level <= 3)
+        td_log_error(log, "bus: kafka %s: %s", fac, buf);
+    else if (level == 4)
+        td_log_warn(log, "bus: kafka %s: %s", fac, buf);
+    else if (level <= 6)
+        td_log_info(log, "bus: kafka %s: %s", fac, buf);
+    else
+        td_log_debug(log, "bus: kafka %s: %s", fac, buf);
 }
 
 /* ---- queue io events ---- */
@@ -389,11 +411,13 @@ static int start_group(struct kafka *k, struct kgroup *g)
     rd_kafka_conf_set_rebalance_cb(c, on_rebalance);
     rd_kafka_conf_set_stats_cb(c, on_stats);
     rd_kafka_conf_set_error_cb(c, on_error);
+    rd_kafka_conf_set_log_cb(c, on_log);
     g->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
     if (!g->rk) {
         td_log_error(bus->log, "bus: consumer: %s", err);
         return -EINVAL;
     }
+    rd_kafka_set_log_queue(g->rk, NULL);
     rd_kafka_poll_set_consumer(g->rk);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(4);
     for (struct bus_sub *s = bus->subs; s; s = s->next)
@@ -519,11 +543,13 @@ static int kafka_start(struct td_bus *bus)
     rd_kafka_conf_set_dr_msg_cb(c, on_delivery);
     rd_kafka_conf_set_stats_cb(c, on_stats);
     rd_kafka_conf_set_error_cb(c, on_error);
+    rd_kafka_conf_set_log_cb(c, on_log);
     k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
     if (!k->producer) {
         td_log_error(bus->log, "bus: producer: %s", err);
         return -EINVAL;
     }
+    rd_kafka_set_log_queue(k->producer, NULL);
     if (bus->metrics)
         td_metrics_describe(bus->metrics, "td_bus_consumer_lag", TD_METRIC_GAUGE,
                             "Messages in the topic not yet handled by the group.", NULL, 0);
