@@ -131,3 +131,43 @@ Test(event_contracts, the_checker_rejects_broken_events)
     json_decref(envelope);
     json_decref(data);
 }
+
+/* The payload schemas of the topics the later roles will fill (task-updates, reminders)
+ * describe what the api really answers: a real task fits task-updates' "task", and a
+ * reminder built from a real task's reminder fits; broken ones do not. */
+Test(event_contracts, task_update_and_reminder_schemas_fit_real_tasks)
+{
+    struct td_test_user u;
+    td_test_user_fake(&u);
+    json_t *t = td_test_create_task(todod.port, u.token,
+        "{\"title\":\"Dentist\",\"due_at\":\"2026-12-01T09:00:00Z\",\"tags\":[\"health\"],"
+        "\"reminders\":[{\"offset\":\"PT1H\",\"channel\":\"email\"}]}");
+    json_t *update = td_test_schema_load("proto/events/task-update.schema.json");
+    json_t *reminder = td_test_schema_load("proto/events/reminder-event.schema.json");
+    json_t *payload = json_pack("{s:s,s:O,s:s,s:O,s:O,s:s}", "event_type", "updated",
+                                "task_id", json_object_get(t, "id"), "user_id", u.id,
+                                "task", t, "version", json_object_get(t, "version"),
+                                "timestamp", "2026-11-23T10:00:00Z");
+    char why[512];
+    cr_expect_eq(td_test_schema_validate(update, payload, why, sizeof why), 0, "%s", why);
+    json_object_set_new(payload, "task", json_null());
+    json_object_set_new(payload, "event_type", json_string("deleted"));
+    cr_expect_eq(td_test_schema_validate(update, payload, why, sizeof why), 0, "%s", why);
+    json_object_set_new(payload, "event_type", json_string("renamed"));
+    cr_expect_neq(td_test_schema_validate(update, payload, why, sizeof why), 0);
+
+    json_t *r = json_pack("{s:s,s:O,s:s,s:O,s:O,s:s,s:s,s:s,s:i}", "event_type", "scheduled",
+                          "task_id", json_object_get(t, "id"), "user_id", u.id,
+                          "title", json_object_get(t, "title"), "due_at", json_object_get(t, "due_at"),
+                          "remind_at", "2026-12-01T08:00:00Z", "notification_type", "email",
+                          "timestamp", "2026-11-23T10:00:00Z", "offset_minutes", 60);
+    cr_expect_eq(td_test_schema_validate(reminder, r, why, sizeof why), 0, "%s", why);
+    json_object_set_new(r, "remind_at", json_string("soon"));
+    cr_expect_neq(td_test_schema_validate(reminder, r, why, sizeof why), 0);
+    cr_expect(strstr(why, "remind_at"), "%s", why);
+    json_decref(r);
+    json_decref(payload);
+    json_decref(update);
+    json_decref(reminder);
+    json_decref(t);
+}
