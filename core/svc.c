@@ -305,6 +305,10 @@ static int start_events(struct svc_run *run, unsigned needs, char *err, size_t e
         snprintf(err, errlen, "cannot start the event bus (%s); see the log", strerror(-rc));
         return rc;
     }
+    if ((needs & TD_NEED_RELAY) && run->svc.cfg->bus == TD_BUS_LOCAL && !run->plan->embedded_db)
+        td_log_warn(&run->log, "the outbox relay publishes on the local bus: only roles in this "
+                    "process (%s) see the events; roles in other processes need --bus kafka",
+                    run->plan->name);
     if (needs & TD_NEED_RELAY) {
         struct td_outbox_opts oo = {.conninfo = run->conninfo, .bus = run->svc.bus,
                                     .pool = run->svc.db, .log = &run->log,
