@@ -329,12 +329,17 @@ static void on_retry(uv_timer_t *t)
     struct bus_lane *lane = t->data;
     struct td_bus *bus = lane->sub->bus;
     uint64_t now = uv_now(bus->loop);
-    for (struct td_bus_delivery *d = lane->ahead; d && !bus->closing; d = d->next)
-        if (d->retry_at && d->retry_at <= now) {
-            lane->nretry--;
-            hand_out(lane, d);
-        }
-    arm_retry(lane);
+    while (!bus->closing) {
+        struct td_bus_delivery *d = lane->ahead;
+        while (d && !(d->retry_at && d->retry_at <= now))
+            d = d->next;
+        if (!d)
+            break;
+        lane->nretry--;
+        hand_out(lane, d);
+    }
+    if (!bus->closing)
+        arm_retry(lane);
 }
 
 static void arm_retry(struct bus_lane *lane)

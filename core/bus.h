@@ -77,7 +77,7 @@ int  td_bus_subscribe(struct td_bus *bus, const char *topic, const char *group,
  * effects in delivery order; they are committed in order whatever order they finish in.
  * A message to retry waits for its backoff while later ones of its lane may finish. */
 int  td_bus_set_depth(struct td_bus *bus, const char *topic, const char *group, int depth);
-/* Creates missing topics, then joins the consumer groups; returns at once. */
+/* Starts creating missing topics and joins the consumer groups; returns at once. */
 int  td_bus_start(struct td_bus *bus);
 /* Copies topic, key, value and traceparent (may be NULL). cb may be NULL. Returns 0 (cb
  * will run exactly once, later) or a negative code (cb never runs). */

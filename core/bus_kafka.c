@@ -496,7 +496,6 @@ static void admin_result(struct kafka *k, rd_kafka_event_t *ev)
         }
     }
     k->admin_waiting = 0;
-    start_groups(k);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -578,6 +577,10 @@ static int kafka_start(struct td_bus *bus)
             return -ENOMEM;
     k->admin_q = rd_kafka_queue_new(k->producer);
     create_topics(k);
+    /* Groups join at once, not after the topics' creation: a broker without the admin API
+     * (or a slow controller) would hold them up, and a subscription to a topic that does
+     * not exist yet picks it up at the next metadata refresh. */
+    start_groups(k);
     uv_timer_init(bus->loop, &k->tick);
     k->tick.data = k;
     k->tick_started = 1;
@@ -646,6 +649,8 @@ static void kafka_close(struct td_bus *bus)
     }
     if (k->producer) {
         rd_kafka_flush(k->producer, KAFKA_FLUSH_MS);
+        rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(k->producer, 0);
         if (k->admin_q)
             rd_kafka_queue_destroy(k->admin_q);
         if (k->pio->q) {

@@ -334,9 +334,6 @@ static void read_results(struct db_conn *c)
     }
     if (c->state != DB_C_READY)
         return;
-    PGnotify *n;
-    while ((n = PQnotifies(pg)))
-        PQfreemem(n);
     if (PQstatus(pg) == CONNECTION_BAD)
         conn_break(c, PQerrorMessage(pg));
     else

@@ -169,7 +169,6 @@ static void on_fetched(int status, struct td_db_res *res, void *arg)
         batch_over(ob, 0);
         return;
     }
-    ob->again = 0;
     ob->rows = calloc((size_t)n, sizeof *ob->rows);
     if (!ob->rows) {
         ob->busy = 0;
@@ -196,6 +195,12 @@ static void on_fetched(int status, struct td_db_res *res, void *arg)
         if (r->seq && r->topic && r->key && r->event)
             rc = td_bus_publish(ob->bus, r->topic, r->key, r->event, r->len, r->traceparent,
                                 on_row_published, r);
+        if (rc == -EMSGSIZE || rc == -ENOENT) {   /* never deliverable: marked, not retried */
+            td_log_error(ob->log, "relay: the bus refused outbox row %s (%s): %s", r->seq,
+                         r->topic, strerror(-rc));
+            r->status = rc;
+            continue;
+        }
         if (rc)   /* full queue or out of memory: this row and the rest wait */
             break;
         ob->waiting++;

@@ -35,6 +35,8 @@ int  td_outbox_open(uv_loop_t *loop, const struct td_outbox_opts *opts, struct t
 void td_outbox_wake(struct td_outbox *ob);
 /* 1 while this process holds the lease (is the publishing relay). */
 int  td_outbox_is_leader(const struct td_outbox *ob);
+/* Close the bus first (td_bus_close): publishes still in flight point into the relay's
+ * rows, and a closing bus never calls back. */
 void td_outbox_close(struct td_outbox *ob, void (*cb)(void *arg), void *arg);
 
 #endif

@@ -9,6 +9,10 @@
 #include <string.h>
 #include <uv.h>
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "core/buf.h"
 #include "core/bus.h"
 #include "core/metrics.h"
@@ -34,6 +38,15 @@ static void setup(void)
 static void teardown(void)
 {
     td_metrics_free(metrics);
+}
+
+/* Criterion runs each test in a child that never reaches LeakSanitizer's exit-time check,
+ * so the tests ask for one themselves once everything is closed. */
+static void assert_no_leaks(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (see stderr)");
+#endif
 }
 
 static double now_ms(void)
@@ -80,6 +93,7 @@ static void close_all(struct td_bus *bus)
     cr_assert(uv_run(&loop, UV_RUN_DEFAULT) == 0, "handles left on the loop");
     cr_assert_eq(closed, 1, "closed callback ran %d times", closed);
     cr_assert_eq(uv_loop_close(&loop), 0);
+    assert_no_leaks();
 }
 
 /* The value of one series in the rendered registry (-1 when absent). */
@@ -124,7 +138,7 @@ struct rec {
 };
 
 /* What a handler does with each message. */
-enum mode { DONE_NOW, HOLD, RETRY_ALWAYS, REJECT, RETRY_THEN_DONE, RETRY_POISON };
+enum mode { DONE_NOW, HOLD, RETRY_ALWAYS, REJECT, RETRY_THEN_DONE, RETRY_POISON, SCRIPT };
 
 struct consumer {
     const char               *name;
@@ -137,6 +151,7 @@ struct consumer {
     int                       lane_busy[64];   /* by msg->partition */
     int                       overlap;         /* a second message entered a busy lane */
     int                       inflight, max_inflight;
+    const int                *script;          /* SCRIPT: the answer to attempt i+1 */
 };
 
 static void handler(const struct td_bus_msg *msg, struct td_bus_delivery *d, void *arg)
@@ -163,6 +178,9 @@ static void handler(const struct td_bus_msg *msg, struct td_bus_delivery *d, voi
         return;
     case REJECT:
         td_bus_done(d, TD_BUS_REJECT, "not a valid event");
+        return;
+    case SCRIPT:
+        td_bus_done(d, c->script[msg->attempt - 1], "scripted");
         return;
     case RETRY_POISON:
         td_bus_done(d, strstr(msg->value, "poison") ? TD_BUS_RETRY : 0, "poisoned");
@@ -445,8 +463,9 @@ Test(bus, retry_backoff_then_dead_letter)
     close_all(bus);
 }
 
-/* A handler failing once then succeeding: one retry, then ok; no dead letter. */
-Test(bus, retry_then_success)
+/* A handler failing once then succeeding: one retry, then ok; no dead letter. The handler
+ * answers inside the call, on the retry too (a handler may decide at once). */
+Test(bus, retry_answered_inside_handler)
 {
     struct td_bus *bus = open_bus(5);
     static struct consumer c = {.mode = RETRY_THEN_DONE};
@@ -520,12 +539,14 @@ Test(bus, pending_counts)
     cr_assert(run_until(&p[2].calls, 1, 1000));
     cr_assert_eq(td_bus_pending(bus), 0, "pending = %zu at the end", td_bus_pending(bus));
     /* a message waiting for its retry still counts */
-    c.mode = RETRY_ALWAYS;
     struct pubres q = {0};
     publish(bus, "t", "b", "4", NULL, &q);
     cr_assert(run_until(&c.n, 4, 1000));
+    release(&c, 0, TD_BUS_RETRY);
     cr_assert_gt(td_bus_pending(bus), 0, "a message waiting to be retried is not counted");
-    c.mode = DONE_NOW;
+    cr_assert(run_until(&c.n, 5, 2000));
+    cr_assert_eq(c.rec[4].attempt, 2);
+    release(&c, 0, 0);
     cr_assert(run_until(&q.calls, 1, 2000));
     cr_assert_eq(td_bus_pending(bus), 0);
     close_all(bus);
@@ -548,6 +569,7 @@ Test(bus, publish_refused_before_start_and_when_closing)
     cr_assert_eq(closed, 1);
     cr_assert_eq(p.calls, 0);
     cr_assert_eq(uv_loop_close(&loop), 0);
+    assert_no_leaks();
 }
 
 /* A bus opened and closed without being started. */
@@ -589,6 +611,7 @@ Test(bus, close_with_work_in_flight)
     cr_assert_eq(holder.n, 1, "messages dispatched while closing");
     cr_assert_eq(retrier.n, 1, "a retry ran while closing");
     cr_assert_eq(uv_loop_close(&loop), 0);
+    assert_no_leaks();
 }
 
 /* A handler finishing its message while the bus closes (before the close completes):
@@ -612,4 +635,122 @@ Test(bus, done_during_close)
     cr_assert_eq(closed, 1);
     cr_assert_eq(p[0].calls + p[1].calls + p[2].calls, 0);
     cr_assert_eq(uv_loop_close(&loop), 0);
+    assert_no_leaks();
+}
+
+static int find_held(struct consumer *c, const char *value)
+{
+    for (int i = 0; i < c->nheld; i++)
+        if (strcmp(td_bus_message(c->held[i])->value, value) == 0)
+            return i;
+    cr_assert_fail("%s is not in the handler", value);
+    return -1;
+}
+
+/* td_bus_set_depth: up to depth messages of one lane in the handler at once, committed
+ * (confirmed) in delivery order whatever order they finish in; a message waiting for its
+ * retry lets nothing new into the handler. */
+Test(bus, depth_commits_in_order)
+{
+    struct td_bus *bus = open_bus(5);
+    static struct consumer c = {.mode = HOLD};
+    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
+    cr_assert_eq(td_bus_set_depth(bus, "t", "g", 3), 0);
+    cr_assert_eq(td_bus_set_depth(bus, "t", "nobody", 3), -ENOENT);
+    cr_assert(td_bus_start(bus) == 0);
+    static struct pubres p[6];
+    const char *v[6] = {"m0", "m1", "m2", "m3", "m4", "m5"};
+    for (int i = 0; i < 6; i++)
+        publish(bus, "t", "k", v[i], NULL, &p[i]);
+    cr_assert(run_until(&c.n, 3, 1000));
+    run_for(30);
+    cr_assert_eq(c.n, 3, "%d messages in the handler with depth 3", c.n);
+    for (int i = 0; i < 3; i++)
+        cr_assert_str_eq(c.rec[i].value, v[i]);
+
+    release(&c, find_held(&c, "m2"), 0);   /* finishes before m0 and m1 */
+    cr_assert_eq(c.n, 4, "a slot freed but m3 was not handed out");
+    cr_assert_str_eq(c.rec[3].value, "m3");
+    run_for(30);
+    cr_assert_eq(p[2].calls, 0, "m2 confirmed before m0 and m1");
+    release(&c, find_held(&c, "m0"), 0);
+    run_until(&p[0].calls, 1, 500);
+    cr_assert_eq(p[0].calls, 1);
+    cr_assert_eq(p[2].calls, 0, "m2 confirmed before m1");
+    release(&c, find_held(&c, "m1"), 0);
+    run_until(&p[2].calls, 1, 500);
+    cr_assert_eq(p[1].calls, 1);
+    cr_assert_eq(p[2].calls, 1);
+    cr_assert_leq(p[1].at, p[2].at);
+
+    /* m3 fails: it waits for its backoff; m4, behind it, finishes but is not confirmed
+     * until m3 is back and done */
+    cr_assert_eq(c.n, 6);
+    release(&c, find_held(&c, "m3"), TD_BUS_RETRY);
+    release(&c, find_held(&c, "m4"), 0);
+    run_for(50);
+    cr_assert_eq(p[4].calls, 0, "m4 confirmed while m3 waits for its retry");
+    cr_assert(run_until(&c.n, 7, 1000), "m3 never came back");
+    cr_assert_str_eq(c.rec[6].value, "m3");
+    cr_assert_eq(c.rec[6].attempt, 2);
+    release(&c, find_held(&c, "m3"), 0);
+    cr_assert(run_until(&p[4].calls, 1, 500));
+    cr_assert_eq(p[3].calls, 1);
+    cr_assert_leq(p[3].at, p[4].at);
+    release(&c, find_held(&c, "m5"), 0);
+    cr_assert(run_until(&p[5].calls, 1, 500));
+    cr_assert_eq(td_bus_pending(bus), 0);
+    close_all(bus);
+}
+
+/* The same answered later (after a database round trip, say). */
+Test(bus, retry_then_success_later)
+{
+    struct td_bus *bus = open_bus(5);
+    static struct consumer c = {.mode = HOLD};
+    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
+    cr_assert(td_bus_start(bus) == 0);
+    struct pubres p = {0};
+    publish(bus, "t", "k", "x", NULL, &p);
+    cr_assert(run_until(&c.n, 1, 1000));
+    release(&c, 0, TD_BUS_RETRY);
+    cr_assert_eq(c.n, 1, "retried without a backoff");
+    cr_assert(run_until(&c.n, 2, 2000));
+    cr_assert_eq(c.rec[1].attempt, 2);
+    cr_assert_geq(c.rec[1].at - c.rec[0].at, 95);
+    release(&c, 0, 0);
+    cr_assert(run_until(&p.calls, 1, 1000));
+    cr_assert_eq(p.status, 0);
+    cr_assert_eq(handled("g", "t", "retry"), 1);
+    cr_assert_eq(handled("g", "t", "ok"), 1);
+    cr_assert_eq(handled("g", "t", "dead_letter"), 0);
+    cr_assert_eq(td_bus_pending(bus), 0);
+    close_all(bus);
+}
+
+/* TD_BUS_WAIT (a dependency is down) retries with backoff but does not count toward
+ * max_attempts; TD_BUS_RETRY does. */
+Test(bus, wait_does_not_count_toward_dead_letter)
+{
+    struct td_bus *bus = open_bus(2);
+    static const int script[] = {TD_BUS_WAIT, TD_BUS_WAIT, TD_BUS_WAIT, TD_BUS_RETRY,
+                                 TD_BUS_RETRY, 0};
+    static struct consumer c = {.mode = SCRIPT, .script = script};
+    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
+    cr_assert(td_bus_start(bus) == 0);
+    struct pubres p = {0};
+    publish(bus, "t", "k", "x", NULL, &p);
+    cr_assert(run_until(&p.calls, 1, 5000));
+    /* three waits, then two failures: the second failure is the second of two allowed */
+    cr_assert_eq(c.n, 5, "handled %d times", c.n);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(c.rec[i].attempt, i + 1);
+    for (int i = 1; i < 5; i++)
+        cr_assert_geq(c.rec[i].at - c.rec[i - 1].at, 95, "attempt %d came after %.0f ms", i + 1,
+                      c.rec[i].at - c.rec[i - 1].at);
+    cr_assert_eq(handled("g", "t", "dead_letter"), 1);
+    cr_assert_eq(handled("g", "t", "retry"), 4);
+    cr_assert_eq(handled("g", "t", "ok"), 0);
+    cr_assert_eq(td_bus_pending(bus), 0);
+    close_all(bus);
 }
