@@ -524,7 +524,7 @@ static int kafka_start(struct td_bus *bus)
     bus->impl = k;
     static const char *const kv[] = {
         "enable.idempotence", "true", "acks", "all", "compression.codec", "lz4",
-        "linger.ms", "1", "message.timeout.ms", "0", "partitioner", "murmur2_random",
+        "linger.ms", "0", "message.timeout.ms", "0", "partitioner", "murmur2_random",
         "max.in.flight.requests.per.connection", "5", NULL};
     rd_kafka_conf_t *c = base_conf(bus, err, sizeof err);
     if (!c || set_all(c, kv, err, sizeof err)) {
