@@ -2,6 +2,7 @@
  * asked by a real HTTP client (libcurl, tests/support/net_harness.h); tokens made and
  * checked by core/auth.c. td_auth_error_label's labels are part of the metrics contract. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -80,6 +81,8 @@ static void *loop_main(void *arg)
 static void start(void)
 {
     memset(&S, 0, sizeof S);
+    /* as cmd/todod.c does: a peer gone mid-write is EPIPE, not a fatal signal */
+    signal(SIGPIPE, SIG_IGN);
     S.log = (struct td_log){.level = TD_LOG_ERROR, .format = TD_LOG_TEXT, .role = "test",
                             .fd = open("/dev/null", O_WRONLY | O_CLOEXEC)};
     cr_assert_geq(S.log.fd, 0);
