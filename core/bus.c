@@ -323,7 +323,8 @@ static void dead_letter(struct td_bus_delivery *d)
 
 static void arm_retry(struct bus_lane *lane);
 
-/* Messages whose backoff is over go back to the handler, in lane order. */
+/* Messages whose backoff is over go back to the handler, in lane order: the first one
+ * still waiting holds back every later one, even if their own backoff is shorter. */
 static void on_retry(uv_timer_t *t)
 {
     struct bus_lane *lane = t->data;
@@ -331,12 +332,12 @@ static void on_retry(uv_timer_t *t)
     uint64_t now = uv_now(bus->loop);
     while (!bus->closing) {
         struct td_bus_delivery *d = lane->ahead;
-        while (d && !(d->retry_at && d->retry_at <= now))
-            d = d->next;
-        if (!d)
+        while (d && !d->retry_at)
+            d = d->next;   /* in the handler or done: not ours to hand out */
+        if (!d || d->retry_at > now)
             break;
         lane->nretry--;
-        hand_out(lane, d);
+        hand_out(lane, d);   /* may free d (answered at once): rescan from the head */
     }
     if (!bus->closing)
         arm_retry(lane);
@@ -346,9 +347,8 @@ static void arm_retry(struct bus_lane *lane)
 {
     struct td_bus *bus = lane->sub->bus;
     uint64_t first = 0;
-    for (struct td_bus_delivery *d = lane->ahead; d; d = d->next)
-        if (d->retry_at && (!first || d->retry_at < first))
-            first = d->retry_at;
+    for (struct td_bus_delivery *d = lane->ahead; d && !first; d = d->next)
+        first = d->retry_at;   /* the earliest in lane order goes first */
     if (!first || !lane->retry)
         return;
     uint64_t now = uv_now(bus->loop);

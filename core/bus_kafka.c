@@ -28,6 +28,7 @@ struct kgroup {
     char           *name;
     rd_kafka_t     *rk;
     struct kclient *io;
+    int             paused;   /* flow control paused its partitions */
 };
 
 /* One rd_kafka_t's queue, watched through a pipe. */
@@ -37,6 +38,7 @@ struct kclient {
     rd_kafka_queue_t *q;
     int              fds[2];
     uv_poll_t        poll;
+    int              watched;   /* poll initialised: closed through the loop */
 };
 
 struct kpub {
@@ -174,17 +176,18 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
 
 static int watch(struct kafka *k, struct kclient *io, rd_kafka_queue_t *q)
 {
+    io->k = k;
+    io->q = q;   /* ours to destroy from now on, watched or not */
     if (pipe(io->fds))
         return -errno;
     fcntl(io->fds[0], F_SETFL, O_NONBLOCK);
     fcntl(io->fds[1], F_SETFL, O_NONBLOCK);
     fcntl(io->fds[0], F_SETFD, FD_CLOEXEC);
     fcntl(io->fds[1], F_SETFD, FD_CLOEXEC);
-    io->k = k;
-    io->q = q;
     rd_kafka_queue_io_event_enable(q, io->fds[1], "1", 1);
     uv_poll_init(k->bus->loop, &io->poll, io->fds[0]);
     io->poll.data = io;
+    io->watched = 1;
     k->open++;
     return uv_poll_start(&io->poll, UV_READABLE, on_io);
 }
@@ -328,18 +331,34 @@ static void take(struct kgroup *g, rd_kafka_message_t *m)
         bus_deliver(bus, d);
 }
 
+/* Flow control pauses the group's partitions rather than stop polling: a consumer that
+ * does not poll leaves its group after max.poll.interval.ms, and rebalances, statistics
+ * and logs arrive through the same poll. */
+static void set_paused(struct kgroup *g, int paused)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (g->paused == paused || rd_kafka_assignment(g->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    if (paused)
+        rd_kafka_pause_partitions(g->rk, parts);
+    else
+        rd_kafka_resume_partitions(g->rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    g->paused = paused;
+}
+
 static void consume(struct kgroup *g)
 {
     struct td_bus *bus = g->k->bus;
     while (!bus->closing) {
         if (bus->queued >= BUS_QUEUE_HIGH) {
             bus->starved = 1;   /* finish() calls room once the lanes drain */
-            return;
+            set_paused(g, 1);
         }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(g->rk, 0);
         if (!m)
             return;
-        take(g, m);
+        take(g, m);   /* a paused partition may still hand over what was under way */
     }
 }
 
@@ -362,8 +381,10 @@ static void kafka_room(struct td_bus *bus)
 {
     struct kafka *k = bus->impl;
     for (struct kgroup *g = k->groups; g; g = g->next)
-        if (g->rk)
+        if (g->rk) {
+            set_paused(g, 0);
             consume(g);
+        }
 }
 
 static void on_io(uv_poll_t *h, int status, int events)
@@ -413,7 +434,8 @@ static int start_group(struct kafka *k, struct kgroup *g)
     rd_kafka_conf_set_error_cb(c, on_error);
     rd_kafka_conf_set_log_cb(c, on_log);
     g->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err);
-    if (!g->rk) {
+    if (!g->rk) {   /* the configuration is ours again only on failure */
+        rd_kafka_conf_destroy(c);
         td_log_error(bus->log, "bus: consumer: %s", err);
         return -EINVAL;
     }
@@ -425,11 +447,17 @@ static int start_group(struct kafka *k, struct kgroup *g)
             rd_kafka_topic_partition_list_add(topics, s->topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(g->rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
-    if (e) {
-        td_log_error(bus->log, "bus: subscribe %s: %s", g->name, rd_kafka_err2str(e));
-        return -EINVAL;
+    int rc = e ? -EINVAL : watch(k, g->io, rd_kafka_queue_get_consumer(g->rk));
+    if (rc && !g->io->watched) {   /* nothing of it is on the loop: let it go now */
+        td_log_error(bus->log, "bus: subscribe %s: %s", g->name,
+                     e ? rd_kafka_err2str(e) : strerror(-rc));
+        if (g->io->q)
+            rd_kafka_queue_destroy(g->io->q);
+        g->io->q = NULL;
+        rd_kafka_destroy(g->rk);
+        g->rk = NULL;
     }
-    return watch(k, g->io, rd_kafka_queue_get_consumer(g->rk));
+    return rc;
 }
 
 static void start_groups(struct kafka *k)
@@ -545,6 +573,7 @@ static int kafka_start(struct td_bus *bus)
     rd_kafka_conf_set_log_cb(c, on_log);
     k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
     if (!k->producer) {
+        rd_kafka_conf_destroy(c);
         td_log_error(bus->log, "bus: producer: %s", err);
         return -EINVAL;
     }
@@ -637,13 +666,15 @@ static void kafka_close(struct td_bus *bus)
     while ((g = k->groups)) {
         k->groups = g->next;
         if (g->rk) {
-            rd_kafka_queue_destroy(g->io->q);
+            if (g->io->q)
+                rd_kafka_queue_destroy(g->io->q);
             rd_kafka_consumer_close(g->rk);   /* commits the stored offsets */
             rd_kafka_destroy(g->rk);
-            uv_close((uv_handle_t *)&g->io->poll, handle_closed);
-        } else {
-            free(g->io);
         }
+        if (g->io && g->io->watched)
+            uv_close((uv_handle_t *)&g->io->poll, handle_closed);
+        else
+            free(g->io);
         free(g->name);
         free(g);
     }
@@ -653,12 +684,12 @@ static void kafka_close(struct td_bus *bus)
         rd_kafka_poll(k->producer, 0);
         if (k->admin_q)
             rd_kafka_queue_destroy(k->admin_q);
-        if (k->pio->q) {
+        if (k->pio->q)
             rd_kafka_queue_destroy(k->pio->q);
+        if (k->pio->watched)
             uv_close((uv_handle_t *)&k->pio->poll, handle_closed);
-        } else {
+        else
             free(k->pio);
-        }
         rd_kafka_destroy(k->producer);
     } else {
         free(k->pio);

@@ -37,6 +37,8 @@ struct td_outbox {
     uv_timer_t        timer;   /* sweep, lease retry, backoff */
     int               connected, leader, closing;
     int               busy;    /* a fetch, a batch or a mark is in flight */
+    int               held;    /* this batch left rows behind (the bus could not take them) */
+    uint64_t          hold_until;   /* no fetch before this loop time */
     int               again;   /* woken while busy */
     int               notify_busy, notify_again;
     struct relay_row *rows;
@@ -50,6 +52,7 @@ struct td_outbox {
 
 static void fetch(struct td_outbox *ob);
 static void part_closed(struct td_outbox *ob);
+static void on_timer(uv_timer_t *t);
 
 static void free_rows(struct td_outbox *ob)
 {
@@ -95,6 +98,10 @@ static void on_marked(int status, struct td_db_res *res, void *arg)
     if (status)
         td_log_warn(ob->log, "relay: marking rows published failed (they will go out again): %s",
                     td_db_res_error(res));
+    if (ob->held) {   /* some rows did not go: try again after a pause, not at once */
+        ob->held = 0;
+        ob->hold_until = uv_now(ob->loop) + RELAY_BACKOFF_MS;
+    }
     batch_over(ob, full && !status);
 }
 
@@ -134,7 +141,11 @@ static void on_row_published(int status, void *arg)
     struct td_outbox *ob = r->ob;
     if (ob->closing)
         return;
-    r->status = status;
+    /* Only a message too large can never go; anything else (a fatal producer error, a
+     * topic we may not write) leaves the row unpublished, to be retried after a pause. */
+    r->status = status == 0 || status == -EMSGSIZE ? status : 1;
+    if (status != 0 && status != -EMSGSIZE)
+        ob->held = 1;
     if (status == 0) {
         if (ob->m_published)
             td_metric_add(ob->m_published, 1);
@@ -145,9 +156,9 @@ static void on_row_published(int status, void *arg)
             td_metric_observe(ob->m_latency, lat < 0 ? 0 : lat);
         }
     } else {
-        td_log_error(ob->log, "relay: the bus refused outbox row %s (%s): %s", r->seq, r->topic,
-                     strerror(-status));
-        if (ob->m_refused)
+        td_log_error(ob->log, "relay: the bus refused outbox row %s (%s): %s%s", r->seq, r->topic,
+                     strerror(-status), status == -EMSGSIZE ? "" : "; it stays in the outbox");
+        if (ob->m_refused && status == -EMSGSIZE)
             td_metric_add(ob->m_refused, 1);
     }
     if (--ob->waiting == 0)
@@ -195,14 +206,16 @@ static void on_fetched(int status, struct td_db_res *res, void *arg)
         if (r->seq && r->topic && r->key && r->event)
             rc = td_bus_publish(ob->bus, r->topic, r->key, r->event, r->len, r->traceparent,
                                 on_row_published, r);
-        if (rc == -EMSGSIZE || rc == -ENOENT) {   /* never deliverable: marked, not retried */
+        if (rc == -EMSGSIZE) {   /* never deliverable: marked, not retried */
             td_log_error(ob->log, "relay: the bus refused outbox row %s (%s): %s", r->seq,
                          r->topic, strerror(-rc));
             r->status = rc;
             continue;
         }
-        if (rc)   /* full queue or out of memory: this row and the rest wait */
+        if (rc) {   /* full queue, a broken producer, no memory: this row and the rest wait */
+            ob->held = 1;
             break;
+        }
         ob->waiting++;
     }
     if (ob->m_batches)
@@ -219,6 +232,10 @@ static void fetch(struct td_outbox *ob)
     }
     if (!ob->leader || ob->closing)
         return;
+    if (uv_now(ob->loop) < ob->hold_until) {   /* the sweep comes back after the pause */
+        uv_timer_start(&ob->timer, on_timer, ob->hold_until - uv_now(ob->loop), RELAY_SWEEP_MS);
+        return;
+    }
     ob->busy = 1;
     ob->again = 0;
     const char *params[] = {"1000"};

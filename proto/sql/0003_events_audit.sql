@@ -57,17 +57,17 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_task ON audit_log (user_id, task_id, user_seq);
 CREATE INDEX audit_log_time ON audit_log (user_id, occurred_at, user_seq);
 
--- What the hash covers: every field but the hashes and recorded_at, in a fixed text form
--- (jsonb's text form is canonical: sorted keys, no insignificant space).
+-- What the hash covers: every field but the hashes and recorded_at, as the text of one
+-- JSON array (jsonb's text form is canonical: sorted keys, no insignificant space), which
+-- keeps NULL apart from '' and from JSON null, and needs no separator.
 CREATE FUNCTION todod_audit_text(user_id text, user_seq bigint, event_id uuid,
                                  event_type text, task_id uuid, occurred_at timestamptz,
                                  before jsonb, after jsonb, request_id text, trace_id text)
     RETURNS text LANGUAGE sql STABLE
-    RETURN concat_ws(E'\x1f', user_id, user_seq::text, event_id::text, event_type,
-                     coalesce(task_id::text, ''),
-                     to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-                     coalesce(before::text, 'null'), coalesce(after::text, 'null'),
-                     coalesce(request_id, ''), coalesce(trace_id, ''));
+    RETURN jsonb_build_array(user_id, user_seq, event_id, event_type, task_id,
+                             to_char(occurred_at AT TIME ZONE 'UTC',
+                                     'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+                             before, after, request_id, trace_id)::text;
 
 CREATE FUNCTION todod_audit_row_hash(a audit_log) RETURNS bytea
     LANGUAGE sql STABLE

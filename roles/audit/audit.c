@@ -27,32 +27,64 @@ struct audit_batch {
 static void flush(struct audit *a);
 static void send_batch(struct audit *a, struct audit_batch *b);
 
+/* Everything not yet sent goes back too when a batch fails: a lane's later events must
+ * not commit before its earlier ones are retried (the bus hands them out again in order). */
+static void return_pending(struct audit *a, const char *why)
+{
+    int n = a->npending;
+    a->npending = 0;
+    for (int i = 0; i < n; i++)
+        td_bus_done(a->pending[i], TD_BUS_WAIT, why);
+}
+
+/* A batch the server refused (statement timeout, an error outside the per-event
+ * subtransactions): halve the batch size until the culprit is alone, and only then
+ * count it against that one event, so good events are never dead-lettered with it. */
+static void refused(struct audit *a, struct audit_batch *b, const char *why)
+{
+    if (b->n > 1) {
+        a->limit = b->n / 2;
+        td_log_warn(a->svc->log, "audit: a batch of %d was refused (%s); trying batches of %d",
+                    b->n, why, a->limit);
+    }
+    for (int i = 0; i < b->n; i++)
+        td_bus_done(b->d[i], b->n > 1 ? TD_BUS_WAIT : TD_BUS_RETRY, why);
+}
+
 static void on_batch(int status, struct td_db_res *res, void *arg)
 {
     struct audit_batch *b = arg;
     struct audit *a = b->a;
+    a->inflight = 0;
     if (status == -EIO && !b->safe && strncmp(td_db_res_sqlstate(res), "22", 2) == 0) {
-        a->inflight--;   /* a bad event among good ones: find it, one subtransaction each */
-        b->safe = 1;
+        b->safe = 1;   /* a bad event among good ones: find it, one subtransaction each */
         send_batch(a, b);
         return;
     }
     json_t *results = status == 0 ? json_loads(td_db_res_value(res, 0, 0), 0, NULL) : NULL;
-    const char *why = status == 0 ? "the batch answer is unreadable" : td_db_res_error(res);
-    for (int i = 0; i < b->n; i++) {
-        json_t *r = json_array_get(results, (size_t)i);
-        if (results && json_is_null(r))
-            td_bus_done(b->d[i], 0, NULL);
-        else if (json_is_string(r))   /* a bad event: no retry will fix it */
-            td_bus_done(b->d[i], TD_BUS_REJECT, json_string_value(r));
-        else   /* the server refused the batch, or is not there: not the events' fault */
-            td_bus_done(b->d[i], status == -EIO ? TD_BUS_RETRY : TD_BUS_WAIT, why);
+    if (status == 0 && json_array_size(results) == (size_t)b->n) {
+        for (int i = 0; i < b->n; i++) {
+            json_t *r = json_array_get(results, (size_t)i);
+            if (json_is_string(r))   /* a bad event: no retry will fix it */
+                td_bus_done(b->d[i], TD_BUS_REJECT, json_string_value(r));
+            else
+                td_bus_done(b->d[i], 0, NULL);
+        }
+        if (a->limit < AUDIT_BATCH_MAX)
+            a->limit = a->limit * 2 < AUDIT_BATCH_MAX ? a->limit * 2 : AUDIT_BATCH_MAX;
+    } else {
+        const char *why = status == 0 ? "the batch answer is unreadable" : td_db_res_error(res);
+        return_pending(a, why);
+        if (status == -EIO || status == 0)
+            refused(a, b, why);
+        else   /* the database is not there: not the events' fault */
+            for (int i = 0; i < b->n; i++)
+                td_bus_done(b->d[i], TD_BUS_WAIT, why);
     }
     if (a->m_batch)
         td_metric_observe(a->m_batch, b->n);
     json_decref(results);
     free(b);
-    a->inflight--;
     flush(a);
 }
 
@@ -69,12 +101,13 @@ static void send_batch(struct audit *a, struct audit_batch *b)
     int rc = err ? -ENOMEM : td_db_exec(a->svc->db, "audit_append_batch", 3, params, on_batch, b);
     td_buf_free(&events);
     if (rc) {
+        return_pending(a, strerror(-rc));
         for (int i = 0; i < b->n; i++)
             td_bus_done(b->d[i], TD_BUS_WAIT, strerror(-rc));
         free(b);
         return;
     }
-    a->inflight++;
+    a->inflight = 1;
 }
 
 static void flush(struct audit *a)
@@ -85,7 +118,7 @@ static void flush(struct audit *a)
     if (!b)
         return;   /* the next answer or event tries again */
     b->a = a;
-    int n = a->npending < AUDIT_BATCH_MAX ? a->npending : AUDIT_BATCH_MAX;
+    int n = a->npending < a->limit ? a->npending : a->limit;
     memcpy(b->d, a->pending, (size_t)n * sizeof *b->d);   /* arrival order */
     b->n = n;
     a->npending -= n;
@@ -100,7 +133,7 @@ static void on_idle(uv_idle_t *h)
 {
     struct audit *a = h->data;
     flush(a);
-    if (!a->npending)
+    if (!a->npending || a->inflight)   /* on_batch flushes the rest: no busy loop meanwhile */
         uv_idle_stop(h);
 }
 
@@ -128,6 +161,7 @@ static int audit_init(struct td_svc *svc, void *state)
 {
     struct audit *a = state;
     a->svc = svc;
+    a->limit = AUDIT_BATCH_MAX;
     const struct td_config *cfg = svc->cfg;
     if (!cfg->jwt_secret) {
         td_log_error(svc->log, "audit needs a JWT secret: set TODOD_JWT_SECRET or TODOD_JWT_SECRET_FILE");

@@ -25,6 +25,7 @@ struct audit {
     struct td_bus_delivery *pending[AUDIT_PENDING_MAX];
     int                     npending;
     int                     inflight;   /* 1 while a batch waits on the database */
+    int                     limit;      /* batch size now: halved after a refused batch */
     struct td_metric_series *m_batch;
 };
 
