@@ -274,6 +274,9 @@ static void on_session(int up, void *arg)
         set_leader(ob, 0);   /* the lock went with the connection */
         return;
     }
+    /* Marking rows published need not wait for its own fsync: a mark lost in a crash only
+     * republishes those rows, which consumers skip. One fsync fewer per batch. */
+    td_db_exec_sql(ob->db, "SET synchronous_commit = off", 0, NULL, NULL, NULL);
     td_db_exec_sql(ob->db, "LISTEN todod_outbox", 0, NULL, NULL, NULL);
     try_lease(ob);
 }
