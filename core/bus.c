@@ -108,6 +108,21 @@ int td_bus_set_depth(struct td_bus *bus, const char *topic, const char *group, i
     return -ENOENT;
 }
 
+int td_bus_subscribe_dead_letters(struct td_bus *bus, const char *group,
+                                  td_bus_handler handler, void *arg)
+{
+    struct bus_sub *existing = bus->subs;   /* new ones go in front: this list stays put */
+    for (struct bus_sub *s = existing; s; s = s->next) {
+        int seen = 0;   /* two groups on one topic share its dead-letter topic */
+        for (struct bus_sub *t = existing; t != s; t = t->next)
+            seen |= strcmp(t->topic, s->topic) == 0;
+        int rc = seen ? 0 : td_bus_subscribe(bus, s->dlq_topic, group, handler, arg);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int td_bus_start(struct td_bus *bus)
 {
     return bus->drv->start(bus);
@@ -165,12 +180,21 @@ struct td_bus_delivery *bus_delivery_new(struct bus_sub *sub, const char *topic,
     m[tplen] = '\0';
     d->msg.partition = partition;
     d->msg.offset = offset;
+    d->msg.error = "";
     return d;
+}
+
+void bus_delivery_set_error(struct td_bus_delivery *d, const char *error, size_t len)
+{
+    free(d->error);
+    d->error = strndup(error, len);
+    d->msg.error = d->error ? d->error : "";
 }
 
 static void delivery_free(struct td_bus_delivery *d)
 {
     free(d->why);
+    free(d->error);
     free(d->mem);
     free(d);
 }

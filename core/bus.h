@@ -46,6 +46,7 @@ struct td_bus_msg {
     int32_t     partition;    /* lane */
     int64_t     offset;       /* Kafka offset; a sequence number on the local bus */
     int         attempt;      /* 1 on first delivery */
+    const char *error;        /* on a dead-letter topic: why it got there; "" otherwise */
 };
 
 /* Publish outcome: 0 once the broker acknowledged (kafka) or every handler finished
@@ -77,6 +78,11 @@ int  td_bus_subscribe(struct td_bus *bus, const char *topic, const char *group,
  * effects in delivery order; they are committed in order whatever order they finish in.
  * A message to retry waits for its backoff while later ones of its lane may finish. */
 int  td_bus_set_depth(struct td_bus *bus, const char *topic, const char *group, int depth);
+/* Subscribes group to the dead-letter topic of every subscription made so far (call after
+ * the roles subscribed): on the local bus, where no broker keeps dead letters, this is
+ * how they are stored. msg->error says why each one is there. */
+int  td_bus_subscribe_dead_letters(struct td_bus *bus, const char *group,
+                                   td_bus_handler handler, void *arg);
 /* Starts creating missing topics and joins the consumer groups; returns at once. */
 int  td_bus_start(struct td_bus *bus);
 /* Copies topic, key, value and traceparent (may be NULL). cb may be NULL. Returns 0 (cb

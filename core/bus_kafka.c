@@ -326,6 +326,10 @@ static void take(struct kgroup *g, rd_kafka_message_t *m)
                                                      m->payload ? m->payload : "", m->len,
                                                      tp, tplen, m->partition, m->offset)
                                   : NULL;
+    const void *why = NULL;
+    size_t whylen = 0;
+    if (d && h && rd_kafka_header_get_last(h, "todod-error", &why, &whylen) == 0 && why)
+        bus_delivery_set_error(d, why, whylen);
     rd_kafka_message_destroy(m);
     if (d)
         bus_deliver(bus, d);

@@ -72,6 +72,8 @@ static void dispatch(struct td_bus *bus, struct local_pub *p)
             continue;
         }
         d->ref = p;
+        if (p->why)
+            bus_delivery_set_error(d, p->why, strlen(p->why));
         p->refs++;
         bus_deliver(bus, d);
     }
@@ -80,7 +82,7 @@ static void dispatch(struct td_bus *bus, struct local_pub *p)
             pub_settle(bus, p);
         return;
     }
-    /* A dead letter nobody consumes on the local bus: the error log keeps it. */
+    /* A dead letter nobody stores (no dead-letter subscription): the error log keeps it. */
     td_log_error(bus->log, "bus: dead letter on %s (key %s): %s; event %s", p->topic, p->key,
                  p->why ? p->why : "", p->value);
     p->refs = 0;

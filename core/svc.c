@@ -297,10 +297,36 @@ static int open_bus(struct svc_run *run, const struct td_config *cfg, char *err,
     return rc;
 }
 
+/* ---------- dead letters of the local bus ---------- */
+
+static void on_dead_letter_stored(int status, struct td_db_res *res, void *arg)
+{
+    /* stored before the original counts as handled, so it is never only in memory */
+    td_bus_done(arg, status == 0 ? 0 : status == -EIO ? TD_BUS_RETRY : TD_BUS_WAIT,
+                td_db_res_error(res));
+}
+
+static void on_dead_letter(const struct td_bus_msg *msg, struct td_bus_delivery *d, void *arg)
+{
+    struct svc_run *run = arg;
+    const char *params[] = {msg->topic, msg->key, msg->value, msg->error};
+    int rc = td_db_exec_sql(run->svc.db,
+        "INSERT INTO dead_letters (topic, key, event, error) VALUES ($1, $2, $3, $4)", 4,
+        params, on_dead_letter_stored, d);
+    if (rc)
+        td_bus_done(d, TD_BUS_WAIT, strerror(-rc));
+}
+
 /* After the roles subscribed: the bus joins its groups, the relay starts publishing. */
 static int start_events(struct svc_run *run, unsigned needs, char *err, size_t errlen)
 {
     int rc = 0;
+    if (run->svc.bus && run->svc.db && run->svc.cfg->bus == TD_BUS_LOCAL &&
+        (rc = td_bus_subscribe_dead_letters(run->svc.bus, "todod-dead-letters", on_dead_letter,
+                                            run)) != 0) {
+        snprintf(err, errlen, "cannot keep dead letters: %s", strerror(-rc));
+        return rc;
+    }
     if (run->svc.bus && (rc = td_bus_start(run->svc.bus)) != 0) {
         snprintf(err, errlen, "cannot start the event bus (%s); see the log", strerror(-rc));
         return rc;

@@ -300,9 +300,13 @@ Test(audit, a_malformed_event_is_dead_lettered_and_the_consumer_goes_on)
     cr_expect(strstr(m.body, "td_bus_handled_total{group=\"todod-audit\",topic=\"task-events\","
                              "outcome=\"dead_letter\"} 1"), "%s", m.body);
     td_test_http_free(&m);
-    char *logs = td_test_logs(&todod);
-    cr_expect(strstr(logs, "dead letter on task-events.dlq"), "the dead letter is logged");
-    free(logs);
+    char *why = td_test_pg_query(&pg, "SELECT error FROM dead_letters WHERE key = 'bad-user' "
+                                      "AND topic = 'task-events.dlq'");
+    cr_expect(why && strstr(why, "not a task event"), "the dead letter is stored with why: %s",
+              why ? why : "(none)");
+    free(why);
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM dead_letters WHERE event LIKE "
+                                      "'%%not-a-uuid%%'"), 1);
 }
 
 /* kill -9 of `todod all` in the middle of a burst: the local bus holds nothing only in
