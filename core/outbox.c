@@ -16,6 +16,12 @@ enum {
     RELAY_LEASE_RETRY_MS = 1000,   /* a standby asks for the lease this often */
     RELAY_BACKOFF_MS = 200,        /* after a failed query or a full producer queue */
     RELAY_PURGE_MS = 60000,
+    /* Between sweeps a fetch starts this far below the highest row already published:
+     * rows of transactions that committed late with a lower seq are found at once if
+     * within it, at the next sweep (from the start) if not. Starting from the start every
+     * time would walk every published row the index still holds until vacuum (measured:
+     * 37 ms for an empty fetch after 20 000 writes). */
+    RELAY_STRAGGLER_MARGIN = 1000,
 };
 
 #define RELAY_LOCK_KEY "7236252510093651572"   /* pg advisory lock id: "todod-outbox" */
@@ -38,6 +44,8 @@ struct td_outbox {
     int               connected, leader, closing;
     int               busy;    /* a fetch, a batch or a mark is in flight */
     int               held;    /* this batch left rows behind (the bus could not take them) */
+    long long         cursor;  /* every row up to here has been published (or refused) */
+    int               sweep_due;   /* the next fetch starts from the first row */
     uint64_t          hold_until;   /* no fetch before this loop time */
     int               again;   /* woken while busy */
     int               notify_busy, notify_again;
@@ -98,6 +106,12 @@ static void on_marked(int status, struct td_db_res *res, void *arg)
     if (status)
         td_log_warn(ob->log, "relay: marking rows published failed (they will go out again): %s",
                     td_db_res_error(res));
+    if (!status) {   /* the published prefix of the batch moves the cursor */
+        for (int i = 0; i < ob->nrows && ob->rows[i].status <= 0; i++) {
+            long long seq = strtoll(ob->rows[i].seq, NULL, 10);
+            ob->cursor = seq > ob->cursor ? seq : ob->cursor;
+        }
+    }
     if (ob->held) {   /* some rows did not go: try again after a pause, not at once */
         ob->held = 0;
         ob->hold_until = uv_now(ob->loop) + RELAY_BACKOFF_MS;
@@ -238,11 +252,15 @@ static void fetch(struct td_outbox *ob)
     }
     ob->busy = 1;
     ob->again = 0;
-    const char *params[] = {"1000"};
+    long long from = ob->sweep_due ? 0 : ob->cursor - RELAY_STRAGGLER_MARGIN;
+    ob->sweep_due = 0;
+    char from_s[24];
+    snprintf(from_s, sizeof from_s, "%lld", from > 0 ? from : 0);
+    const char *params[] = {"1000", from_s};
     int rc = td_db_exec_sql(ob->db,
         "SELECT seq, topic, key, event::text, headers->>'traceparent', "
         "extract(epoch FROM created_at) FROM outbox WHERE published_at IS NULL "
-        "ORDER BY seq LIMIT $1", 1, params, on_fetched, ob);
+        "AND seq > $2::bigint ORDER BY seq LIMIT $1", 2, params, on_fetched, ob);
     if (rc)
         ob->busy = 0;
 }
@@ -256,6 +274,7 @@ static void on_lock(int status, struct td_db_res *res, void *arg)
         return;
     const char *v = td_db_res_value(res, 0, 0);
     set_leader(ob, v && *v == 't');
+    ob->sweep_due = 1;   /* a new leader knows nothing: from the first row */
     if (ob->leader)
         fetch(ob);
 }
@@ -307,8 +326,11 @@ static void on_timer(uv_timer_t *t)
         try_lease(ob);
         return;
     }
+    ob->sweep_due = 1;   /* now, or as soon as the batch in flight is done */
     if (!ob->busy)
         fetch(ob);
+    else
+        ob->again = 1;
     if (uv_now(ob->loop) - ob->last_purge >= RELAY_PURGE_MS) {
         ob->last_purge = uv_now(ob->loop);
         purge(ob);

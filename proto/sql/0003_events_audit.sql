@@ -3,6 +3,11 @@
 -- A row the bus refused for good (too large, say) is marked published with the reason,
 -- so it cannot block the rows after it.
 ALTER TABLE outbox ADD COLUMN publish_error text;
+-- Every row is written once and marked once: vacuum often, so the index of unpublished
+-- rows does not fill with dead entries the relay's sweep must walk.
+ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000,
+                        autovacuum_vacuum_insert_scale_factor = 0,
+                        autovacuum_vacuum_insert_threshold = 5000);
 
 -- Events carry the request that caused them (CloudEvents extension "requestid"), so the
 -- audit log can name it next to the trace id.

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "tests/support/api_harness.h"
 #include "tests/support/event_harness.h"
 #include "tests/support/pg_harness.h"
@@ -375,4 +377,29 @@ Test(audit_crash, a_database_outage_dead_letters_nothing)
     cr_assert_eq(td_test_api(crash_todod.port, NULL, "GET", "/metrics", NULL, NULL, &m), 200);
     cr_expect(strstr(m.body, "outcome=\"dead_letter\"} 0"), "nothing was dead-lettered");
     td_test_http_free(&m);
+}
+
+/* A transaction that took its outbox seq early and commits late, after more than the
+ * relay's look-back window of later rows went out: its event still arrives (the sweep
+ * starts from the first row), a second or so late at worst. */
+Test(audit, an_event_committed_late_with_an_early_seq_still_arrives)
+{
+    PGconn *slow = PQconnectdb(pg.conninfo);
+    cr_assert_eq(PQstatus(slow), CONNECTION_OK);
+    PGresult *r = PQexec(slow,
+        "BEGIN; INSERT INTO tasks (id, user_id, title) VALUES (gen_random_uuid(), 'late-1', "
+        "'committed late'); SELECT todod_emit(t, 'created', NULL) FROM tasks t "
+        "WHERE t.user_id = 'late-1'");
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(slow));
+    PQclear(r);
+    long n = td_test_emit_burst(&pg, "after-late", 20, 100);   /* 2 000 later seqs */
+    cr_assert_eq(td_test_wait_count(&pg, n, 60000, "SELECT count(*) FROM audit_log WHERE "
+                                                  "user_id LIKE 'after-late-%'"), n);
+    r = PQexec(slow, "COMMIT");
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s", PQerrorMessage(slow));
+    PQclear(r);
+    PQfinish(slow);
+    cr_expect_eq(td_test_wait_count(&pg, 1, 5000, "SELECT count(*) FROM audit_log WHERE "
+                                                 "user_id = 'late-1'"), 1,
+                 "the late commit's event never reached audit");
 }
