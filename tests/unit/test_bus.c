@@ -9,13 +9,11 @@
 #include <string.h>
 #include <uv.h>
 
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-#endif
 
 #include "core/buf.h"
 #include "core/bus.h"
 #include "core/metrics.h"
+#include "tests/support/loop_harness.h"
 
 static uv_loop_t loop;
 static uv_timer_t tick;   /* keeps UV_RUN_ONCE from sleeping forever while we wait */
@@ -40,34 +38,9 @@ static void teardown(void)
     td_metrics_free(metrics);
 }
 
-/* Criterion runs each test in a child that never reaches LeakSanitizer's exit-time check,
- * so the tests ask for one themselves once everything is closed. */
-static void assert_no_leaks(void)
-{
-#ifdef __SANITIZE_ADDRESS__
-    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (see stderr)");
-#endif
-}
 
-static double now_ms(void)
-{
-    return (double)uv_hrtime() / 1e6;
-}
 
-static int run_until(const int *flag, int want, int ms)
-{
-    double end = now_ms() + ms;
-    while (*flag < want && now_ms() < end)
-        uv_run(&loop, UV_RUN_ONCE);
-    return *flag >= want;
-}
 
-static void run_for(int ms)
-{
-    double end = now_ms() + ms;
-    while (now_ms() < end)
-        uv_run(&loop, UV_RUN_ONCE);
-}
 
 static struct td_bus *open_bus(int max_attempts)
 {
@@ -93,26 +66,7 @@ static void close_all(struct td_bus *bus)
     cr_assert(uv_run(&loop, UV_RUN_DEFAULT) == 0, "handles left on the loop");
     cr_assert_eq(closed, 1, "closed callback ran %d times", closed);
     cr_assert_eq(uv_loop_close(&loop), 0);
-    assert_no_leaks();
-}
-
-/* The value of one series in the rendered registry (-1 when absent). */
-static double metric(const char *series)
-{
-    struct td_buf b = {0};
-    cr_assert(td_metrics_render(metrics, &b) == 0);
-    double v = -1;
-    size_t n = strlen(series);
-    for (const char *p = b.data; p && *p;) {
-        if (strncmp(p, series, n) == 0 && p[n] == ' ') {
-            v = strtod(p + n + 1, NULL);
-            break;
-        }
-        const char *nl = strchr(p, '\n');
-        p = nl ? nl + 1 : NULL;
-    }
-    td_buf_free(&b);
-    return v;
+    td_test_assert_no_leaks();
 }
 
 static double handled(const char *group, const char *topic, const char *outcome)
@@ -120,7 +74,7 @@ static double handled(const char *group, const char *topic, const char *outcome)
     char s[256];
     snprintf(s, sizeof s, "td_bus_handled_total{group=\"%s\",topic=\"%s\",outcome=\"%s\"}",
              group, topic, outcome);
-    return metric(s);
+    return td_test_metric(metrics, s);
 }
 
 /* ------------------------------------------------------------ a recording consumer */
@@ -165,7 +119,7 @@ static void handler(const struct td_bus_msg *msg, struct td_bus_delivery *d, voi
     r->partition = msg->partition;
     r->offset = msg->offset;
     r->attempt = msg->attempt;
-    r->at = now_ms();
+    r->at = td_test_now_ms();
     cr_assert(msg->partition >= 0 && msg->partition < 64);
     if (c->lane_busy[msg->partition])
         c->overlap++;
@@ -222,7 +176,7 @@ static void on_published(int status, void *arg)
     struct pubres *p = arg;
     p->calls++;
     p->status = status;
-    p->at = now_ms();
+    p->at = td_test_now_ms();
 }
 
 static void publish(struct td_bus *bus, const char *topic, const char *key, const char *value,
@@ -277,8 +231,8 @@ Test(bus, per_key_order_and_one_message_per_lane)
     s.t.data = &s;
     uv_timer_start(&s.t, on_scramble, 1, 1);
     int done = 0;
-    double end = now_ms() + 20000;
-    while (now_ms() < end) {
+    double end = td_test_now_ms() + 20000;
+    while (td_test_now_ms() < end) {
         done = 0;
         for (int i = 0; i < KEYS * PER_KEY; i++)
             done += pr[i].calls;
@@ -322,7 +276,7 @@ Test(bus, per_key_order_and_one_message_per_lane)
     for (int i = 0; i < KEYS * PER_KEY; i++)
         cr_assert_eq(pr[i].status, 0);
     cr_assert_eq(handled("g", "task-events", "ok"), KEYS * PER_KEY);
-    cr_assert_eq(metric("td_bus_published_total"), KEYS * PER_KEY);
+    cr_assert_eq(td_test_metric(metrics, "td_bus_published_total"), KEYS * PER_KEY);
     cr_assert_eq(td_bus_pending(bus), 0);
     close_all(bus);
 }
@@ -343,7 +297,7 @@ Test(bus, handler_done_inside_handler)
                 &pr[i]);
     }
     cr_assert_eq(c.n, 0);
-    cr_assert(run_until(&pr[99].calls, 1, 5000));
+    cr_assert(td_test_run_until(&loop, &pr[99].calls, 1, 5000));
     cr_assert_eq(c.n, 100);
     for (int i = 0; i < 100; i++) {
         char v[16];
@@ -370,18 +324,18 @@ Test(bus, publish_confirmed_after_every_group)
     struct pubres pr = {0};
     publish(bus, "task-events", "u1", "{\"a\":1}", NULL, &pr);
     cr_assert_eq(fast.n + slow.n, 0, "delivered inside td_bus_publish");
-    cr_assert(run_until(&slow.n, 1, 2000), "the slow group never got it");
-    cr_assert(run_until(&fast.n, 1, 2000), "the fast group never got it");
-    run_for(100);
+    cr_assert(td_test_run_until(&loop, &slow.n, 1, 2000), "the slow group never got it");
+    cr_assert(td_test_run_until(&loop, &fast.n, 1, 2000), "the fast group never got it");
+    td_test_run_for(&loop, 100);
     cr_assert_eq(other.n, 0, "a subscriber of another topic got it");
     cr_assert_eq(pr.calls, 0, "confirmed while the slow group still holds it");
     cr_assert_eq(td_bus_pending(bus), 2, "one publish and one message in a handler: %zu",
                  td_bus_pending(bus));
     release(&slow, 0, 0);
-    run_until(&pr.calls, 1, 1000);
+    td_test_run_until(&loop, &pr.calls, 1, 1000);
     cr_assert_eq(pr.calls, 1);
     cr_assert_eq(pr.status, 0);
-    run_for(50);
+    td_test_run_for(&loop, 50);
     cr_assert_eq(pr.calls, 1, "the callback ran twice");
     cr_assert_eq(fast.n, 1);
     cr_assert_eq(slow.n, 1);
@@ -393,19 +347,19 @@ Test(bus, publish_confirmed_after_every_group)
     struct pubres pr2 = {0};
     fast.mode = HOLD;
     publish(bus, "task-events", "u1", "{\"a\":2}", NULL, &pr2);
-    cr_assert(run_until(&slow.n, 2, 2000));
-    cr_assert(run_until(&fast.n, 2, 2000));
+    cr_assert(td_test_run_until(&loop, &slow.n, 2, 2000));
+    cr_assert(td_test_run_until(&loop, &fast.n, 2, 2000));
     release(&slow, 0, 0);
-    run_for(50);
+    td_test_run_for(&loop, 50);
     cr_assert_eq(pr2.calls, 0, "confirmed while the fast group still holds it");
     release(&fast, 0, 0);
-    run_until(&pr2.calls, 1, 1000);
+    td_test_run_until(&loop, &pr2.calls, 1, 1000);
     cr_assert_eq(pr2.calls, 1);
 
     /* a topic nobody subscribes to is delivered at once (nothing to wait for) */
     struct pubres pr3 = {0};
     publish(bus, "task-updates", "u1", "{}", NULL, &pr3);
-    cr_assert(run_until(&pr3.calls, 1, 1000));
+    cr_assert(td_test_run_until(&loop, &pr3.calls, 1, 1000));
     cr_assert_eq(pr3.status, 0);
     close_all(bus);
 }
@@ -422,11 +376,11 @@ Test(bus, retry_backoff_then_dead_letter)
 
     const char *tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     struct pubres p1 = {0}, p2 = {0};
-    double t0 = now_ms();
+    double t0 = td_test_now_ms();
     publish(bus, "task-events", "u1", "{\"poison\":true}", tp, &p1);
     publish(bus, "task-events", "u1", "{\"next\":true}", NULL, &p2);
-    cr_assert(run_until(&c.n, 3, 3000), "only %d attempt(s)", c.n);
-    cr_assert(run_until(&dlq.n, 1, 2000), "the dead letter never reached <topic>.dlq");
+    cr_assert(td_test_run_until(&loop, &c.n, 3, 3000), "only %d attempt(s)", c.n);
+    cr_assert(td_test_run_until(&loop, &dlq.n, 1, 2000), "the dead letter never reached <topic>.dlq");
     /* the poison message: attempts 1, 2, 3, at >= 100 and >= 200 ms intervals */
     for (int i = 0; i < 3; i++) {
         cr_assert_str_eq(c.rec[i].value, "{\"poison\":true}");
@@ -447,14 +401,14 @@ Test(bus, retry_backoff_then_dead_letter)
     cr_assert_eq(handled("g", "task-events", "retry"), 2);
 
     /* the lane moved on: the next message of the same key comes and is handled */
-    cr_assert(run_until(&c.n, 4, 2000), "the lane did not move on after the dead letter");
+    cr_assert(td_test_run_until(&loop, &c.n, 4, 2000), "the lane did not move on after the dead letter");
     cr_assert_str_eq(c.rec[3].value, "{\"next\":true}");
     cr_assert_eq(c.rec[3].attempt, 1);
     cr_assert_geq(c.rec[3].at, dlq.rec[0].at, "the next message ran before the dead letter");
-    cr_assert(run_until(&p1.calls, 1, 1000));
+    cr_assert(td_test_run_until(&loop, &p1.calls, 1, 1000));
     cr_assert_eq(p1.status, 0);   /* delivered: the dead-letter topic holds it now */
     cr_assert_eq(p1.calls, 1);
-    cr_assert(run_until(&p2.calls, 1, 1000));
+    cr_assert(td_test_run_until(&loop, &p2.calls, 1, 1000));
     cr_assert_eq(handled("g", "task-events", "ok"), 1);
     cr_assert_eq(handled("g", "task-events", "retry"), 2);
     cr_assert_eq(handled("g", "task-events", "dead_letter"), 1);
@@ -473,7 +427,7 @@ Test(bus, retry_answered_inside_handler)
     cr_assert(td_bus_start(bus) == 0);
     struct pubres p = {0};
     publish(bus, "t", "k", "x", NULL, &p);
-    cr_assert(run_until(&p.calls, 1, 3000));
+    cr_assert(td_test_run_until(&loop, &p.calls, 1, 3000));
     cr_assert_eq(c.n, 2);
     cr_assert_eq(c.rec[0].attempt, 1);
     cr_assert_eq(c.rec[1].attempt, 2);
@@ -493,16 +447,16 @@ Test(bus, reject_dead_letters_at_once)
     cr_assert(td_bus_subscribe(bus, "reminders", "g", handler, &c) == 0);
     cr_assert(td_bus_start(bus) == 0);
     struct pubres p = {0};
-    double t0 = now_ms();
+    double t0 = td_test_now_ms();
     publish(bus, "reminders", "u9", "{\"bad\":1}", NULL, &p);
-    cr_assert(run_until(&p.calls, 1, 2000));
-    double took = now_ms() - t0;
+    cr_assert(td_test_run_until(&loop, &p.calls, 1, 2000));
+    double took = td_test_now_ms() - t0;
     cr_assert_eq(c.n, 1, "a rejected message was handled %d times", c.n);
     cr_assert_eq(c.rec[0].attempt, 1);
     cr_assert_lt(took, 90, "rejecting took %.0f ms (a retry backoff?)", took);
     cr_assert_eq(handled("g", "reminders", "dead_letter"), 1);
     cr_assert_eq(handled("g", "reminders", "retry"), 0);
-    run_for(300);
+    td_test_run_for(&loop, 300);
     cr_assert_eq(c.n, 1, "a rejected message came back");
     cr_assert_eq(td_bus_pending(bus), 0);
     close_all(bus);
@@ -522,32 +476,32 @@ Test(bus, pending_counts)
     publish(bus, "t", "a", "2", NULL, &p[1]);
     publish(bus, "t", "a", "3", NULL, &p[2]);
     cr_assert_eq(td_bus_pending(bus), 3, "pending = %zu after 3 publishes", td_bus_pending(bus));
-    cr_assert(run_until(&c.n, 1, 1000));
-    run_for(30);
+    cr_assert(td_test_run_until(&loop, &c.n, 1, 1000));
+    td_test_run_for(&loop, 30);
     cr_assert_eq(c.n, 1, "a second message of the lane entered the handler");
     size_t during = td_bus_pending(bus);
     cr_assert_geq(during, 3, "pending = %zu with 3 messages unfinished", during);
     release(&c, 0, 0);
-    cr_assert(run_until(&p[0].calls, 1, 1000));
-    cr_assert(run_until(&c.n, 2, 1000));
+    cr_assert(td_test_run_until(&loop, &p[0].calls, 1, 1000));
+    cr_assert(td_test_run_until(&loop, &c.n, 2, 1000));
     cr_assert_gt(td_bus_pending(bus), 0);
     cr_assert_lt(td_bus_pending(bus), during);
     release(&c, 0, 0);
-    cr_assert(run_until(&c.n, 3, 1000));
+    cr_assert(td_test_run_until(&loop, &c.n, 3, 1000));
     cr_assert_gt(td_bus_pending(bus), 0);
     release(&c, 0, 0);
-    cr_assert(run_until(&p[2].calls, 1, 1000));
+    cr_assert(td_test_run_until(&loop, &p[2].calls, 1, 1000));
     cr_assert_eq(td_bus_pending(bus), 0, "pending = %zu at the end", td_bus_pending(bus));
     /* a message waiting for its retry still counts */
     struct pubres q = {0};
     publish(bus, "t", "b", "4", NULL, &q);
-    cr_assert(run_until(&c.n, 4, 1000));
+    cr_assert(td_test_run_until(&loop, &c.n, 4, 1000));
     release(&c, 0, TD_BUS_RETRY);
     cr_assert_gt(td_bus_pending(bus), 0, "a message waiting to be retried is not counted");
-    cr_assert(run_until(&c.n, 5, 2000));
+    cr_assert(td_test_run_until(&loop, &c.n, 5, 2000));
     cr_assert_eq(c.rec[4].attempt, 2);
     release(&c, 0, 0);
-    cr_assert(run_until(&q.calls, 1, 2000));
+    cr_assert(td_test_run_until(&loop, &q.calls, 1, 2000));
     cr_assert_eq(td_bus_pending(bus), 0);
     close_all(bus);
 }
@@ -569,7 +523,7 @@ Test(bus, publish_refused_before_start_and_when_closing)
     cr_assert_eq(closed, 1);
     cr_assert_eq(p.calls, 0);
     cr_assert_eq(uv_loop_close(&loop), 0);
-    assert_no_leaks();
+    td_test_assert_no_leaks();
 }
 
 /* A bus opened and closed without being started. */
@@ -596,8 +550,8 @@ Test(bus, close_with_work_in_flight)
     for (int i = 0; i < 4; i++)
         publish(bus, "task-events", "same-key", "held or queued", NULL, &p[i]);
     publish(bus, "reminders", "r", "retried", NULL, &p[4]);
-    cr_assert(run_until(&holder.n, 1, 1000));
-    cr_assert(run_until(&retrier.n, 1, 1000));
+    cr_assert(td_test_run_until(&loop, &holder.n, 1, 1000));
+    cr_assert(td_test_run_until(&loop, &retrier.n, 1, 1000));
     for (int i = 5; i < 12; i++)   /* not dispatched yet when the bus closes */
         publish(bus, "task-events", "other", "queued publish", NULL, &p[i]);
     cr_assert_gt(td_bus_pending(bus), 10);
@@ -611,7 +565,7 @@ Test(bus, close_with_work_in_flight)
     cr_assert_eq(holder.n, 1, "messages dispatched while closing");
     cr_assert_eq(retrier.n, 1, "a retry ran while closing");
     cr_assert_eq(uv_loop_close(&loop), 0);
-    assert_no_leaks();
+    td_test_assert_no_leaks();
 }
 
 /* A handler finishing its message while the bus closes (before the close completes):
@@ -625,7 +579,7 @@ Test(bus, done_during_close)
     struct pubres p[3] = {{0}};
     for (int i = 0; i < 3; i++)
         publish(bus, "t", "k", "v", NULL, &p[i]);
-    cr_assert(run_until(&c.n, 1, 1000));
+    cr_assert(td_test_run_until(&loop, &c.n, 1, 1000));
     int closed = 0;
     td_bus_close(bus, on_bus_closed, &closed);
     release(&c, 0, 0);            /* finished while closing: not confirmed, lane stops */
@@ -635,7 +589,7 @@ Test(bus, done_during_close)
     cr_assert_eq(closed, 1);
     cr_assert_eq(p[0].calls + p[1].calls + p[2].calls, 0);
     cr_assert_eq(uv_loop_close(&loop), 0);
-    assert_no_leaks();
+    td_test_assert_no_leaks();
 }
 
 static int find_held(struct consumer *c, const char *value)
@@ -662,8 +616,8 @@ Test(bus, depth_commits_in_order)
     const char *v[6] = {"m0", "m1", "m2", "m3", "m4", "m5"};
     for (int i = 0; i < 6; i++)
         publish(bus, "t", "k", v[i], NULL, &p[i]);
-    cr_assert(run_until(&c.n, 3, 1000));
-    run_for(30);
+    cr_assert(td_test_run_until(&loop, &c.n, 3, 1000));
+    td_test_run_for(&loop, 30);
     cr_assert_eq(c.n, 3, "%d messages in the handler with depth 3", c.n);
     for (int i = 0; i < 3; i++)
         cr_assert_str_eq(c.rec[i].value, v[i]);
@@ -671,14 +625,14 @@ Test(bus, depth_commits_in_order)
     release(&c, find_held(&c, "m2"), 0);   /* finishes before m0 and m1 */
     cr_assert_eq(c.n, 4, "a slot freed but m3 was not handed out");
     cr_assert_str_eq(c.rec[3].value, "m3");
-    run_for(30);
+    td_test_run_for(&loop, 30);
     cr_assert_eq(p[2].calls, 0, "m2 confirmed before m0 and m1");
     release(&c, find_held(&c, "m0"), 0);
-    run_until(&p[0].calls, 1, 500);
+    td_test_run_until(&loop, &p[0].calls, 1, 500);
     cr_assert_eq(p[0].calls, 1);
     cr_assert_eq(p[2].calls, 0, "m2 confirmed before m1");
     release(&c, find_held(&c, "m1"), 0);
-    run_until(&p[2].calls, 1, 500);
+    td_test_run_until(&loop, &p[2].calls, 1, 500);
     cr_assert_eq(p[1].calls, 1);
     cr_assert_eq(p[2].calls, 1);
     cr_assert_leq(p[1].at, p[2].at);
@@ -688,17 +642,17 @@ Test(bus, depth_commits_in_order)
     cr_assert_eq(c.n, 6);
     release(&c, find_held(&c, "m3"), TD_BUS_RETRY);
     release(&c, find_held(&c, "m4"), 0);
-    run_for(50);
+    td_test_run_for(&loop, 50);
     cr_assert_eq(p[4].calls, 0, "m4 confirmed while m3 waits for its retry");
-    cr_assert(run_until(&c.n, 7, 1000), "m3 never came back");
+    cr_assert(td_test_run_until(&loop, &c.n, 7, 1000), "m3 never came back");
     cr_assert_str_eq(c.rec[6].value, "m3");
     cr_assert_eq(c.rec[6].attempt, 2);
     release(&c, find_held(&c, "m3"), 0);
-    cr_assert(run_until(&p[4].calls, 1, 500));
+    cr_assert(td_test_run_until(&loop, &p[4].calls, 1, 500));
     cr_assert_eq(p[3].calls, 1);
     cr_assert_leq(p[3].at, p[4].at);
     release(&c, find_held(&c, "m5"), 0);
-    cr_assert(run_until(&p[5].calls, 1, 500));
+    cr_assert(td_test_run_until(&loop, &p[5].calls, 1, 500));
     cr_assert_eq(td_bus_pending(bus), 0);
     close_all(bus);
 }
@@ -712,14 +666,14 @@ Test(bus, retry_then_success_later)
     cr_assert(td_bus_start(bus) == 0);
     struct pubres p = {0};
     publish(bus, "t", "k", "x", NULL, &p);
-    cr_assert(run_until(&c.n, 1, 1000));
+    cr_assert(td_test_run_until(&loop, &c.n, 1, 1000));
     release(&c, 0, TD_BUS_RETRY);
     cr_assert_eq(c.n, 1, "retried without a backoff");
-    cr_assert(run_until(&c.n, 2, 2000));
+    cr_assert(td_test_run_until(&loop, &c.n, 2, 2000));
     cr_assert_eq(c.rec[1].attempt, 2);
     cr_assert_geq(c.rec[1].at - c.rec[0].at, 95);
     release(&c, 0, 0);
-    cr_assert(run_until(&p.calls, 1, 1000));
+    cr_assert(td_test_run_until(&loop, &p.calls, 1, 1000));
     cr_assert_eq(p.status, 0);
     cr_assert_eq(handled("g", "t", "retry"), 1);
     cr_assert_eq(handled("g", "t", "ok"), 1);
@@ -740,7 +694,7 @@ Test(bus, wait_does_not_count_toward_dead_letter)
     cr_assert(td_bus_start(bus) == 0);
     struct pubres p = {0};
     publish(bus, "t", "k", "x", NULL, &p);
-    cr_assert(run_until(&p.calls, 1, 5000));
+    cr_assert(td_test_run_until(&loop, &p.calls, 1, 5000));
     /* three waits, then two failures: the second failure is the second of two allowed */
     cr_assert_eq(c.n, 5, "handled %d times", c.n);
     for (int i = 0; i < 5; i++)

@@ -10,13 +10,11 @@
 #include <string.h>
 #include <uv.h>
 
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-#endif
 
 #include "core/buf.h"
 #include "core/bus.h"
 #include "core/metrics.h"
+#include "tests/support/loop_harness.h"
 #include "tests/support/kafka_harness.h"
 
 static struct td_test_kafka kafka;
@@ -47,31 +45,14 @@ static void teardown(void)
     td_test_kafka_stop(&kafka);
 }
 
-static double now_ms(void)
-{
-    return (double)uv_hrtime() / 1e6;
-}
 
-static int run_until(const int *flag, int want, int ms)
-{
-    double end = now_ms() + ms;
-    while (*flag < want && now_ms() < end)
-        uv_run(&loop, UV_RUN_ONCE);
-    return *flag >= want;
-}
 
-static void run_for(int ms)
-{
-    double end = now_ms() + ms;
-    while (now_ms() < end)
-        uv_run(&loop, UV_RUN_ONCE);
-}
 
 static int wait_up(struct td_bus *bus, int want, int ms)
 {
-    double end = now_ms() + ms;
+    double end = td_test_now_ms() + ms;
     char reason[200];
-    while (td_bus_is_up(bus, reason, sizeof reason) != want && now_ms() < end)
+    while (td_bus_is_up(bus, reason, sizeof reason) != want && td_test_now_ms() < end)
         uv_run(&loop, UV_RUN_ONCE);
     return td_bus_is_up(bus, reason, sizeof reason) == want;
 }
@@ -95,7 +76,7 @@ static void close_bus(struct td_bus *bus)
 {
     int closed = 0;
     td_bus_close(bus, on_bus_closed, &closed);
-    cr_assert(run_until(&closed, 1, 20000), "the bus did not close");
+    cr_assert(td_test_run_until(&loop, &closed, 1, 20000), "the bus did not close");
 }
 
 static void close_loop(void)
@@ -103,27 +84,7 @@ static void close_loop(void)
     uv_close((uv_handle_t *)&tick, NULL);
     cr_assert(uv_run(&loop, UV_RUN_DEFAULT) == 0, "handles left on the loop");
     cr_assert_eq(uv_loop_close(&loop), 0);
-#ifdef __SANITIZE_ADDRESS__
-    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (see stderr)");
-#endif
-}
-
-static double metric(const char *series)
-{
-    struct td_buf b = {0};
-    cr_assert(td_metrics_render(metrics, &b) == 0);
-    double v = -1;
-    size_t n = strlen(series);
-    for (const char *p = b.data; p && *p;) {
-        if (strncmp(p, series, n) == 0 && p[n] == ' ') {
-            v = strtod(p + n + 1, NULL);
-            break;
-        }
-        const char *nl = strchr(p, '\n');
-        p = nl ? nl + 1 : NULL;
-    }
-    td_buf_free(&b);
-    return v;
+    td_test_assert_no_leaks();
 }
 
 /* ------------------------------------------------------------ a recording consumer */
@@ -221,8 +182,8 @@ static void publish(struct td_bus *bus, const char *topic, const char *key, cons
 /* Waits until the loop has run this long with fewer than want: returns calls reached. */
 static int run_until_sum(const struct pubres *p, int n, int ms)
 {
-    double end = now_ms() + ms;
-    while (sum_calls(p, n) < n && now_ms() < end)
+    double end = td_test_now_ms() + ms;
+    while (sum_calls(p, n) < n && td_test_now_ms() < end)
         uv_run(&loop, UV_RUN_ONCE);
     return sum_calls(p, n);
 }
@@ -275,10 +236,10 @@ Test(bus_kafka, publish_consume_dead_letter_and_outage)
     cr_assert_eq(run_until_sum(pb, 2, 5000), 2, "publish callbacks missing");
     for (int i = 0; i < N; i++)
         cr_assert_eq(pr[i].status, 0, "publish %d reported %d", i, pr[i].status);
-    cr_assert(run_until(&c.n, N, 25000), "consumer got %d of %d", c.n, N);
-    cr_assert(run_until(&bad.n, 2, 5000), "got %d of the 2 messages on \"bad\"", bad.n);
-    cr_assert(run_until(&dlq.n, 1, 5000), "the dead letter never reached bad.dlq");
-    run_for(300);
+    cr_assert(td_test_run_until(&loop, &c.n, N, 25000), "consumer got %d of %d", c.n, N);
+    cr_assert(td_test_run_until(&loop, &bad.n, 2, 5000), "got %d of the 2 messages on \"bad\"", bad.n);
+    cr_assert(td_test_run_until(&loop, &dlq.n, 1, 5000), "the dead letter never reached bad.dlq");
+    td_test_run_for(&loop, 300);
     cr_assert_eq(c.n, N, "consumer got %d messages for %d published", c.n, N);
     cr_assert_eq(pbig.calls, 0, "the callback of a refused publish ran");
 
@@ -305,7 +266,7 @@ Test(bus_kafka, publish_consume_dead_letter_and_outage)
         cr_assert_str_eq(r->tp, (k % 2) ? TP : "", "traceparent of %s", r->value);
         cr_assert_eq(r->attempt, 1);
     }
-    cr_assert_eq(metric("td_bus_handled_total{group=\"g\",topic=\"ktest\",outcome=\"ok\"}"), N);
+    cr_assert_eq(td_test_metric(metrics, "td_bus_handled_total{group=\"g\",topic=\"ktest\",outcome=\"ok\"}"), N);
 
     /* the rejected message: handled once, dead-lettered, and the next one ran */
     cr_assert_eq(bad.n, 2, "\"bad\" handled %d times", bad.n);
@@ -316,9 +277,9 @@ Test(bus_kafka, publish_consume_dead_letter_and_outage)
     cr_assert_str_eq(dlq.rec[0].value, "poison");
     cr_assert_str_eq(dlq.rec[0].key, "k");
     cr_assert_str_eq(dlq.rec[0].tp, TP);
-    cr_assert_eq(metric("td_bus_handled_total{group=\"g\",topic=\"bad\",outcome=\"dead_letter\"}"),
+    cr_assert_eq(td_test_metric(metrics, "td_bus_handled_total{group=\"g\",topic=\"bad\",outcome=\"dead_letter\"}"),
                  1);
-    cr_assert_eq(metric("td_bus_published_total"), N + 3);   /* and the dead letter */
+    cr_assert_eq(td_test_metric(metrics, "td_bus_published_total"), N + 3);   /* and the dead letter */
     char why[128] = "";
     cr_assert_eq(td_test_kafka_find_header(&kafka, "bad.dlq", "todod-error", why, sizeof why,
                                            15000), 0, "no todod-error header in bad.dlq");
@@ -332,14 +293,14 @@ Test(bus_kafka, publish_consume_dead_letter_and_outage)
     cr_assert(strstr(reason, "unreachable"), "reason: %s", reason);
     struct pubres p1 = {0};
     publish(bus, "ktest", "user-0", "during", NULL, &p1);
-    run_for(1500);
+    td_test_run_for(&loop, 1500);
     cr_assert_eq(p1.calls, 0, "a publish failed during an outage (status %d)", p1.status);
     cr_assert_gt(td_bus_pending(bus), 0);
     td_test_kafka_cmd(&kafka, "up");
-    cr_assert(run_until(&p1.calls, 1, 20000), "the publish never completed after the outage");
+    cr_assert(td_test_run_until(&loop, &p1.calls, 1, 20000), "the publish never completed after the outage");
     cr_assert_eq(p1.status, 0);
     cr_assert(wait_up(bus, 1, 5000));
-    cr_assert(run_until(&c.n, N + 1, 20000), "the message published during the outage never came");
+    cr_assert(td_test_run_until(&loop, &c.n, N + 1, 20000), "the message published during the outage never came");
     cr_assert_str_eq(c.rec[N].value, "during");
     close_bus(bus);
     close_loop();
@@ -371,8 +332,8 @@ Test(bus_kafka, unfinished_messages_are_redelivered)
 
     /* all ten finished; "retried" comes back at least once; "held" is in the handler,
      * or waits behind "retried" when both keys share a partition */
-    double end = now_ms() + 20000;
-    while (now_ms() < end) {
+    double end = td_test_now_ms() + 20000;
+    while (td_test_now_ms() < end) {
         int ok = 0;
         for (int i = 0; i < ca.n; i++)
             ok += ca.rec[i].value[0] != 'r' && ca.rec[i].value[0] != 'h';
@@ -390,7 +351,7 @@ Test(bus_kafka, unfinished_messages_are_redelivered)
                                                         "b2", "b3", "b4", NULL}; *v; v++)
         cr_assert_eq(count_value(&ca, *v), 1, "%s handled %d times by the first member", *v,
                      count_value(&ca, *v));
-    run_for(700);   /* past auto.commit.interval.ms */
+    td_test_run_for(&loop, 700);   /* past auto.commit.interval.ms */
     int64_t retried_off = retried->offset;
     int32_t retried_part = retried->partition;
     close_bus(a);
@@ -399,8 +360,8 @@ Test(bus_kafka, unfinished_messages_are_redelivered)
     static struct consumer cb;
     cr_assert(td_bus_subscribe(b, "redo", "g", handler, &cb) == 0);
     cr_assert(td_bus_start(b) == 0);
-    cr_assert(run_until(&cb.n, 2, 25000), "the next member got %d message(s), not 2", cb.n);
-    run_for(1000);
+    cr_assert(td_test_run_until(&loop, &cb.n, 2, 25000), "the next member got %d message(s), not 2", cb.n);
+    td_test_run_for(&loop, 1000);
     cr_assert_eq(cb.n, 2, "the next member got %d messages (finished ones again?)", cb.n);
     cr_assert_eq(count_value(&cb, "held"), 1);
     cr_assert_eq(count_value(&cb, "retried"), 1);
@@ -425,14 +386,14 @@ Test(bus_kafka, close_with_broker_down)
     static struct pubres p[3];
     for (int i = 0; i < 3; i++)
         publish(bus, "ktest", "k", "stuck", TP, &p[i]);
-    run_for(1500);
+    td_test_run_for(&loop, 1500);
     char reason[200] = "";
     cr_assert_eq(td_bus_is_up(bus, reason, sizeof reason), 0);
     cr_assert_eq(sum_calls(p, 3), 0, "a publish failed or succeeded with the broker down");
     cr_assert_eq(td_bus_pending(bus), 3);
-    double t0 = now_ms();
+    double t0 = td_test_now_ms();
     close_bus(bus);
-    cr_assert_lt(now_ms() - t0, 8000, "closing took %.0f ms", now_ms() - t0);
+    cr_assert_lt(td_test_now_ms() - t0, 8000, "closing took %.0f ms", td_test_now_ms() - t0);
     cr_assert_eq(sum_calls(p, 3), 0, "a publish callback ran during the close");
     cr_assert_eq(c.n, 0);
     close_loop();

@@ -15,13 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-#endif
 
 #include "core/auth.h"
 #include "core/http.h"
 #include "core/http_auth.h"
+#include "tests/support/loop_harness.h"
 #include "tests/support/net_harness.h"
 
 #define SECRET "0123456789abcdef0123456789abcdef-test-secret"
@@ -111,9 +109,7 @@ static void stop(void)
     cr_assert_eq(S.loop_close_rc, 0, "uv_loop_close: %s", uv_strerror(S.loop_close_rc));
     td_auth_free(S.auth);
     close(S.log.fd);
-#ifdef __SANITIZE_ADDRESS__
-    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (see stderr)");
-#endif
+    td_test_assert_no_leaks();
 }
 
 TestSuite(http_auth, .init = start, .timeout = 30);

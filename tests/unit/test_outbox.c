@@ -10,9 +10,6 @@
 #include <unistd.h>
 #include <uv.h>
 
-#ifdef __SANITIZE_ADDRESS__
-#include <sanitizer/lsan_interface.h>
-#endif
 
 #include "core/buf.h"
 #include "core/bus.h"
@@ -21,6 +18,7 @@
 #include "core/metrics.h"
 #include "core/migrate.h"
 #include "core/outbox.h"
+#include "tests/support/loop_harness.h"
 #include "tests/support/kafka_harness.h"
 #include "tests/support/pg_harness.h"
 
@@ -55,43 +53,8 @@ static void teardown(void)
     td_test_pg_destroy(&pg);
 }
 
-static double now_ms(void)
-{
-    return (double)uv_hrtime() / 1e6;
-}
 
-static int run_until(const int *flag, int want, int ms)
-{
-    double end = now_ms() + ms;
-    while (*flag < want && now_ms() < end)
-        uv_run(&loop, UV_RUN_ONCE);
-    return *flag >= want;
-}
 
-static void run_for(int ms)
-{
-    double end = now_ms() + ms;
-    while (now_ms() < end)
-        uv_run(&loop, UV_RUN_ONCE);
-}
-
-static double metric(const char *series)
-{
-    struct td_buf b = {0};
-    cr_assert(td_metrics_render(metrics, &b) == 0);
-    double v = -1;
-    size_t n = strlen(series);
-    for (const char *p = b.data; p && *p;) {
-        if (strncmp(p, series, n) == 0 && p[n] == ' ') {
-            v = strtod(p + n + 1, NULL);
-            break;
-        }
-        const char *nl = strchr(p, '\n');
-        p = nl ? nl + 1 : NULL;
-    }
-    td_buf_free(&b);
-    return v;
-}
 
 /* One blocking SQL statement; its first value as an integer. */
 static long q_long(const char *sql)
@@ -125,11 +88,11 @@ static long unpublished(void)
 /* Runs the loop until no row is left unpublished. */
 static int run_until_published(int ms)
 {
-    double end = now_ms() + ms;
-    while (now_ms() < end) {
+    double end = td_test_now_ms() + ms;
+    while (td_test_now_ms() < end) {
         if (unpublished() == 0)
             return 1;
-        run_for(20);
+        td_test_run_for(&loop, 20);
     }
     return unpublished() == 0;
 }
@@ -166,7 +129,7 @@ static void handler(const struct td_bus_msg *msg, struct td_bus_delivery *d, voi
                  msg->value);
     cr_assert_str_eq(k, msg->key);
     snprintf(r->tp, sizeof r->tp, "%s", msg->traceparent);
-    r->at = now_ms();
+    r->at = td_test_now_ms();
     if (c->hold) {
         c->held[c->nheld++] = d;
         return;
@@ -225,8 +188,8 @@ static struct td_outbox *relay_open(struct world *w)
 
 static int wait_leader(struct td_outbox *ob, int ms)
 {
-    double end = now_ms() + ms;
-    while (!td_outbox_is_leader(ob) && now_ms() < end)
+    double end = td_test_now_ms() + ms;
+    while (!td_outbox_is_leader(ob) && td_test_now_ms() < end)
         uv_run(&loop, UV_RUN_ONCE);
     return td_outbox_is_leader(ob);
 }
@@ -235,7 +198,7 @@ static void relay_close(struct td_outbox *ob)
 {
     int closed = 0;
     td_outbox_close(ob, on_closed, &closed);
-    cr_assert(run_until(&closed, 1, 5000), "the relay did not close");
+    cr_assert(td_test_run_until(&loop, &closed, 1, 5000), "the relay did not close");
 }
 
 /* In the process's order (core/svc.c): bus, relays, pool; then the loop must be empty. */
@@ -253,9 +216,7 @@ static void world_close(struct world *w, struct td_outbox **relays, int n)
     cr_assert(uv_run(&loop, UV_RUN_DEFAULT) == 0, "handles left on the loop");
     cr_assert_eq(closed, want, "%d of %d close callbacks ran", closed, want);
     cr_assert_eq(uv_loop_close(&loop), 0);
-#ifdef __SANITIZE_ADDRESS__
-    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "LeakSanitizer found leaks (see stderr)");
-#endif
+    td_test_assert_no_leaks();
 }
 
 TestSuite(outbox, .init = setup, .fini = teardown, .timeout = 60);
@@ -281,9 +242,9 @@ Test(outbox, publishes_in_order_and_marks_rows)
 
     struct td_outbox *ob = relay_open(&w);
     cr_assert(wait_leader(ob, 5000), "the only relay never took the lease");
-    cr_assert(run_until(&c.n, 61, 5000), "the subscriber got %d of 61", c.n);
+    cr_assert(td_test_run_until(&loop, &c.n, 61, 5000), "the subscriber got %d of 61", c.n);
     cr_assert(run_until_published(3000), "%ld row(s) not marked published", unpublished());
-    run_for(100);
+    td_test_run_for(&loop, 100);
     cr_assert_eq(c.n, 61, "%d deliveries for 61 rows", c.n);
     int next[3] = {0};
     for (int i = 0; i < c.n; i++) {
@@ -298,15 +259,15 @@ Test(outbox, publishes_in_order_and_marks_rows)
     }
     cr_assert_eq(next[0], 21);
     cr_assert_eq(q_long("SELECT count(*) FROM outbox WHERE publish_error IS NOT NULL"), 0);
-    cr_assert_eq(metric("td_outbox_published_total"), 62);
-    cr_assert_eq(metric("td_outbox_leader"), 1);
+    cr_assert_eq(td_test_metric(metrics, "td_outbox_published_total"), 62);
+    cr_assert_eq(td_test_metric(metrics, "td_outbox_leader"), 1);
 
     /* a row whose handler has not finished stays unpublished */
     c.hold = 1;
     insert_row("task-events", "k2", 20);
     td_outbox_wake(ob);
-    cr_assert(run_until(&c.n, 62, 2000));
-    run_for(300);
+    cr_assert(td_test_run_until(&loop, &c.n, 62, 2000));
+    td_test_run_for(&loop, 300);
     cr_assert_eq(unpublished(), 1, "marked published while the handler still works on it");
     release_all(&c);
     cr_assert(run_until_published(2000), "not marked published after the handler finished");
@@ -321,7 +282,7 @@ static double wake_latency(struct consumer *c, const char *key, int n, int notif
 {
     int before = c->n;
     char sql[512];
-    double t0 = now_ms();
+    double t0 = td_test_now_ms();
     if (notify) {   /* another process: insert and NOTIFY in one transaction */
         snprintf(sql, sizeof sql,
                  "WITH i AS (INSERT INTO outbox (event_id, topic, key, event) VALUES "
@@ -332,8 +293,8 @@ static double wake_latency(struct consumer *c, const char *key, int n, int notif
         insert_row("task-events", key, n);
         td_outbox_wake(ob);
     }
-    cr_assert(run_until(&c->n, before + 1, 3000), "the row never came");
-    return now_ms() - t0;
+    cr_assert(td_test_run_until(&loop, &c->n, before + 1, 3000), "the row never came");
+    return td_test_now_ms() - t0;
 }
 
 /* (b) td_outbox_wake, and a NOTIFY todod_outbox from another connection, get a row out in
@@ -345,16 +306,16 @@ Test(outbox, wake_and_notify_are_fast)
     world_open(&w, &c);
     struct td_outbox *ob = relay_open(&w);
     cr_assert(wait_leader(ob, 5000));
-    run_for(200);
+    td_test_run_for(&loop, 200);
     for (int i = 0; i < 5; i++) {
         double ms = wake_latency(&c, "w", i, 0, ob);
         cr_assert_lt(ms, 200, "td_outbox_wake: row %d out after %.0f ms", i, ms);
-        run_for(90 + 37 * i);   /* land at different points of the sweep period */
+        td_test_run_for(&loop, 90 + 37 * i);   /* land at different points of the sweep period */
     }
     for (int i = 0; i < 5; i++) {
         double ms = wake_latency(&c, "n", i, 1, ob);
         cr_assert_lt(ms, 200, "NOTIFY: row %d out after %.0f ms", i, ms);
-        run_for(90 + 37 * i);
+        td_test_run_for(&loop, 90 + 37 * i);
     }
     cr_assert(run_until_published(2000));
     struct td_outbox *relays[] = {ob};
@@ -373,23 +334,23 @@ Test(outbox, wake_during_fetch_is_not_lost)
     cr_assert(wait_leader(ob, 5000));
     /* find the sweep's phase: a row inserted without a wake-up comes with the sweep */
     insert_row("task-events", "s", 0);
-    cr_assert(run_until(&c.n, 1, 3000));
-    run_for(50);
+    cr_assert(td_test_run_until(&loop, &c.n, 1, 3000));
+    td_test_run_for(&loop, 50);
     for (int round = 0; round < 2; round++) {
         int base = c.n;
         insert_row("task-events", "a", round);
         td_outbox_wake(ob);      /* the SELECT is sent now */
         usleep(300 * 1000);      /* ... and answered, the answer not read yet */
         insert_row("task-events", "b", round);
-        double t0 = now_ms();
+        double t0 = td_test_now_ms();
         td_outbox_wake(ob);      /* the writer of "b" committed: wake the relay */
-        cr_assert(run_until(&c.n, base + 2, 3000), "\"b\" never came");
-        double ms = now_ms() - t0;
+        cr_assert(td_test_run_until(&loop, &c.n, base + 2, 3000), "\"b\" never came");
+        double ms = td_test_now_ms() - t0;
         cr_assert_eq(count(&c, "a", round), 1);
         cr_assert_eq(count(&c, "b", round), 1);
         cr_assert_lt(ms, 200, "round %d: the row woken for during a fetch came after %.0f ms "
                               "(with the next sweep: the wake-up was lost)", round, ms);
-        run_for(100);
+        td_test_run_for(&loop, 100);
     }
     struct td_outbox *relays[] = {ob};
     world_close(&w, relays, 1);
@@ -405,7 +366,7 @@ Test(outbox, one_leader_and_takeover)
     struct td_outbox *a = relay_open(&w);
     cr_assert(wait_leader(a, 5000));
     struct td_outbox *b = relay_open(&w);
-    run_for(2500);   /* the standby has asked for the lease at least twice */
+    td_test_run_for(&loop, 2500);   /* the standby has asked for the lease at least twice */
     cr_assert_eq(td_outbox_is_leader(a) + td_outbox_is_leader(b), 1, "leaders: a=%d b=%d",
                  td_outbox_is_leader(a), td_outbox_is_leader(b));
     cr_assert(td_outbox_is_leader(a));
@@ -413,29 +374,29 @@ Test(outbox, one_leader_and_takeover)
                  1);
 
     /* the writer's process is the standby: its wake-up goes by NOTIFY to the leader */
-    double t0 = now_ms();
+    double t0 = td_test_now_ms();
     insert_row("task-events", "x", 1);
     td_outbox_wake(b);
-    cr_assert(run_until(&c.n, 1, 3000));
-    double ms = now_ms() - t0;
+    cr_assert(td_test_run_until(&loop, &c.n, 1, 3000));
+    double ms = td_test_now_ms() - t0;
     cr_assert_lt(ms, 300, "a wake-up at the standby took %.0f ms", ms);
     cr_assert(run_until_published(2000));
 
     /* the leader goes away: the standby takes over and publishes */
     relay_close(a);
     a = NULL;
-    t0 = now_ms();
+    t0 = td_test_now_ms();
     double end = t0 + 5000;
-    while (!td_outbox_is_leader(b) && now_ms() < end)
+    while (!td_outbox_is_leader(b) && td_test_now_ms() < end)
         uv_run(&loop, UV_RUN_ONCE);
-    double took = now_ms() - t0;
+    double took = td_test_now_ms() - t0;
     cr_assert(td_outbox_is_leader(b), "the standby never took over");
     cr_assert_lt(took, 2500, "the standby took over after %.0f ms", took);
     insert_row("task-events", "x", 2);
     td_outbox_wake(b);
-    cr_assert(run_until(&c.n, 2, 3000), "the new leader did not publish");
+    cr_assert(td_test_run_until(&loop, &c.n, 2, 3000), "the new leader did not publish");
     cr_assert(run_until_published(2000));
-    run_for(200);
+    td_test_run_for(&loop, 200);
     cr_assert_eq(c.n, 2, "%d deliveries for 2 rows", c.n);
     cr_assert_eq(count(&c, "x", 1), 1);
     cr_assert_eq(count(&c, "x", 2), 1);
@@ -455,12 +416,12 @@ Test(outbox, close_with_a_batch_in_flight)
         insert_row("task-events", "k", i);
     struct td_outbox *ob = relay_open(&w);
     cr_assert(wait_leader(ob, 5000));
-    cr_assert(run_until(&c.n, 1, 3000));
-    run_for(100);
+    cr_assert(td_test_run_until(&loop, &c.n, 1, 3000));
+    td_test_run_for(&loop, 100);
     cr_assert_eq(c.n, 1, "one key: one message in the handler");
     insert_row("task-events", "k", 5);
     td_outbox_wake(ob);
-    run_for(50);
+    td_test_run_for(&loop, 50);
     struct td_outbox *relays[] = {ob};
     world_close(&w, relays, 1);
     cr_assert_eq(unpublished(), 6, "rows marked published though never confirmed");
@@ -475,10 +436,10 @@ Test(outbox, close_before_connected)
                                .bus = w.bus, .pool = w.pool, .log = &quiet};
     struct td_outbox *ob = NULL;
     cr_assert(td_outbox_open(&loop, &o, &ob) == 0);
-    run_for(300);
+    td_test_run_for(&loop, 300);
     cr_assert_eq(td_outbox_is_leader(ob), 0);
     td_outbox_wake(ob);   /* not the leader: a NOTIFY through the pool */
-    run_for(100);
+    td_test_run_for(&loop, 100);
     struct td_outbox *relays[] = {ob};
     world_close(&w, relays, 1);
 }
@@ -506,9 +467,9 @@ Test(outbox, refused_row_does_not_block_the_rest)
     insert_row("task-events", "small", 1);
     struct td_outbox *ob = relay_open(&w);
     cr_assert(wait_leader(ob, 5000));
-    double end = now_ms() + 6000;
-    while (now_ms() < end && unpublished() > 0)
-        run_for(100);
+    double end = td_test_now_ms() + 6000;
+    while (td_test_now_ms() < end && unpublished() > 0)
+        td_test_run_for(&loop, 100);
     long stuck = unpublished();
     long refused = q_long("SELECT count(*) FROM outbox WHERE key = 'big' AND "
                           "publish_error IS NOT NULL");
