@@ -24,7 +24,7 @@ struct td_bus_delivery {
     uint64_t                retry_at; /* loop time of its next attempt; 0 when none due */
     int                     failures; /* its own failures (TD_BUS_WAIT does not count) */
     struct td_bus_msg       msg;
-    void                   *ref;     /* driver's: the local publish, or the Kafka message */
+    void                   *ref;     /* driver's: the local publish (Kafka needs none) */
     char                   *why;     /* last failure */
     char                   *error;   /* msg.error's copy (dead letters), or NULL */
     char                   *mem;     /* topic, key, value, traceparent */

@@ -12,8 +12,8 @@
 
 enum {
     RELAY_BATCH = 1000,
-    RELAY_SWEEP_MS = 1000,         /* the safety net for a missed wake-up */
-    RELAY_LEASE_RETRY_MS = 1000,   /* a standby asks for the lease this often */
+    RELAY_SWEEP_MS = 1000,         /* the safety net for a missed wake-up; a standby asks
+                                    * for the lease this often too */
     RELAY_BACKOFF_MS = 200,        /* after a failed query or a full producer queue */
     RELAY_PURGE_MS = 60000,
     /* Between sweeps a fetch starts this far below the highest row already published:
@@ -254,9 +254,10 @@ static void fetch(struct td_outbox *ob)
     ob->again = 0;
     long long from = ob->sweep_due ? 0 : ob->cursor - RELAY_STRAGGLER_MARGIN;
     ob->sweep_due = 0;
-    char from_s[24];
+    char from_s[24], limit_s[16];
     snprintf(from_s, sizeof from_s, "%lld", from > 0 ? from : 0);
-    const char *params[] = {"1000", from_s};
+    snprintf(limit_s, sizeof limit_s, "%d", RELAY_BATCH);
+    const char *params[] = {limit_s, from_s};
     int rc = td_db_exec_sql(ob->db,
         "SELECT seq, topic, key, event::text, headers->>'traceparent', "
         "extract(epoch FROM created_at) FROM outbox WHERE published_at IS NULL "

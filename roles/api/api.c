@@ -188,11 +188,6 @@ json_t *api_json_body(struct api_call *call)
     return j;
 }
 
-int api_is_uuid(const char *s)
-{
-    return td_task_is_uuid(s);
-}
-
 void api_send_json(struct api_call *call, int status, const char *json, int version)
 {
     if (version > 0) {

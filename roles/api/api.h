@@ -7,6 +7,7 @@
 #include "core/http.h"
 #include "core/ratelimit.h"
 #include "core/svc.h"
+#include "core/task.h"
 
 #define API_SUB_MAX 129   /* token subjects longer than 128 bytes are refused */
 
@@ -58,8 +59,6 @@ void api_db_error(struct api_call *call, int status, struct td_db_res *res);
 /* Parses a JSON object body (415 on a wrong content type, 400 on malformed JSON, 413
  * is the server's). Answers and returns NULL on failure. */
 json_t *api_json_body(struct api_call *call);
-/* 1 when s is a canonical UUID (any case). */
-int api_is_uuid(const char *s);
 /* Answers 200/201 with a JSON text produced by PostgreSQL, adding ETag when version>0. */
 void api_send_json(struct api_call *call, int status, const char *json, int version);
 

@@ -249,7 +249,7 @@ static void handle_me(struct td_http_req *req, void *arg)
     struct api_call *call = api_begin(api, req);
     if (!call)
         return;
-    if (!api_is_uuid(call->user_id)) {
+    if (!td_task_is_uuid(call->user_id)) {
         on_me(0, NULL, call);
         return;
     }

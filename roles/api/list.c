@@ -395,7 +395,7 @@ static int parse_cursor(struct td_http_req *req, struct list_query *q)
             ok = 0;
         }
     }
-    ok = ok && strcmp(f[0], "v1") == 0 && api_is_uuid(f[4]);
+    ok = ok && strcmp(f[0], "v1") == 0 && td_task_is_uuid(f[4]);
     if (ok && (strcmp(f[1], s->name) != 0 || strcmp(f[2], q->desc ? "desc" : "asc") != 0)) {
         td_buf_free(&raw);
         return bad(req, "cursor", "the cursor belongs to another sort order; keep sort and order");

@@ -101,7 +101,7 @@ static struct api_call *begin_on_task(struct api *api, struct td_http_req *req)
     if (!call)
         return NULL;
     const char *id = td_http_param(req, "id");
-    if (!id || !api_is_uuid(id)) {
+    if (!id || !td_task_is_uuid(id)) {
         api_not_found(call);
         api_end(call);
         return NULL;

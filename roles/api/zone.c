@@ -53,7 +53,7 @@ void api_resolve_zone(struct api_call *call, int mode,
     if (mode == TD_TASK_PATCH) {
         const char *params[] = {call->task_id, call->user_id};
         api_exec(call, "task_zone", 2, params, on_zone);
-    } else if (api_is_uuid(call->user_id)) {
+    } else if (td_task_is_uuid(call->user_id)) {
         const char *params[] = {call->user_id};
         api_exec(call, "user_zone", 1, params, on_zone);
     } else {
