@@ -11,44 +11,68 @@
 #include "core/log.h"
 #include "core/migrate.h"
 #include "core/pgembed.h"
+#include "core/buf.h"
 #include "core/svc.h"
 
-/* Roles register here once their module really works; `all` runs every one of them. */
 extern const struct td_role td_role_api;
 extern const struct td_role td_role_audit;
-static const struct td_role *const all_roles[] = {&td_role_api, &td_role_audit};
-static const size_t all_roles_count = sizeof all_roles / sizeof all_roles[0];
-static const struct td_role *const api_roles[] = {&td_role_api};
-static const struct td_role *const audit_roles[] = {&td_role_audit};
+
+/* What a command needs, as git's builtins say RUN_SETUP: the runner reads these flags
+ * and never the command's name. */
+enum {
+    CMD_ROLE     = 1u << 0,   /* runs its role and is part of `all` */
+    CMD_ALL      = 1u << 1,   /* runs every CMD_ROLE row */
+    CMD_PRIVATE  = 1u << 2,   /* no --database-url: a private cluster, a generated secret */
+    CMD_RELAY    = 1u << 3,   /* publishes the outbox */
+    CMD_SETTINGS = 1u << 4,   /* takes the settings (--help lists them) */
+};
 
 struct command {
     const char *name;
     const char *summary;
     int (*run)(const struct command *cmd, int argc, char **argv);
-    const struct td_role *const *roles;   /* for role commands */
-    size_t nroles;
-    unsigned needs;                        /* beyond the roles' own (core/svc.h) */
+    const struct td_role *role;   /* CMD_ROLE */
+    unsigned flags;
 };
 
 static int run_roles(const struct command *cmd, int argc, char **argv);
+static int run_routes(const struct command *cmd, int argc, char **argv);
 static int run_migrate(const struct command *cmd, int argc, char **argv);
 static int run_version(const struct command *cmd, int argc, char **argv);
 static int run_help(const struct command *cmd, int argc, char **argv);
 
+/* A new role is one row here. */
 static const struct command commands[] = {
     {"all", "run every role in one process (private PostgreSQL when no --database-url)",
-     run_roles, all_roles, 0, 0},
-    {"api", "REST API: accounts, JWT auth, tasks; publishes the outbox", run_roles, api_roles, 1, 0},
+     run_roles, NULL, CMD_ALL | CMD_PRIVATE | CMD_SETTINGS},
+    {"api", "REST API: accounts, JWT auth, tasks; publishes the outbox", run_roles,
+     &td_role_api, CMD_ROLE | CMD_SETTINGS},
     {"audit", "consume task-events into the hash-chained audit log; serve /api/audit",
-     run_roles, audit_roles, 1, 0},
-    {"relay", "publish the outbox to the bus only (api runs a relay too)", run_roles, NULL, 0,
-     TD_NEED_RELAY},
-    {"migrate", "apply the database schema and exit", run_migrate, NULL, 0, 0},
-    {"routes", "print every HTTP route of `all` (METHOD PATTERN) and exit", run_roles, all_roles, 0, 0},
-    {"version", "print the version", run_version, NULL, 0, 0},
-    {"help", "show help for todod or one command", run_help, NULL, 0, 0},
-    {NULL, NULL, NULL, NULL, 0, 0},
+     run_roles, &td_role_audit, CMD_ROLE | CMD_SETTINGS},
+    {"relay", "publish the outbox to the bus only (api runs a relay too)", run_roles, NULL,
+     CMD_RELAY | CMD_SETTINGS},
+    {"migrate", "apply the database schema and exit", run_migrate, NULL, CMD_SETTINGS},
+    {"routes", "print every HTTP route of `all` (METHOD PATTERN) and exit", run_routes, NULL,
+     CMD_ALL},
+    {"version", "print the version", run_version, NULL, 0},
+    {"help", "show help for todod or one command; `help settings` prints the settings table",
+     run_help, NULL, 0},
+    {NULL, NULL, NULL, NULL, 0},
 };
+
+#define MAX_ROLES 16
+
+/* The roles a command runs: its own, or every role row for CMD_ALL. */
+static size_t command_roles(const struct command *cmd, const struct td_role **out)
+{
+    size_t n = 0;
+    if (cmd->role)
+        out[n++] = cmd->role;
+    for (const struct command *c = commands; (cmd->flags & CMD_ALL) && c->name && n < MAX_ROLES; c++)
+        if (c->flags & CMD_ROLE)
+            out[n++] = c->role;
+    return n;
+}
 
 /* Library messages (libpq's) carry newlines and tabs; the CLI prints one line. */
 static const char *one_line(char *msg)
@@ -81,11 +105,23 @@ static void usage(FILE *f)
     fprintf(f, "\nRun `todod <command> --help` for the options of a command.\n");
 }
 
+/* Core's settings and those of the command's roles and of the parts they use. */
+static int add_settings(const struct command *c, struct td_config *cfg)
+{
+    const struct td_role *roles[MAX_ROLES];
+    td_config_defaults(cfg);
+    return td_svc_add_settings(cfg, roles, command_roles(c, roles));
+}
+
 static void command_help(const struct command *c)
 {
     printf("usage: todod %s [options]\n\n%s\n\n", c->name, c->summary);
-    if (c->run == run_roles || c->run == run_migrate)
-        td_config_print_help(stdout);
+    if (!(c->flags & CMD_SETTINGS))
+        return;
+    struct td_config cfg;
+    if (add_settings(c, &cfg) == 0)
+        td_config_print_help(&cfg, stdout);
+    td_config_free(&cfg);
 }
 
 static int wants_help(int argc, char **argv)
@@ -97,43 +133,32 @@ static int wants_help(int argc, char **argv)
 }
 
 /* Loads configuration or prints one line and returns 2. */
-static int load_config(struct td_config *cfg, int argc, char **argv)
+static int load_config(const struct command *cmd, struct td_config *cfg, int argc, char **argv)
 {
     char err[512];
-    td_config_defaults(cfg);
-    if (td_config_load(cfg, argc, argv, err, sizeof err) != 0) {
-        fprintf(stderr, "todod: %s\n", err);
-        td_config_free(cfg);
-        return 2;
-    }
-    return 0;
+    int rc = add_settings(cmd, cfg);
+    if (rc == 0 && td_config_load(cfg, argc, argv, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "todod: %s\n", rc ? strerror(-rc) : err);
+    td_config_free(cfg);
+    return 2;
 }
 
 static int run_roles(const struct command *cmd, int argc, char **argv)
 {
     struct td_config cfg;
-    if (load_config(&cfg, argc, argv))
+    if (load_config(cmd, &cfg, argc, argv))
         return 2;
-    int routes = strcmp(cmd->name, "routes") == 0;
-    int all = strcmp(cmd->name, "all") == 0 || routes;
+    const struct td_role *roles[MAX_ROLES];
     struct td_svc_plan plan = {
         .name = cmd->name,
-        .roles = cmd->roles,
-        .nroles = all ? all_roles_count : cmd->nroles,
-        .needs = (all ? TD_NEED_DB : 0) | TD_NEED_HTTP | cmd->needs,
-        .embedded_db = all,
-        .dump_routes = routes,
+        .roles = roles,
+        .nroles = command_roles(cmd, roles),
+        .needs = TD_NEED_HTTP | ((cmd->flags & CMD_PRIVATE) ? TD_NEED_DB : 0) |
+                 ((cmd->flags & CMD_RELAY) ? TD_NEED_RELAY : 0),
+        .embedded_db = (cmd->flags & CMD_PRIVATE) != 0,
     };
-    if (routes && !cfg.jwt_secret)
-        cfg.jwt_secret = strdup("routes-listing-needs-no-real-secret-0123456789");
     char err[512] = "";
-    /* `all` must just work: with no secret configured it keeps one in its data dir. */
-    if (all && !routes && !cfg.jwt_secret &&
-        td_config_secret_from_data_dir(&cfg, err, sizeof err) != 0) {
-        fprintf(stderr, "todod: %s\n", err);
-        td_config_free(&cfg);
-        return 1;
-    }
     int rc = td_svc_run(&cfg, &plan, err, sizeof err);
     td_config_free(&cfg);
     if (rc == -EINTR)
@@ -145,11 +170,29 @@ static int run_roles(const struct command *cmd, int argc, char **argv)
     return 0;
 }
 
+/* From the roles' tables alone: no database, no server, no secret. */
+static int run_routes(const struct command *cmd, int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 0) {
+        fprintf(stderr, "todod: routes: takes no arguments\n");
+        return 2;
+    }
+    const struct td_role *roles[MAX_ROLES];
+    struct td_buf out = {0};
+    int rc = td_svc_routes_dump(roles, command_roles(cmd, roles), &out);
+    if (!rc)
+        fwrite(out.data ? out.data : "", 1, out.len, stdout);
+    td_buf_free(&out);
+    if (rc)
+        fprintf(stderr, "todod: routes: %s\n", strerror(-rc));
+    return rc ? 1 : 0;
+}
+
 static int run_migrate(const struct command *cmd, int argc, char **argv)
 {
-    (void)cmd;
     struct td_config cfg;
-    if (load_config(&cfg, argc, argv))
+    if (load_config(cmd, &cfg, argc, argv))
         return 2;
     struct td_log log = {.level = cfg.log_level, .format = cfg.log_format, .role = "migrate",
                          .fd = 2};
@@ -195,6 +238,14 @@ static int run_help(const struct command *cmd, int argc, char **argv)
     if (argc == 0) {
         usage(stdout);
         return 0;
+    }
+    if (strcmp(argv[0], "settings") == 0) {   /* the README's table: every setting of `all` */
+        struct td_config cfg;
+        int rc = add_settings(find_command("all"), &cfg);
+        if (!rc)
+            td_config_print_markdown(&cfg, stdout);
+        td_config_free(&cfg);
+        return rc ? 1 : 0;
     }
     const struct command *c = find_command(argv[0]);
     if (!c) {

@@ -46,6 +46,9 @@ void td_http_drain(struct td_http *http, td_http_done_cb done, void *arg);
 void td_http_close(struct td_http *http, td_http_done_cb done, void *arg);
 int  td_http_open_connections(const struct td_http *http);
 /* Every route registered so far, "METHOD PATTERN" per line (for the OpenAPI check). */
+enum { TD_ROUTE_QUIET = 1u << 0 };
+int  td_http_route_flags(struct td_http *http, const char *method, const char *pattern,
+                         unsigned flags, td_http_handler_fn fn, void *arg);
 int  td_http_routes_dump(const struct td_http *http, struct td_buf *out);
 
 /* Request: everything is valid until the answer is sent. Strings are NUL-terminated. */

@@ -10,6 +10,8 @@
 
 #include "core/bus.h"
 #include "core/db.h"
+#include "core/door.h"
+#include "core/failpoint.h"
 #include "core/http.h"
 #include "core/outbox.h"
 #include "core/migrate.h"
@@ -345,6 +347,18 @@ static int start_events(struct svc_run *run, unsigned needs, char *err, size_t e
     return rc;
 }
 
+static void handle_health(struct td_http_req *req, void *arg);
+static void handle_ready(struct td_http_req *req, void *arg);
+static void handle_metrics(struct td_http_req *req, void *arg);
+
+/* Every process serves these; quiet: probes every few seconds would drown the access log. */
+static const struct td_route_def probe_routes[] = {
+    {"GET", "/health", handle_health, TD_ROUTE_QUIET},
+    {"GET", "/ready", handle_ready, TD_ROUTE_QUIET},
+    {"GET", "/metrics", handle_metrics, TD_ROUTE_QUIET},
+    {0},
+};
+
 static int start_http(struct svc_run *run, const struct td_config *cfg, char *err, size_t errlen)
 {
     struct td_http_opts ho = {
@@ -362,10 +376,86 @@ static int start_http(struct svc_run *run, const struct td_config *cfg, char *er
                  uv_strerror(rc));
         return rc;
     }
-    td_http_route(run->svc.http, "GET", "/health", handle_health, run);
-    td_http_route(run->svc.http, "GET", "/ready", handle_ready, run);
-    td_http_route(run->svc.http, "GET", "/metrics", handle_metrics, run);
+    for (const struct td_route_def *r = probe_routes; r->method && !rc; r++)
+        rc = td_http_route_flags(run->svc.http, r->method, r->pattern, r->flags, r->fn, run);
+    return rc;
+}
+
+/* Does any role have routes behind the /api door? */
+static int needs_door(const struct td_role *const *roles, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (const struct td_route_def *const *t = roles[i]->routes; t && *t; t++)
+            for (const struct td_route_def *r = *t; r->method; r++)
+                if (r->flags & TD_DOOR_FLAGS)
+                    return 1;
     return 0;
+}
+
+int td_svc_add_settings(struct td_config *cfg, const struct td_role *const *roles, size_t n)
+{
+    int rc = needs_door(roles, n) ? td_config_add_group(cfg, &td_door_settings) : 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        if (roles[i]->settings)
+            rc = td_config_add_group(cfg, roles[i]->settings);
+    return rc;
+}
+
+int td_svc_routes_dump(const struct td_role *const *roles, size_t n, struct td_buf *out)
+{
+    int rc = 0;
+    for (const struct td_route_def *r = probe_routes; r->method && !rc; r++)
+        rc = td_buf_printf(out, "%s %s\n", r->method, r->pattern);
+    for (size_t i = 0; i < n; i++)
+        for (const struct td_route_def *const *t = roles[i]->routes; t && *t; t++)
+            for (const struct td_route_def *r = *t; r->method && !rc; r++)
+                rc = td_buf_printf(out, "%s %s\n", r->method, r->pattern);
+    return rc ? -ENOMEM : 0;
+}
+
+/* One JWT verifier and one set of limits for every role's /api routes. */
+static int open_door(struct svc_run *run, char *err, size_t errlen)
+{
+    struct td_door_conf *conf = td_config_group(run->svc.cfg, &td_door_settings);
+    if (!conf || !needs_door(run->plan->roles, run->plan->nroles))
+        return 0;
+    /* `all` must just work: with no secret configured it keeps one in its data dir. */
+    int rc = 0;
+    if (!conf->jwt_secret && run->plan->embedded_db &&
+        (rc = td_door_secret_from_data_dir(conf, run->svc.cfg->data_dir, err, errlen)) != 0)
+        return rc;
+    if ((rc = td_door_new(conf, run->svc.loop, run->svc.metrics, &run->log, &run->svc.door)))
+        snprintf(err, errlen, "cannot open the /api door: %s%s", strerror(-rc),
+                 rc == -EINVAL ? " (no JWT secret: set TODOD_JWT_SECRET or TODOD_JWT_SECRET_FILE)" : "");
+    return rc;
+}
+
+/* The role's tables, registered once init has built its state. */
+static int register_role(struct svc_run *run, const struct td_role *r, void *state)
+{
+    int rc = td_failpoint("svc.register");
+    for (const struct td_route_def *const *t = r->routes; t && *t && !rc; t++)
+        for (const struct td_route_def *d = *t; d->method && !rc; d++)
+            rc = (d->flags & TD_DOOR_FLAGS)
+                     ? td_door_route(run->svc.door, run->svc.http, d->method, d->pattern,
+                                     d->flags, d->fn, state)
+                     : td_http_route_flags(run->svc.http, d->method, d->pattern, d->flags,
+                                           d->fn, state);
+    for (const struct td_sub_def *s = r->subs; s && s->topic && !rc; s++) {
+        rc = td_bus_subscribe(run->svc.bus, s->topic, s->group, s->fn, state);
+        if (!rc && s->depth > 1)
+            rc = td_bus_set_depth(run->svc.bus, s->topic, s->group, s->depth);
+    }
+    return rc;
+}
+
+static int prepare_role(struct svc_run *run, const struct td_role *r)
+{
+    int rc = 0;
+    for (const struct td_stmt_def *const *t = r->stmts; t && *t && !rc; t++)
+        for (const struct td_stmt_def *d = *t; d->name && !rc; d++)
+            rc = td_db_prepare(run->svc.db, d->name, d->sql, d->nparams);
+    return rc;
 }
 
 static int start_roles(struct svc_run *run, char *err, size_t errlen)
@@ -374,55 +464,24 @@ static int start_roles(struct svc_run *run, char *err, size_t errlen)
     run->states = calloc(plan->nroles ? plan->nroles : 1, sizeof *run->states);
     if (!run->states)
         return -ENOMEM;
-    for (size_t i = 0; i < plan->nroles; i++) {
+    int rc = open_door(run, err, errlen);
+    for (size_t i = 0; i < plan->nroles && !rc; i++) {
         const struct td_role *r = plan->roles[i];
-        run->states[i] = calloc(1, r->state_size ? r->state_size : 1);
-        if (!run->states[i])
+        if (!(run->states[i] = calloc(1, r->state_size ? r->state_size : 1)))
             return -ENOMEM;
-        int rc = r->init ? r->init(&run->svc, run->states[i]) : 0;
+        rc = prepare_role(run, r);
+        if (rc)
+            break;
+        run->started_roles = (int)i + 1;   /* init was called: fini runs, whatever happens */
+        if (r->init)
+            rc = r->init(&run->svc, run->states[i]);
         if (!rc)
-            run->started_roles = (int)i + 1;   /* initialised: fini runs even if start fails */
+            rc = register_role(run, r, run->states[i]);
         if (!rc && r->start)
             rc = r->start(run->states[i]);
-        if (rc) {
+        if (rc && !err[0])
             snprintf(err, errlen, "role %s failed to start: %s", r->name, strerror(-rc));
-            return rc;
-        }
     }
-    return 0;
-}
-
-/* `todod routes`: the roles register their routes against a pool that never connects
- * and a server on an ephemeral port; the table is printed and everything closes again. */
-static int dump_routes(struct svc_run *run, const struct td_config *cfg, unsigned needs,
-                       char *err, size_t errlen)
-{
-    struct td_config quiet = *cfg;
-    snprintf(quiet.listen_host, sizeof quiet.listen_host, "127.0.0.1");
-    quiet.listen_port = 0;
-    run->svc.cfg = &quiet;
-    int rc = 0;
-    if (needs & TD_NEED_DB) {
-        struct td_db_opts dbo = {.conninfo = "host=/nonexistent-todod-routes port=1",
-                                 .pool_size = 1, .log = &run->log};
-        rc = td_db_open(run->svc.loop, &dbo, &run->svc.db);
-    }
-    if (!rc && (needs & TD_NEED_BUS)) {   /* never started: subscriptions only */
-        struct td_bus_opts bo = {.driver = TD_BUS_LOCAL, .log = &run->log};
-        rc = td_bus_open(run->svc.loop, &bo, &run->svc.bus);
-    }
-    if (!rc)
-        rc = start_http(run, &quiet, err, errlen);
-    if (!rc)
-        rc = start_roles(run, err, errlen);
-    if (!rc) {
-        struct td_buf out = {0};
-        td_http_routes_dump(run->svc.http, &out);
-        fwrite(out.data ? out.data : "", 1, out.len, stdout);
-        fflush(stdout);
-        td_buf_free(&out);
-    }
-    run->svc.cfg = cfg;
     return rc;
 }
 
@@ -453,6 +512,7 @@ static void free_run(struct svc_run *run)
             free(run->states[i]);
     free(run->states);
     td_metrics_free(run->svc.metrics);
+    td_door_free(run->svc.door);
     if (run->pg)
         td_pgembed_stop(run->pg);
     free(run->conninfo);
@@ -493,11 +553,9 @@ int td_svc_run(const struct td_config *cfg, const struct td_svc_plan *plan, char
         needs |= plan->roles[i]->needs;
     if (needs & TD_NEED_RELAY)
         needs |= TD_NEED_DB | TD_NEED_BUS;
-    if (plan->dump_routes)
-        rc = dump_routes(run, cfg, needs, err, errlen);
-    if (plan->dump_routes || ((needs & TD_NEED_DB) && (rc = start_database(run, cfg, needs, err, errlen)) != 0))
+    if ((needs & TD_NEED_DB) && (rc = start_database(run, cfg, needs, err, errlen)) != 0)
         goto fail;
-    if ((needs & TD_NEED_BUS) && !plan->dump_routes && (rc = open_bus(run, cfg, err, errlen)) != 0)
+    if ((needs & TD_NEED_BUS) && (rc = open_bus(run, cfg, err, errlen)) != 0)
         goto fail;
     if ((rc = start_http(run, cfg, err, errlen)) != 0 || (rc = start_roles(run, err, errlen)) != 0 ||
         (rc = start_events(run, needs, err, errlen)) != 0)

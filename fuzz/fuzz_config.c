@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/door.h"
 
 #define MAX_ARGS 16
 
@@ -60,13 +61,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256];
     err[0] = '\0';
     td_config_defaults(&cfg);
+    td_config_add_group(&cfg, &td_door_settings);
+    const struct td_door_conf *door = td_config_group(&cfg, &td_door_settings);
     int rc = td_config_load(&cfg, argc, argv, err, sizeof err);
     if (rc != 0 && (!err[0] || strlen(err) >= sizeof err || strchr(err, '\n'))) {
         fprintf(stderr, "error %d with a bad message \"%s\"\n", rc, err);
         abort();
     }
     if (rc == 0 && (cfg.listen_port < 0 || cfg.listen_port > 65535 || !cfg.data_dir ||
-                    (cfg.jwt_secret && strlen(cfg.jwt_secret) < 32) ||
+                    (door->jwt_secret && strlen(door->jwt_secret) < 32) ||
                     (cfg.bus == TD_BUS_KAFKA && !cfg.kafka_brokers) ||
                     cfg.max_header_bytes < 1024 || cfg.max_headers < 1 || cfg.db_pool_size < 1 ||
                     cfg.request_timeout_ms < 1 || cfg.idle_timeout_ms < 1)) {

@@ -10,7 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "core/http_auth.h"
+#include "core/failpoint.h"
 #include "core/task.h"
 #include "core/log.h"
 #include "core/outbox.h"
@@ -25,15 +25,6 @@ static void count(struct api *api, const char *name, const char *labels)
 {
     if (api->svc->metrics)
         td_metric_add(td_metrics_series(api->svc->metrics, name, labels), 1);
-}
-
-static void limited(struct td_http_req *req, int retry_after)
-{
-    char v[16];
-    snprintf(v, sizeof v, "%d", retry_after);
-    td_http_add_header(req, "Retry-After", v);
-    td_http_problem(req, 429, "rate-limited", "Too Many Requests",
-                    "slow down: the request rate limit is exceeded", NULL);
 }
 
 static struct api_call *new_call(struct api *api, struct td_http_req *req)
@@ -60,9 +51,13 @@ struct api_call *api_begin_anonymous(struct api *api, struct td_http_req *req,
     char addr[64];
     int retry;
     td_http_peer(req, addr, sizeof addr);
-    if (!td_ratelimit_take(limit ? limit : api->per_addr, addr, now_ms(api), &retry)) {
+    if (!td_ratelimit_take(limit, addr, now_ms(api), &retry)) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", retry);
         count(api, "td_api_rate_limited_total", "limit=\"address\"");
-        limited(req, retry);
+        td_http_add_header(req, "Retry-After", v);
+        td_http_problem(req, 429, "rate-limited", "Too Many Requests",
+                        "slow down: the request rate limit is exceeded", NULL);
         return NULL;
     }
     return new_call(api, req);
@@ -70,35 +65,9 @@ struct api_call *api_begin_anonymous(struct api *api, struct td_http_req *req,
 
 struct api_call *api_begin(struct api *api, struct td_http_req *req)
 {
-    char sub[API_SUB_MAX];
-    enum td_auth_error e;
-    if (td_http_bearer(req, api->auth, sub, sizeof sub, &e)) {
-        if (td_http_header(req, "authorization")) {
-            char labels[48];
-            snprintf(labels, sizeof labels, "reason=\"%s\"", td_auth_error_label(e));
-            count(api, "td_api_auth_failures_total", labels);
-        }
-        return NULL;
-    }
-    char addr[64];
-    int retry;
-    td_http_peer(req, addr, sizeof addr);
-    if (!td_ratelimit_take(api->per_user, sub, now_ms(api), &retry) ||
-        !td_ratelimit_take(api->per_addr, addr, now_ms(api), &retry)) {
-        count(api, "td_api_rate_limited_total", "limit=\"user\"");
-        limited(req, retry);
-        return NULL;
-    }
-    /* The hackathon paths name the user: it must be the token's. */
-    const char *path_user = td_http_param(req, "user_id");
-    if (path_user && strcmp(path_user, sub) != 0) {
-        td_http_problem(req, 403, "forbidden", "Forbidden",
-                        "the path names another user than the token's subject", NULL);
-        return NULL;
-    }
     struct api_call *call = new_call(api, req);
     if (call)
-        snprintf(call->user_id, sizeof call->user_id, "%s", sub);
+        snprintf(call->user_id, sizeof call->user_id, "%s", td_door_subject(req));
     return call;
 }
 
@@ -127,25 +96,7 @@ void api_end(struct api_call *call)
 
 void api_db_error(struct api_call *call, int status, struct td_db_res *res)
 {
-    struct td_http_req *req = call->req;
-    if (status != -EIO) {
-        td_http_add_header(req, "Retry-After", "1");
-        td_http_problem(req, 503, "database-unavailable", "Service Unavailable",
-                        "the database is unavailable; retry shortly", NULL);
-        return;
-    }
-    const char *state = res ? td_db_res_sqlstate(res) : "";
-    if (strcmp(state, "23505") == 0) {
-        td_http_problem(req, 409, "conflict", "Conflict", "the resource already exists", NULL);
-    } else if (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0) {
-        td_http_problem(req, 422, "validation-failed", "Unprocessable Content",
-                        "a value is out of range", NULL);
-    } else {
-        td_log_emit(call->api->svc->log, TD_LOG_ERROR, td_http_log_ctx(req), NULL,
-                    "database error %s: %s", state, res ? td_db_res_error(res) : "");
-        td_http_problem(req, 500, "internal", "Internal Server Error",
-                        "the request failed; it has been logged", NULL);
-    }
+    td_door_db_problem(call->req, status, res, call->api->svc->log);
 }
 
 void api_exec(struct api_call *call, const char *stmt, int n, const char *const *params,
@@ -202,56 +153,30 @@ void api_send_json(struct api_call *call, int status, const char *json, int vers
 
 static int api_setup(struct api *api, struct td_svc *svc)
 {
-    const struct td_config *cfg = svc->cfg;
-    if (!cfg->jwt_secret) {
-        td_log_error(svc->log, "api needs a JWT secret: set TODOD_JWT_SECRET or TODOD_JWT_SECRET_FILE");
-        return -EINVAL;
-    }
-    struct td_auth_opts ao = {.secret = cfg->jwt_secret, .issuer = cfg->jwt_issuer,
-                              .audience = cfg->jwt_audience, .leeway_s = 60,
-                              .token_ttl_s = 86400};
-    int rc = td_auth_new(&ao, &api->auth);
-    if (rc)
-        return rc;
-    double burst_user = cfg->rate_limit_user * 2, burst_addr = cfg->rate_limit_addr * 2;
-    if ((rc = td_ratelimit_new(cfg->rate_limit_user, burst_user, 100000, &api->per_user)) ||
-        (rc = td_ratelimit_new(cfg->rate_limit_addr, burst_addr, 100000, &api->per_addr)) ||
-        /* Logins: 5 tries then one per 12 s per account (OWASP); 20 then 1/s per address. */
-        (rc = td_ratelimit_new(cfg->rate_limit_user > 0 ? 1.0 / 12 : 0, 5, 100000,
+    const struct td_door_conf *door = td_config_group(svc->cfg, &td_door_settings);
+    int rc;
+    /* Logins: 5 tries then one per 12 s per account (OWASP); 20 then 1/s per address. */
+    if ((rc = td_ratelimit_new(door->rate_limit_user > 0 ? 1.0 / 12 : 0, 5, 100000,
                                &api->login_per_account)) ||
-        (rc = td_ratelimit_new(cfg->rate_limit_addr > 0 ? 1 : 0, 20, 100000, &api->login_per_addr)))
-        return rc;
-    if ((rc = api_prepare_auth(api)) || (rc = api_prepare_tasks(api)) || (rc = api_prepare_create(api)) ||
-        (rc = api_prepare_zone(api)) ||
+        (rc = td_ratelimit_new(door->rate_limit_addr > 0 ? 1 : 0, 20, 100000, &api->login_per_addr)) ||
+        (rc = td_failpoint("api.init")) || (rc = api_create_init(api)) ||
         (rc = api_prepare_list(api)))
         return rc;
     if (svc->metrics) {
         static const double sizes[] = {1, 2, 4, 8, 16, 32, 64};
-        td_metrics_describe(svc->metrics, "td_api_auth_failures_total", TD_METRIC_COUNTER,
-                            "Requests refused for their bearer token, by reason.", NULL, 0);
-        td_metrics_describe(svc->metrics, "td_api_rate_limited_total", TD_METRIC_COUNTER,
-                            "Requests answered 429, by limit.", NULL, 0);
         td_metrics_describe(svc->metrics, "td_api_create_batch_size", TD_METRIC_HISTOGRAM,
                             "Creates committed together by group commit.", sizes, 7);
     }
-    api_routes_auth(api);
-    api_routes_create(api);
-    api_routes_tasks(api);
-    api_routes_list(api);
     return 0;
 }
 
 static void api_fini(void *state);
 
-/* A failed start releases what it took: svc runs fini only for roles that started. */
 static int api_init(struct td_svc *svc, void *state)
 {
     struct api *api = state;
     api->svc = svc;
-    int rc = api_setup(api, svc);
-    if (rc)
-        api_fini(api);
-    return rc;
+    return api_setup(api, svc);   /* on failure core calls api_fini */
 }
 
 /* The api needs its tables: /ready says so until the schema check passes (a `todod api`
@@ -306,9 +231,6 @@ static void api_drain(void *state, td_done_cb done, void *arg)
 
 static void api_free(struct api *api)
 {
-    td_auth_free(api->auth);
-    td_ratelimit_free(api->per_user);
-    td_ratelimit_free(api->per_addr);
     td_ratelimit_free(api->login_per_account);
     td_ratelimit_free(api->login_per_addr);
     free(api->list_prepared);
@@ -327,10 +249,19 @@ static void api_fini(void *state)
     api_free(api);
 }
 
+static const struct td_route_def *const api_routes[] = {
+    api_auth_routes, api_create_routes, api_task_routes, api_list_routes, NULL,
+};
+static const struct td_stmt_def *const api_stmts[] = {
+    api_auth_stmts, api_create_stmts, api_task_stmts, api_list_stmts, api_zone_stmts, NULL,
+};
+
 const struct td_role td_role_api = {
     .name = "api",
     .needs = TD_NEED_DB | TD_NEED_HTTP | TD_NEED_RELAY,
     .state_size = sizeof(struct api),
+    .routes = api_routes,
+    .stmts = api_stmts,
     .init = api_init,
     .start = api_start,
     .drain = api_drain,

@@ -4,18 +4,16 @@
 #include <jansson.h>
 #include "core/auth.h"
 #include "core/db.h"
+#include "core/door.h"
 #include "core/http.h"
 #include "core/ratelimit.h"
 #include "core/svc.h"
 #include "core/task.h"
 
-#define API_SUB_MAX 129   /* token subjects longer than 128 bytes are refused */
+#define API_SUB_MAX TD_DOOR_SUB_MAX
 
 struct api {
     struct td_svc       *svc;
-    struct td_auth      *auth;
-    struct td_ratelimit *per_user;
-    struct td_ratelimit *per_addr;
     struct td_ratelimit *login_per_account;
     struct td_ratelimit *login_per_addr;
     unsigned char       *list_prepared;  /* list statements registered so far (list.c) */
@@ -45,16 +43,15 @@ struct api_call {
     void              (*with_zone)(struct api_call *call, const char *zone);
 };
 
-/* Authenticates (Bearer JWT), applies the per-user and per-address limits and the
- * hackathon {user_id} path check. On failure it answers and returns NULL. */
+/* A call of a TD_DOOR_BEARER route: the door has authenticated and limited it. NULL
+ * (answered) when out of memory. */
 struct api_call *api_begin(struct api *api, struct td_http_req *req);
-/* A call without a user (signup, login): rate limit by client address only. */
+/* A call without a user (signup, login): limited by client address with limit. */
 struct api_call *api_begin_anonymous(struct api *api, struct td_http_req *req,
                                      struct td_ratelimit *limit);
 void api_end(struct api_call *call);
 
-/* Answers for database failures: 503 when PostgreSQL is unavailable, 409/422/500 by
- * SQLSTATE otherwise. */
+/* Answers a database failure (td_door_db_problem). */
 void api_db_error(struct api_call *call, int status, struct td_db_res *res);
 /* Parses a JSON object body (415 on a wrong content type, 400 on malformed JSON, 413
  * is the server's). Answers and returns NULL on failure. */
@@ -77,15 +74,14 @@ char *api_validated_body(struct api_call *call, int mode, const char *zone);
 void  api_resolve_zone(struct api_call *call, int mode,
                        void (*cont)(struct api_call *call, const char *zone));
 
-void api_routes_auth(struct api *api);
-void api_routes_create(struct api *api);
-int  api_prepare_create(struct api *api);
-int  api_prepare_zone(struct api *api);
+/* Each file's tables (the role's rows are these, in api.c). */
+extern const struct td_route_def api_auth_routes[], api_create_routes[], api_task_routes[],
+    api_list_routes[];
+extern const struct td_stmt_def api_auth_stmts[], api_create_stmts[], api_task_stmts[],
+    api_list_stmts[], api_zone_stmts[];
+/* What cannot be a table: the group-commit queue, the list statements built per filter. */
+int  api_create_init(struct api *api);
 void api_create_fini(struct api *api);
-void api_routes_tasks(struct api *api);
-void api_routes_list(struct api *api);
-int  api_prepare_auth(struct api *api);
-int  api_prepare_tasks(struct api *api);
 int  api_prepare_list(struct api *api);
 
 #endif

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/task.h"
+#include "core/door.h"
 #include "roles/api/api.h"
 
 struct account {
@@ -83,7 +84,7 @@ static int check_fields(struct api_call *call, json_t *body, struct account *a, 
 static void send_session(struct api_call *call, int status, const char *user_id,
                          const char *user_json)
 {
-    char *token = td_auth_issue(call->api->auth, user_id, time(NULL));
+    char *token = td_auth_issue(td_door_auth(call->api->svc->door), user_id, time(NULL));
     if (!token) {
         td_http_problem(call->req, 500, "internal", "Internal Server Error", "cannot issue a token", NULL);
         return;
@@ -257,26 +258,19 @@ static void handle_me(struct td_http_req *req, void *arg)
     api_exec(call, "user_by_id", 1, params, on_me);
 }
 
-int api_prepare_auth(struct api *api)
-{
-    struct td_db *db = api->svc->db;
-    int rc = td_db_prepare(db, "user_insert",
-        "INSERT INTO users (email, name, password_hash, time_zone) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT DO NOTHING RETURNING id::text, todod_user_json(users)::text", 4);
-    if (!rc)
-        rc = td_db_prepare(db, "user_by_email",
-            "SELECT id::text, password_hash, todod_user_json(users)::text FROM users "
-            "WHERE lower(email) = $1 AND password_hash IS NOT NULL", 1);
-    if (!rc)
-        rc = td_db_prepare(db, "user_by_id",
-            "SELECT todod_user_json(users)::text FROM users WHERE id = $1::uuid", 1);
-    return rc;
-}
+const struct td_stmt_def api_auth_stmts[] = {
+    {"user_insert", "INSERT INTO users (email, name, password_hash, time_zone) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT DO NOTHING RETURNING id::text, todod_user_json(users)::text", 4},
+    {"user_by_email",
+     "SELECT id::text, password_hash, todod_user_json(users)::text FROM users "
+     "WHERE lower(email) = $1 AND password_hash IS NOT NULL", 1},
+    {"user_by_id", "SELECT todod_user_json(users)::text FROM users WHERE id = $1::uuid", 1},
+    {0},
+};
 
-void api_routes_auth(struct api *api)
-{
-    struct td_http *http = api->svc->http;
-    td_http_route(http, "POST", "/api/auth/signup", handle_signup, api);
-    td_http_route(http, "POST", "/api/auth/login", handle_login, api);
-    td_http_route(http, "GET", "/api/me", handle_me, api);
-}
+const struct td_route_def api_auth_routes[] = {
+    {"POST", "/api/auth/signup", handle_signup, TD_DOOR_PUBLIC},
+    {"POST", "/api/auth/login", handle_login, TD_DOOR_PUBLIC},
+    {"GET", "/api/me", handle_me, TD_DOOR_BEARER},
+    {0},
+};

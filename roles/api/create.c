@@ -35,26 +35,27 @@
     "  CASE WHEN " d "->>'status' = 'completed' THEN now() END "
 #define ONE_TASK TASK_INSERT("$1::uuid", "$2", "d") "FROM (SELECT $3::jsonb AS d) doc "
 
-static const char *const statements[][2] = {
+const struct td_stmt_def api_create_stmts[] = {
     {"task_create",
      "WITH t AS (" ONE_TASK "RETURNING *), e AS (SELECT todod_emit(t, 'created', $4, $5) FROM t) "
-     "SELECT " TASK_COLS("t") " FROM t, e"},
+     "SELECT " TASK_COLS("t") " FROM t, e", 0},
     /* $1: [{"id","user_id","tp","rid","d"}...] in arrival order. */
     {"task_create_batch",
      "WITH b AS (SELECT x.doc->>'id' AS id, x.doc->>'user_id' AS uid, x.doc->>'tp' AS tp, x.doc->>'rid' AS rid, "
      "  x.doc->'d' AS d, x.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(doc, n)), "
      "t AS (" TASK_INSERT("b.id::uuid", "b.uid", "b.d") "FROM b ORDER BY b.n RETURNING *), "
      "e AS (SELECT todod_emit(t, 'created', b.tp, b.rid) FROM t JOIN b ON b.id::uuid = t.id) "
-     "SELECT " TASK_COLS("t") " FROM t WHERE (SELECT count(*) FROM e) > 0"},
+     "SELECT " TASK_COLS("t") " FROM t WHERE (SELECT count(*) FROM e) > 0", 0},
     {"task_create_idem",
      "WITH k AS (INSERT INTO idempotency_keys (user_id, key, request_hash, task_id) "
      "  VALUES ($2, $5, $6, $1::uuid) ON CONFLICT DO NOTHING RETURNING 1), "
      "t AS (" ONE_TASK "WHERE EXISTS (SELECT 1 FROM k) RETURNING *), "
      "e AS (SELECT todod_emit(t, 'created', $4, $7) FROM t) "
-     "SELECT " TASK_COLS("t") " FROM t, e"},
+     "SELECT " TASK_COLS("t") " FROM t, e", 0},
     {"task_idem_lookup",
      "SELECT k.request_hash, " TASK_COLS("t") " FROM idempotency_keys k "
-     "LEFT JOIN tasks t ON t.id = k.task_id WHERE k.user_id = $1 AND k.key = $2"},
+     "LEFT JOIN tasks t ON t.id = k.task_id WHERE k.user_id = $1 AND k.key = $2", 0},
+    {0},
 };
 
 /* ---------- create ---------- */
@@ -250,13 +251,8 @@ static void enqueue_create(struct api *api, struct api_call *call)
     b->pending[b->npending++] = call;
 }
 
-int api_prepare_create(struct api *api)
+int api_create_init(struct api *api)
 {
-    for (size_t i = 0; i < sizeof statements / sizeof statements[0]; i++) {
-        int rc = td_db_prepare(api->svc->db, statements[i][0], statements[i][1], 0);
-        if (rc)
-            return rc;
-    }
     struct create_batcher *b = calloc(1, sizeof *b);
     if (!b)
         return -ENOMEM;
@@ -336,8 +332,8 @@ static void handle_create(struct td_http_req *req, void *arg)
     api_resolve_zone(call, TD_TASK_CREATE, create_in_zone);
 }
 
-void api_routes_create(struct api *api)
-{
-    td_http_route(api->svc->http, "POST", "/api/tasks", handle_create, api);
-    td_http_route(api->svc->http, "POST", "/api/{user_id}/tasks", handle_create, api);
-}
+const struct td_route_def api_create_routes[] = {
+    {"POST", "/api/tasks", handle_create, TD_DOOR_BEARER},
+    {"POST", "/api/{user_id}/tasks", handle_create, TD_DOOR_BEARER},
+    {0},
+};

@@ -118,11 +118,16 @@ int api_prepare_list(struct api *api)
             if (rc)
                 return rc;
         }
-    return td_db_prepare(api->svc->db, "task_tags",
-        "SELECT coalesce(json_agg(json_build_object('tag', tag, 'count', n) "
-        "ORDER BY n DESC, tag), '[]')::text FROM (SELECT tag, count(*) AS n "
-        "FROM tasks, unnest(tags) AS tag WHERE user_id = $1 GROUP BY tag) x", 1);
+    return 0;
 }
+
+const struct td_stmt_def api_list_stmts[] = {
+    {"task_tags",
+     "SELECT coalesce(json_agg(json_build_object('tag', tag, 'count', n) "
+     "ORDER BY n DESC, tag), '[]')::text FROM (SELECT tag, count(*) AS n "
+     "FROM tasks, unnest(tags) AS tag WHERE user_id = $1 GROUP BY tag) x", 1},
+    {0},
+};
 
 /* ---------- cursors: base64url("v1\x1f" sort "\x1f" dir "\x1f" key "\x1f" id) ---------- */
 
@@ -512,10 +517,9 @@ static void handle_tags(struct td_http_req *req, void *arg)
     api_exec(call, "task_tags", 1, params, on_tags);
 }
 
-void api_routes_list(struct api *api)
-{
-    struct td_http *http = api->svc->http;
-    td_http_route(http, "GET", "/api/tasks", handle_list, api);
-    td_http_route(http, "GET", "/api/{user_id}/tasks", handle_list, api);
-    td_http_route(http, "GET", "/api/tags", handle_tags, api);
-}
+const struct td_route_def api_list_routes[] = {
+    {"GET", "/api/tasks", handle_list, TD_DOOR_BEARER},
+    {"GET", "/api/{user_id}/tasks", handle_list, TD_DOOR_BEARER},
+    {"GET", "/api/tags", handle_tags, TD_DOOR_BEARER},
+    {0},
+};

@@ -32,8 +32,8 @@
     "  WHEN d->>'status' = 'completed' THEN coalesce(t.completed_at, now()) END, " \
     "updated_at = now(), version = t.version + 1 "
 
-static const char *const statements[][2] = {
-    {"task_get", "SELECT " TASK_COLS("t") " FROM tasks t WHERE t.id = $1::uuid AND t.user_id = $2"},
+const struct td_stmt_def api_task_stmts[] = {
+    {"task_get", "SELECT " TASK_COLS("t") " FROM tasks t WHERE t.id = $1::uuid AND t.user_id = $2", 0},
     {"task_update",
      "WITH cur AS (SELECT status, version FROM tasks WHERE id = $1::uuid AND user_id = $2), "
      "u AS (UPDATE tasks t SET " TASK_UPDATE_SET "FROM (SELECT $3::jsonb AS d) doc "
@@ -42,12 +42,12 @@ static const char *const statements[][2] = {
      "e AS (SELECT todod_emit(u, CASE WHEN u.status = 'completed' AND cur.status <> 'completed' "
      "  THEN 'completed' ELSE 'updated' END, $5, $6) FROM u, cur) "
      "SELECT " TASK_COLS("u") ", (SELECT version FROM cur) "
-     "FROM (SELECT 1) one LEFT JOIN (SELECT u.* FROM u, e) u ON true"},
+     "FROM (SELECT 1) one LEFT JOIN (SELECT u.* FROM u, e) u ON true", 0},
     {"task_delete",
      "WITH d AS (DELETE FROM tasks WHERE id = $1::uuid AND user_id = $2 "
      "  AND ($3::int IS NULL OR version = $3) RETURNING *), "
      "e AS (SELECT todod_emit(d, 'deleted', $4, $5) FROM d) "
-     "SELECT (SELECT count(*) FROM d, e), (SELECT version FROM tasks WHERE id = $1::uuid AND user_id = $2)"},
+     "SELECT (SELECT count(*) FROM d, e), (SELECT version FROM tasks WHERE id = $1::uuid AND user_id = $2)", 0},
     /* complete/reopen: a task already in that state changes nothing and emits nothing. */
     {"task_set_status",
      "WITH cur AS (SELECT * FROM tasks WHERE id = $1::uuid AND user_id = $2), "
@@ -57,7 +57,7 @@ static const char *const statements[][2] = {
      "  WHERE t.id = $1::uuid AND t.user_id = $2 AND t.status <> $3 RETURNING t.*), "
      "e AS (SELECT todod_emit(u, CASE WHEN $3 = 'completed' THEN 'completed' ELSE 'updated' END, $4, $5) FROM u) "
      "SELECT " TASK_COLS("x") " FROM (SELECT u.* FROM u, e UNION ALL "
-     "  SELECT cur.* FROM cur WHERE NOT EXISTS (SELECT 1 FROM u)) x"},
+     "  SELECT cur.* FROM cur WHERE NOT EXISTS (SELECT 1 FROM u)) x", 0},
     {"task_toggle",
      "WITH u AS (UPDATE tasks t SET "
      "  status = CASE WHEN t.status = 'completed' THEN 'pending' ELSE 'completed' END, "
@@ -65,20 +65,10 @@ static const char *const statements[][2] = {
      "  updated_at = now(), version = t.version + 1 "
      "  WHERE t.id = $1::uuid AND t.user_id = $2 RETURNING t.*), "
      "e AS (SELECT todod_emit(u, CASE WHEN u.status = 'completed' THEN 'completed' ELSE 'updated' END, $3, $4) FROM u) "
-     "SELECT " TASK_COLS("u") " FROM u, e"},
+     "SELECT " TASK_COLS("u") " FROM u, e", 0},
+    {0},
 };
 
-int api_prepare_tasks(struct api *api)
-{
-    for (size_t i = 0; i < sizeof statements / sizeof statements[0]; i++) {
-        int rc = td_db_prepare(api->svc->db, statements[i][0], statements[i][1], 0);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-/* Answers with the task in row 0 from column col, and its version as the ETag. */
 void api_send_task(struct api_call *call, int status, struct td_db_res *res, int row, int col)
 {
     struct td_buf b = {0};
@@ -335,23 +325,18 @@ static void handle_toggle(struct td_http_req *req, void *arg)
     api_exec(call, "task_toggle", 4, params, on_task_row);
 }
 
-void api_routes_tasks(struct api *api)
-{
-    struct td_http *http = api->svc->http;
-    static const char *const bases[] = {"/api/tasks", "/api/{user_id}/tasks"};
-    char path[96];
-    for (int i = 0; i < 2; i++) {
-        const char *b = bases[i];
-        snprintf(path, sizeof path, "%s/{id}", b);
-        td_http_route(http, "GET", path, handle_get, api);
-        td_http_route(http, "PATCH", path, handle_patch, api);
-        td_http_route(http, "PUT", path, handle_put, api);
-        td_http_route(http, "DELETE", path, handle_delete, api);
-        snprintf(path, sizeof path, "%s/{id}/complete", b);
-        td_http_route(http, "POST", path, handle_complete, api);
-        snprintf(path, sizeof path, "%s/{id}/reopen", b);
-        td_http_route(http, "POST", path, handle_reopen, api);
-    }
+#define TASK_ROUTES(base) \
+    {"GET", base "/{id}", handle_get, TD_DOOR_BEARER}, \
+    {"PATCH", base "/{id}", handle_patch, TD_DOOR_BEARER}, \
+    {"PUT", base "/{id}", handle_put, TD_DOOR_BEARER}, \
+    {"DELETE", base "/{id}", handle_delete, TD_DOOR_BEARER}, \
+    {"POST", base "/{id}/complete", handle_complete, TD_DOOR_BEARER}, \
+    {"POST", base "/{id}/reopen", handle_reopen, TD_DOOR_BEARER}
+
+const struct td_route_def api_task_routes[] = {
+    TASK_ROUTES("/api/tasks"),
+    TASK_ROUTES("/api/{user_id}/tasks"),
     /* The hackathon contract's toggle. */
-    td_http_route(http, "PATCH", "/api/{user_id}/tasks/{id}/complete", handle_toggle, api);
-}
+    {"PATCH", "/api/{user_id}/tasks/{id}/complete", handle_toggle, TD_DOOR_BEARER},
+    {0},
+};

@@ -61,10 +61,8 @@ void api_resolve_zone(struct api_call *call, int mode,
     }
 }
 
-int api_prepare_zone(struct api *api)
-{
-    int rc = td_db_prepare(api->svc->db, "task_zone",
-                           "SELECT time_zone FROM tasks WHERE id = $1::uuid AND user_id = $2", 2);
-    return rc ? rc : td_db_prepare(api->svc->db, "user_zone",
-                                   "SELECT time_zone FROM users WHERE id = $1::uuid", 1);
-}
+const struct td_stmt_def api_zone_stmts[] = {
+    {"task_zone", "SELECT time_zone FROM tasks WHERE id = $1::uuid AND user_id = $2", 2},
+    {"user_zone", "SELECT time_zone FROM users WHERE id = $1::uuid", 1},
+    {0},
+};

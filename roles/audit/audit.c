@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/bus.h"
 #include "core/db.h"
+#include "core/failpoint.h"
 
 /* Group commit: events that arrive together are appended in one statement and one
  * transaction, in delivery order, each with its own answer. One batch at a time: a lane's
@@ -157,46 +158,33 @@ static void on_task_event(const struct td_bus_msg *msg, struct td_bus_delivery *
     uv_idle_start(&a->idle, on_idle);
 }
 
+static const struct td_stmt_def audit_append_stmts[] = {
+    {"audit_append_batch", "SELECT todod_audit_append_batch($1, $2::jsonb, $3::boolean)::text", 3},
+    {0},
+};
+
+static const struct td_stmt_def *const audit_stmts[] = {audit_append_stmts, audit_read_stmts, NULL};
+static const struct td_route_def *const audit_routes[] = {audit_read_routes, NULL};
+static const struct td_sub_def audit_subs[] = {
+    {"task-events", AUDIT_GROUP, on_task_event, AUDIT_LANE_DEPTH},
+    {0},
+};
+
 static int audit_init(struct td_svc *svc, void *state)
 {
     struct audit *a = state;
     a->svc = svc;
     a->limit = AUDIT_BATCH_MAX;
-    const struct td_config *cfg = svc->cfg;
-    if (!cfg->jwt_secret) {
-        td_log_error(svc->log, "audit needs a JWT secret: set TODOD_JWT_SECRET or TODOD_JWT_SECRET_FILE");
-        return -EINVAL;
-    }
-    struct td_auth_opts ao = {.secret = cfg->jwt_secret, .issuer = cfg->jwt_issuer,
-                              .audience = cfg->jwt_audience, .leeway_s = 60};
-    int rc = td_auth_new(&ao, &a->auth);
-    if (!rc)
-        rc = td_ratelimit_new(cfg->rate_limit_user, cfg->rate_limit_user * 2, 100000,
-                              &a->per_user);
-    if (!rc)
-        rc = td_db_prepare(svc->db, "audit_append_batch",
-                           "SELECT todod_audit_append_batch($1, $2::jsonb, $3::boolean)::text", 3);
-    if (!rc && svc->metrics) {
+    if (svc->metrics) {
         static const double sizes[] = {1, 2, 4, 8, 16, 32, 64};
         td_metrics_describe(svc->metrics, "td_audit_batch_size", TD_METRIC_HISTOGRAM,
                             "Events the audit consumer appended per transaction.", sizes, 7);
         a->m_batch = td_metrics_series(svc->metrics, "td_audit_batch_size", "");
     }
-    if (!rc) {
-        uv_idle_init(svc->loop, &a->idle);
-        a->idle.data = a;
-        a->idle_open = 1;
-    }
-    if (!rc)
-        rc = audit_prepare_routes(a);
-    if (!rc)
-        rc = td_bus_subscribe(svc->bus, "task-events", AUDIT_GROUP, on_task_event, a);
-    if (!rc)
-        rc = td_bus_set_depth(svc->bus, "task-events", AUDIT_GROUP, AUDIT_LANE_DEPTH);
-    if (rc)
-        return rc;
-    audit_routes(a);
-    return 0;
+    uv_idle_init(svc->loop, &a->idle);
+    a->idle.data = a;
+    a->idle_open = 1;
+    return td_failpoint("audit.init");   /* on failure core calls audit_fini */
 }
 
 static void idle_closed(uv_handle_t *h)
@@ -210,16 +198,15 @@ static void audit_fini(void *state)
     if (a->idle_open)
         uv_close((uv_handle_t *)&a->idle, idle_closed);
     a->idle_open = 0;
-    td_auth_free(a->auth);
-    td_ratelimit_free(a->per_user);
-    a->auth = NULL;
-    a->per_user = NULL;
 }
 
 const struct td_role td_role_audit = {
     .name = "audit",
     .needs = TD_NEED_DB | TD_NEED_BUS | TD_NEED_HTTP,
     .state_size = sizeof(struct audit),
+    .routes = audit_routes,
+    .subs = audit_subs,
+    .stmts = audit_stmts,
     .init = audit_init,
     .fini = audit_fini,
 };

@@ -2,8 +2,6 @@
  * log (proto/sql/0003_events_audit.sql) and serves it at /api/audit. */
 #ifndef TD_ROLE_AUDIT_H
 #define TD_ROLE_AUDIT_H
-#include "core/auth.h"
-#include "core/ratelimit.h"
 #include "core/svc.h"
 
 #define AUDIT_GROUP "todod-audit"
@@ -18,8 +16,6 @@ struct td_bus_delivery;
 
 struct audit {
     struct td_svc          *svc;
-    struct td_auth         *auth;
-    struct td_ratelimit    *per_user;
     uv_idle_t               idle;       /* flushes what arrived in one loop turn */
     int                     idle_open;
     struct td_bus_delivery *pending[AUDIT_PENDING_MAX];
@@ -29,8 +25,8 @@ struct audit {
     struct td_metric_series *m_batch;
 };
 
-/* routes.c */
-void audit_routes(struct audit *a);
-int  audit_prepare_routes(struct audit *a);
+/* routes.c: GET /api/audit and /api/audit/verify */
+extern const struct td_route_def audit_read_routes[];
+extern const struct td_stmt_def audit_read_stmts[];
 
 #endif

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/db.h"
-#include "core/http_auth.h"
+#include "core/door.h"
 #include "core/task.h"
 #include "roles/audit/audit.h"
 
@@ -20,63 +20,37 @@ enum { AUDIT_PAGE_DEFAULT = 50, AUDIT_PAGE_MAX = 500 };
     "'before', before, 'after', after, 'request_id', request_id, 'trace_id', trace_id, " \
     "'prev_hash', encode(prev_hash, 'hex'), 'hash', encode(hash, 'hex'))"
 
-int audit_prepare_routes(struct audit *a)
-{
-    int rc = td_db_prepare(a->svc->db, "audit_list",
-        "WITH r AS (SELECT * FROM audit_log WHERE user_id = $1 "
-        "  AND ($2::uuid IS NULL OR task_id = $2::uuid) "
-        "  AND ($3::timestamptz IS NULL OR occurred_at >= $3::timestamptz) "
-        "  AND ($4::timestamptz IS NULL OR occurred_at < $4::timestamptz) "
-        "  AND ($5::text IS NULL OR event_type = $5) AND user_seq > $6::bigint "
-        "  ORDER BY user_seq LIMIT $7::int) "
-        "SELECT coalesce(jsonb_agg(" AUDIT_ITEM " ORDER BY user_seq), '[]'::jsonb)::text, "
-        "count(*), max(user_seq) FROM r", 7);
-    if (!rc)
-        rc = td_db_prepare(a->svc->db, "audit_verify", "SELECT todod_audit_verify($1)::text", 1);
-    return rc;
-}
+const struct td_stmt_def audit_read_stmts[] = {
+    {"audit_list",
+     "WITH r AS (SELECT * FROM audit_log WHERE user_id = $1 "
+     "  AND ($2::uuid IS NULL OR task_id = $2::uuid) "
+     "  AND ($3::timestamptz IS NULL OR occurred_at >= $3::timestamptz) "
+     "  AND ($4::timestamptz IS NULL OR occurred_at < $4::timestamptz) "
+     "  AND ($5::text IS NULL OR event_type = $5) AND user_seq > $6::bigint "
+     "  ORDER BY user_seq LIMIT $7::int) "
+     "SELECT coalesce(jsonb_agg(" AUDIT_ITEM " ORDER BY user_seq), '[]'::jsonb)::text, "
+     "count(*), max(user_seq) FROM r", 7},
+    {"audit_verify", "SELECT todod_audit_verify($1)::text", 1},
+    {0},
+};
 
 /* One request waiting on the database; the answer goes to req. */
 struct audit_call {
+    struct audit       *a;
     struct td_http_req *req;
     int                 limit;
 };
 
-static int authenticate(struct audit *a, struct td_http_req *req, char *sub, size_t sublen)
+static void db_failed(struct audit_call *c, int status, struct td_db_res *res)
 {
-    enum td_auth_error why;
-    if (td_http_bearer(req, a->auth, sub, sublen, &why))
-        return -EACCES;
-    int retry;
-    if (!td_ratelimit_take(a->per_user, sub, uv_now(a->svc->loop), &retry)) {
-        char v[16];
-        snprintf(v, sizeof v, "%d", retry);
-        td_http_add_header(req, "Retry-After", v);
-        td_http_problem(req, 429, "rate-limited", "Too Many Requests",
-                        "slow down: the request rate limit is exceeded", NULL);
-        return -EAGAIN;
-    }
-    return 0;
-}
-
-static void db_failed(struct td_http_req *req, int status, struct td_db_res *res)
-{
-    if (status == -EIO) {
-        td_http_problem(req, 500, "internal", "Internal Server Error",
-                        "the request failed; it has been logged", NULL);
-        return;
-    }
-    (void)res;
-    td_http_add_header(req, "Retry-After", "1");
-    td_http_problem(req, 503, "unavailable", "Service Unavailable",
-                    "the database is unavailable; retry shortly", NULL);
+    td_door_db_problem(c->req, status, res, c->a->svc->log);
 }
 
 static void on_listed(int status, struct td_db_res *res, void *arg)
 {
     struct audit_call *c = arg;
     if (status) {
-        db_failed(c->req, status, res);
+        db_failed(c, status, res);
         free(c);
         return;
     }
@@ -156,54 +130,58 @@ static int read_filters(struct td_http_req *req, const char **p, char *type, siz
 static void handle_list(struct td_http_req *req, void *arg)
 {
     struct audit *a = arg;
-    char sub[256], type[32], limit_s[16];
+    char type[32], limit_s[16];
     const char *params[7];
     struct audit_call *c = NULL;
     int limit;
-    if (authenticate(a, req, sub, sizeof sub) ||
-        read_filters(req, params, type, sizeof type, &limit))
+    if (read_filters(req, params, type, sizeof type, &limit))
         return;
     if (!(c = malloc(sizeof *c))) {
         td_http_problem(req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
         return;
     }
-    c->req = req;
-    c->limit = limit;
+    *c = (struct audit_call){.a = a, .req = req, .limit = limit};
     snprintf(limit_s, sizeof limit_s, "%d", limit);
-    params[0] = sub;
+    params[0] = td_door_subject(req);
     params[6] = limit_s;
     int rc = td_db_exec(a->svc->db, "audit_list", 7, params, on_listed, c);
     if (rc) {
-        db_failed(req, rc, NULL);
+        db_failed(c, rc, NULL);
         free(c);
     }
 }
 
 static void on_verified(int status, struct td_db_res *res, void *arg)
 {
-    struct td_http_req *req = arg;
+    struct audit_call *c = arg;
     if (status) {
-        db_failed(req, status, res);
-        return;
+        db_failed(c, status, res);
+    } else {
+        const char *body = td_db_res_value(res, 0, 0);
+        td_http_respond(c->req, 200, "application/json", body, strlen(body));
     }
-    const char *body = td_db_res_value(res, 0, 0);
-    td_http_respond(req, 200, "application/json", body, strlen(body));
+    free(c);
 }
 
 static void handle_verify(struct td_http_req *req, void *arg)
 {
     struct audit *a = arg;
-    char sub[256];
-    if (authenticate(a, req, sub, sizeof sub))
+    struct audit_call *c = malloc(sizeof *c);
+    if (!c) {
+        td_http_problem(req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
         return;
-    const char *params[] = {sub};
-    int rc = td_db_exec(a->svc->db, "audit_verify", 1, params, on_verified, req);
-    if (rc)
-        db_failed(req, rc, NULL);
+    }
+    *c = (struct audit_call){.a = a, .req = req};
+    const char *params[] = {td_door_subject(req)};
+    int rc = td_db_exec(a->svc->db, "audit_verify", 1, params, on_verified, c);
+    if (rc) {
+        db_failed(c, rc, NULL);
+        free(c);
+    }
 }
 
-void audit_routes(struct audit *a)
-{
-    td_http_route(a->svc->http, "GET", "/api/audit", handle_list, a);
-    td_http_route(a->svc->http, "GET", "/api/audit/verify", handle_verify, a);
-}
+const struct td_route_def audit_read_routes[] = {
+    {"GET", "/api/audit", handle_list, TD_DOOR_BEARER},
+    {"GET", "/api/audit/verify", handle_verify, TD_DOOR_BEARER},
+    {0},
+};

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/door.h"
 
 static void clean_env(void)
 {
@@ -34,10 +35,16 @@ static int load_argv(const char *const *args)
         argv[argc] = (char *)args[argc];
     argv[argc] = NULL;
     td_config_defaults(&cfg);
+    cr_assert_eq(td_config_add_group(&cfg, &td_door_settings), 0);
     err[0] = '\0';
     return td_config_load(&cfg, argc, argv, err, sizeof err);
 }
 #define LOAD(...) load_argv((const char *const[]){__VA_ARGS__, NULL})
+
+static struct td_door_conf *door(void)
+{
+    return td_config_group(&cfg, &td_door_settings);
+}
 
 static void done(void)
 {
@@ -62,7 +69,7 @@ Test(config, defaults)
     cr_assert_str_eq(cfg.data_dir, ".todod");
     cr_assert_eq(cfg.bus, TD_BUS_LOCAL);
     cr_assert_null(cfg.kafka_brokers);
-    cr_assert_null(cfg.jwt_secret);
+    cr_assert_null(door()->jwt_secret);
     cr_assert_eq(cfg.log_level, TD_LOG_INFO);
     cr_assert_eq(cfg.log_format, TD_LOG_JSON);
     cr_assert_eq(cfg.migrate, 0);
@@ -419,7 +426,7 @@ Test(config, jwt_secret_from_env)
 {
     setenv("TODOD_JWT_SECRET", SECRET32, 1);
     cr_assert_eq(load_argv((const char *const[]){NULL}), 0, "%s", err);
-    cr_assert_str_eq(cfg.jwt_secret, SECRET32);
+    cr_assert_str_eq(door()->jwt_secret, SECRET32);
     done();
 }
 
@@ -434,12 +441,12 @@ Test(config, better_auth_secret_accepted)
 {
     setenv("BETTER_AUTH_SECRET", SECRET32 "xyz", 1);
     cr_assert_eq(load_argv((const char *const[]){NULL}), 0, "%s", err);
-    cr_assert_str_eq(cfg.jwt_secret, SECRET32 "xyz");
+    cr_assert_str_eq(door()->jwt_secret, SECRET32 "xyz");
     done();
     /* TODOD_JWT_SECRET wins over the seeds' name. */
     setenv("TODOD_JWT_SECRET", "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ", 1);
     cr_assert_eq(load_argv((const char *const[]){NULL}), 0, "%s", err);
-    cr_assert_str_eq(cfg.jwt_secret, "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ");
+    cr_assert_str_eq(door()->jwt_secret, "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ");
     done();
     unsetenv("TODOD_JWT_SECRET");
     setenv("BETTER_AUTH_SECRET", "short", 1);
@@ -464,7 +471,7 @@ Test(config, jwt_secret_file_with_trailing_newline)
     int rc = load_argv((const char *const[]){NULL});
     unlink(secret_path);
     cr_assert_eq(rc, 0, "%s", err);
-    cr_assert_str_eq(cfg.jwt_secret, SECRET32);
+    cr_assert_str_eq(door()->jwt_secret, SECRET32);
     done();
 }
 
@@ -475,7 +482,7 @@ Test(config, jwt_secret_file_crlf_stripped_and_wins_over_env)
     int rc = LOAD("--jwt-secret-file", secret_path);
     unlink(secret_path);
     cr_assert_eq(rc, 0, "%s", err);
-    cr_assert_str_eq(cfg.jwt_secret, SECRET32 "file");
+    cr_assert_str_eq(door()->jwt_secret, SECRET32 "file");
     done();
 }
 
@@ -504,7 +511,7 @@ Test(config, print_help_lists_every_setting)
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    td_config_print_help(f);
+    td_config_print_help(&cfg, f);
     fclose(f);
     for (const struct td_setting *s = td_settings; s->flag; s++) {
         char flag[64];
@@ -522,7 +529,7 @@ Test(config, free_is_idempotent)
                  err);
     td_config_free(&cfg);
     cr_assert_null(cfg.database_url);
-    cr_assert_null(cfg.jwt_secret);
+    cr_assert_null(td_config_group(&cfg, &td_door_settings), "the door's block is gone");
     cr_assert_null(cfg.data_dir);
     td_config_free(&cfg);
 }
