@@ -1,4 +1,4 @@
-/* The event bus (DESIGN.md "Data and events"): publish(topic, key, event) and
+/* The event bus (CONTRIBUTING.md, "Data and events"): publish(topic, key, event) and
  * subscribe(topic, group, handler) over two drivers that roles cannot tell apart.
  *
  *   kafka  librdkafka: idempotent producer (acks=all, lz4), consumer groups with the

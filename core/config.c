@@ -517,6 +517,13 @@ void td_config_print_help(const struct td_config *cfg, FILE *f)
     })
 }
 
+/* A Markdown cell: pipes would end it. */
+static void cell(FILE *f, const char *text)
+{
+    for (const char *p = text; *p; p++)
+        fputs(*p == '|' ? "\\|" : (char[2]){*p, 0}, f);
+}
+
 void td_config_print_markdown(const struct td_config *cfg, FILE *f)
 {
     fprintf(f, "| flag | environment | default | what it sets |\n|---|---|---|---|\n");
@@ -525,8 +532,12 @@ void td_config_print_markdown(const struct td_config *cfg, FILE *f)
         for (const struct td_setting *s = g->rows; s->flag; s++) {
             char left[64];
             left_column(s, left, sizeof left);
-            fprintf(f, "| `%s` | `%s` | %s%s%s | %s |\n", left, s->env, s->def ? "`" : "",
-                    s->def ? s->def : "", s->def ? "`" : "", s->help);
+            fputs("| `", f);
+            cell(f, left);
+            fprintf(f, "` | `%s` | %s%s%s | ", s->env, s->def ? "`" : "", s->def ? s->def : "",
+                    s->def ? "`" : "");
+            cell(f, s->help);
+            fputs(" |\n", f);
         }
     })
 }

@@ -1,5 +1,5 @@
-/* The role interface and the process runtime that hosts roles (DESIGN.md "The role
- * interface"). core never knows which roles exist; cmd/todod.c passes the table. */
+/* The role interface and the process runtime that hosts roles (CONTRIBUTING.md, "Adding a
+ * role"). core never knows which roles exist; cmd/todod.c passes the table. */
 #ifndef TD_SVC_H
 #define TD_SVC_H
 #include <stddef.h>
