@@ -533,3 +533,37 @@ Test(config, free_is_idempotent)
     cr_assert_null(cfg.data_dir);
     td_config_free(&cfg);
 }
+
+Test(config, cors_origins_and_credentials)
+{
+    cr_assert_eq(LOAD("--cors-origins", "http://localhost:3000"), 0, "%s", err);
+    cr_assert_str_eq(cfg.cors_origins, "http://localhost:3000");
+    cr_assert_eq(cfg.cors_credentials, 0);
+    done();
+    cr_assert_eq(LOAD("--cors-origins", "*"), 0, "%s", err);
+    done();
+    /* A wildcard would hand every site the user's credentials. */
+    expect_error(LOAD("--cors-origins", "*", "--cors-credentials"), "--cors-origins");
+    cr_assert_not_null(strstr(err, "--cors-credentials"), "%s", err);
+}
+
+Test(config, groups_are_added_once_and_printed)
+{
+    td_config_defaults(&cfg);
+    cr_assert_eq(td_config_add_group(&cfg, &td_door_settings), 0);
+    cr_assert_eq(td_config_add_group(&cfg, &td_door_settings), 0);
+    cr_assert_eq(cfg.ngroups, 1);
+    struct td_door_conf *d = door();
+    cr_assert_not_null(d);
+    cr_assert_float_eq(d->rate_limit_user, 20, 1e-9, "the group's defaults are applied");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    td_config_print_markdown(&cfg, f);
+    fclose(f);
+    cr_assert_not_null(strstr(text, "| `--rate-limit-user N` | `TODOD_RATE_LIMIT_USER` | `20` |"),
+                       "%s", text);
+    cr_assert_not_null(strstr(text, "`--bus local\\|kafka`"), "pipes are escaped: %s", text);
+    free(text);
+    done();
+}
