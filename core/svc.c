@@ -588,7 +588,8 @@ int td_svc_run(const struct td_config *cfg, const struct td_svc_plan *plan, char
 
 fail:
     abort_start(run);
-    uv_loop_close(&run->loop);
+    if (uv_loop_close(&run->loop) != 0)   /* a part that failed half-way kept a handle */
+        td_log_error(&run->log, "start-up failure left handles open");
     free_run(run);
     return rc;
 }
