@@ -9,6 +9,8 @@
  * rules, which come from libical's tzdata reader. */
 #include "core/task.h"
 
+#include "core/utf8.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -41,30 +43,6 @@ static const char *const priority_names[] = {"none", "low", "medium", "high", "u
 
 /* ---------- errors ---------- */
 
-/* Copies src into dst (size n) keeping it valid UTF-8: field names echo client keys, and a
- * key cut in the middle of a character would make the error document itself invalid. */
-static int utf8_next(const unsigned char *s, size_t len, uint32_t *cp);
-
-static void copy_utf8(char *dst, size_t n, const char *src)
-{
-    const unsigned char *s = (const unsigned char *)src;
-    size_t len = strlen(src), i = 0, o = 0;
-    while (i < len) {
-        uint32_t cp;
-        int k = utf8_next(s + i, len - i, &cp);
-        size_t w = k > 0 ? (size_t)k : 1;
-        if (o + w >= n)
-            break;
-        if (k > 0)
-            memcpy(dst + o, s + i, w);
-        else
-            dst[o] = '?'; /* invalid byte: replaced, not copied */
-        o += w;
-        i += w;
-    }
-    dst[o] = '\0';
-}
-
 static void err_add(struct td_task_errors *errs, const char *field, const char *fmt, ...)
 {
     /* The list has room for 32; a body with more problems than that gets the first 32. */
@@ -72,7 +50,9 @@ static void err_add(struct td_task_errors *errs, const char *field, const char *
     if (errs->count >= max)
         return;
     struct td_task_error *e = &errs->items[errs->count++];
-    copy_utf8(e->field, sizeof e->field, field);
+    /* Field names echo client keys: a key cut mid-character would make the error
+     * document itself invalid UTF-8. */
+    td_utf8_copy(e->field, sizeof e->field, field);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
@@ -109,88 +89,6 @@ int td_task_errors_json(const struct td_task_errors *errs, char **out)
     if (!s)
         return -ENOMEM;
     *out = s;
-    return 0;
-}
-
-/* ---------- UTF-8 text ---------- */
-
-/* Decodes one code point; returns its length in bytes, or 0 for an invalid, overlong or
- * surrogate sequence. */
-static int utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    int n;
-    uint32_t min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2, min = 0x80, *cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-        n = 3, min = 0x800, *cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4, min = 0x10000, *cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)n > len)
-        return 0;
-    for (int i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        *cp = (*cp << 6) | (s[i] & 0x3F);
-    }
-    if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
-/* Unicode White_Space, so a title of only U+3000 or NBSPs counts as empty. */
-static bool is_space(uint32_t cp)
-{
-    return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 ||
-           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
-           cp == 0x202F || cp == 0x205F || cp == 0x3000;
-}
-
-static bool is_control(uint32_t cp)
-{
-    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
-}
-
-/* A checked piece of text: [start, end) of the original bytes and its length in code
- * points. */
-struct text {
-    size_t start, end, chars;
-    bool   has_control, has_comma;
-};
-
-/* Scans s (len bytes). With trim, leading and trailing white space is left out of the
- * span. Returns -EILSEQ for invalid UTF-8 or a NUL, which PostgreSQL text cannot hold. */
-static int text_scan(const char *s, size_t len, bool trim, struct text *t)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t chars = 0, lead = 0, upto = 0; /* code points: total, before span, up to its end */
-    bool started = false;
-    memset(t, 0, sizeof *t);
-    for (size_t i = 0; i < len;) {
-        uint32_t cp;
-        int k = utf8_next(u + i, len - i, &cp);
-        if (k == 0 || cp == 0)
-            return -EILSEQ;
-        chars++;
-        if (!trim || !is_space(cp)) {
-            if (!started)
-                started = true, t->start = i, lead = chars - 1;
-            t->end = i + (size_t)k;
-            upto = chars;
-            t->has_control |= is_control(cp);
-            t->has_comma |= cp == ',';
-        }
-        i += (size_t)k;
-    }
-    t->chars = started ? upto - lead : 0;
     return 0;
 }
 
@@ -519,7 +417,7 @@ static void put(struct ctx *c, const char *key, json_t *v)
         c->oom = true;
 }
 
-static json_t *text_json(const char *s, struct text *t)
+static json_t *text_json(const char *s, const struct td_utf8_span *t)
 {
     return json_stringn(s + t->start, t->end - t->start);
 }
@@ -528,11 +426,11 @@ static json_t *text_json(const char *s, struct text *t)
 static void check_text(struct ctx *c, const char *field, json_t *v, bool trim, size_t min,
                        size_t max)
 {
-    struct text t;
+    struct td_utf8_span t;
     if (!json_is_string(v))
         return err_add(c->errs, field, "must be a string");
     const char *s = json_string_value(v);
-    if (text_scan(s, json_string_length(v), trim, &t))
+    if (td_utf8_scan(s, json_string_length(v), trim, &t))
         return err_add(c->errs, field, "must be valid UTF-8 without NUL characters");
     if (t.chars < min || t.chars > max)
         return err_add(c->errs, field, "must be %zu to %zu characters", min, max);
@@ -575,16 +473,17 @@ static void check_priority(struct ctx *c, json_t *v)
 static json_t *tag_value(struct ctx *c, size_t i, json_t *v)
 {
     char field[32];
-    struct text t;
+    struct td_utf8_span t;
     snprintf(field, sizeof field, "tags[%zu]", i);
     if (!json_is_string(v))
         return err_add(c->errs, field, "must be a string"), NULL;
     const char *s = json_string_value(v);
-    if (text_scan(s, json_string_length(v), true, &t))
+    if (td_utf8_scan(s, json_string_length(v), 1, &t))
         return err_add(c->errs, field, "must be valid UTF-8 without NUL characters"), NULL;
     if (t.chars < 1 || t.chars > TAG_MAX)
         return err_add(c->errs, field, "must be 1 to %d characters", TAG_MAX), NULL;
-    if (t.has_comma || t.has_control)
+    /* ',' is ASCII, so it cannot hide inside a multi-byte character. */
+    if (t.has_control || memchr(s + t.start, ',', t.end - t.start))
         return err_add(c->errs, field, "must not contain commas or control characters"), NULL;
     char buf[TAG_MAX * 4 + 1];
     size_t n = t.end - t.start;
