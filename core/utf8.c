@@ -57,7 +57,9 @@ int td_utf8_scan(const char *s, size_t len, int trim, struct td_utf8_span *out)
         return -EINVAL;
     /* Code points: in total, before the span, and up to the span's end. */
     size_t chars = 0, lead = 0, upto = 0;
-    int started = 0;
+    /* Tab, newline and friends are both white space and controls: one after the last
+     * kept character only counts once a later character pulls it into the span. */
+    int started = 0, control_pending = 0;
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < len;) {
         uint32_t cp;
@@ -70,7 +72,10 @@ int td_utf8_scan(const char *s, size_t len, int trim, struct td_utf8_span *out)
                 started = 1, out->start = i, lead = chars - 1;
             out->end = i + (size_t)k;
             upto = chars;
-            out->has_control |= td_utf8_is_control(cp);
+            out->has_control |= control_pending | td_utf8_is_control(cp);
+            control_pending = 0;
+        } else if (started) {
+            control_pending |= td_utf8_is_control(cp);
         }
         i += (size_t)k;
     }

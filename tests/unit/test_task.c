@@ -368,6 +368,9 @@ Test(task, tag_limits)
     bad("{\"tags\":[\"  \"]}", TD_TASK_PATCH, "tags[0]", "1 to 50");
     bad("{\"tags\":[\"a,b\"]}", TD_TASK_PATCH, "tags[0]", "commas");
     bad("{\"tags\":[\"a\\u0007b\"]}", TD_TASK_PATCH, "tags[0]", "control");
+    bad("{\"tags\":[\"a\\tb\"]}", TD_TASK_PATCH, "tags[0]", "control");
+    ok("{\"tags\":[\"\\tab\\n\"]}", TD_TASK_PATCH);
+    assert_member_json("tags", "[\"ab\"]");
     bad("{\"tags\":[\"ok\",3]}", TD_TASK_PATCH, "tags[1]", "must be a string");
 }
 

@@ -111,6 +111,13 @@ Test(utf8, scan_flags_controls_inside_the_span)
     cr_expect_eq(sp.has_control, 1);
     cr_assert_eq(td_utf8_scan("a\xc2\x85" "b", 4, 0, &sp), 0);
     cr_expect_eq(sp.has_control, 1, "U+0085 is a C1 control");
+    /* Tab and newline are white space as well as controls: trimmed at the ends, but
+     * still controls between two other characters. */
+    cr_assert_eq(td_utf8_scan(" a\tb\n", 5, 1, &sp), 0);
+    cr_expect_eq(sp.chars, 3);
+    cr_expect_eq(sp.has_control, 1);
+    cr_assert_eq(td_utf8_scan("\ta b\r\n", 6, 1, &sp), 0);
+    cr_expect_eq(sp.has_control, 0);
 }
 
 Test(utf8, scan_refuses_invalid_text_and_nul)
