@@ -9,6 +9,7 @@
  * rules, which come from libical's tzdata reader. */
 #include "core/task.h"
 
+#include "core/datetime.h"
 #include "core/utf8.h"
 
 #include <ctype.h>
@@ -35,9 +36,6 @@
 #define RRULE_MAX 1000 /* far above any real rule; bounds libical's work */
 #define ZONE_NAME_MAX 64
 #define ZONEINFO_DIR "/usr/share/zoneinfo"
-/* Representable output range: "YYYY" has four digits. */
-#define TIME_MIN (-62135596800LL) /* 0001-01-01T00:00:00Z */
-#define TIME_MAX 253402300799LL   /* 9999-12-31T23:59:59Z */
 
 static const char *const priority_names[] = {"none", "low", "medium", "high", "urgent"};
 
@@ -199,187 +197,6 @@ int td_task_valid_rrule(const char *rrule, char *why, size_t whylen)
     return 0;
 }
 
-/* Reads 1..9 digits followed by unit; 9 digits keep any product with a unit in range. */
-static int dur_part(const char **p, char unit, long long *n)
-{
-    const char *s = *p;
-    long long v = 0;
-    int d = 0;
-    while (*s >= '0' && *s <= '9' && d < 10)
-        v = v * 10 + (*s++ - '0'), d++;
-    if (d == 0 || d > 9 || *s != unit)
-        return 0;
-    *n = v;
-    *p = s + 1;
-    return 1;
-}
-
-/* Parses an optional "<digits><unit>" at *p; -EINVAL on digits without that unit. */
-static int dur_opt(const char **p, char unit, long long mult, long long *total, int *seen)
-{
-    const char *s = *p;
-    long long n;
-    if (*s < '0' || *s > '9')
-        return 0;
-    while (*s >= '0' && *s <= '9')
-        s++;
-    if (*s != unit)
-        return 0; /* maybe the next unit's digits */
-    if (!dur_part(p, unit, &n))
-        return -EINVAL;
-    *total += n * mult;
-    (*seen)++;
-    return 0;
-}
-
-/* RFC 5545's dur-value without a sign: P<n>W, or P[<n>D][T[<n>H][<n>M][<n>S]]. Years and
- * months are refused because their length depends on the calendar. */
-int td_task_parse_duration(const char *s, long *seconds)
-{
-    if (!s || !seconds || *s++ != 'P')
-        return -EINVAL;
-    long long total = 0, n;
-    const char *p = s;
-    if (dur_part(&p, 'W', &n)) {
-        if (*p)
-            return -EINVAL;
-        total = n * 604800;
-    } else {
-        int seen = 0, tseen = 0;
-        if (dur_opt(&p, 'D', 86400, &total, &seen))
-            return -EINVAL;
-        if (*p == 'T') {
-            p++;
-            if (dur_opt(&p, 'H', 3600, &total, &tseen) || dur_opt(&p, 'M', 60, &total, &tseen) ||
-                dur_opt(&p, 'S', 1, &total, &tseen) || tseen == 0)
-                return -EINVAL;
-        }
-        if (*p || seen + tseen == 0)
-            return -EINVAL;
-    }
-    if (total <= 0 || total > (long long)LONG_MAX)
-        return -ERANGE;
-    *seconds = (long)total;
-    return 0;
-}
-
-/* ---------- civil time ---------- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static long long days_from_civil(long long y, int m, int d)
-{
-    y -= m <= 2;
-    long long era = (y >= 0 ? y : y - 399) / 400;
-    long long yoe = y - era * 400;
-    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(long long z, int *y, int *m, int *d)
-{
-    z += 719468;
-    long long era = (z >= 0 ? z : z - 146096) / 146097;
-    long long doe = z - era * 146097;
-    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long long mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-static long long floor_div(long long a, long long b)
-{
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
-/* "YYYY-MM-DDTHH:MM:SSZ" into buf (at least 21 bytes). */
-static void format_utc(long long t, char *buf, size_t n)
-{
-    long long days = floor_div(t, 86400), secs = t - days * 86400;
-    int y, m, d;
-    civil_from_days(days, &y, &m, &d);
-    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d, (int)(secs / 3600),
-             (int)(secs / 60 % 60), (int)(secs % 60));
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : dm[m - 1];
-}
-
-/* Exactly n ASCII digits. */
-static bool digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-/* "HH:MM:SS[.frac]" then "Z" or "+HH:MM"; seconds since midnight minus the offset. */
-static int parse_clock(const char *p, long long *secs)
-{
-    int h, mi, s, oh = 0, om = 0, sign = 0;
-    if (!digits(p, 2, &h) || p[2] != ':' || !digits(p + 3, 2, &mi) || p[5] != ':' ||
-        !digits(p + 6, 2, &s) || h > 23 || mi > 59 || s > 59)
-        return -EINVAL;
-    p += 8;
-    if (*p == '.') { /* fractional seconds are dropped: storage has whole seconds */
-        if (*++p < '0' || *p > '9')
-            return -EINVAL;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        sign = *p == '-' ? -1 : 1;
-        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 ||
-            om > 59)
-            return -EINVAL;
-        p += 6;
-    } else {
-        return -EINVAL;
-    }
-    if (*p)
-        return -EINVAL;
-    *secs = h * 3600LL + mi * 60 + s - sign * (oh * 3600LL + om * 60);
-    return 0;
-}
-
-int td_task_parse_time(const char *s, long long *unix_s, int *date_only)
-{
-    int y, m, d;
-    if (!s || !unix_s)
-        return -EINVAL;
-    if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &m) || s[7] != '-' ||
-        !digits(s + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
-        return -EINVAL;
-    long long t = days_from_civil(y, m, d) * 86400;
-    bool date = s[10] == '\0';
-    if (!date) {
-        long long secs;
-        /* RFC 3339 5.6 allows 't' and, by note, a space for 'T'. */
-        if ((s[10] != 'T' && s[10] != 't' && s[10] != ' ') || parse_clock(s + 11, &secs))
-            return -EINVAL;
-        t += secs;
-    }
-    if (t < TIME_MIN || t > TIME_MAX)
-        return -ERANGE;
-    *unix_s = t;
-    if (date_only)
-        *date_only = date;
-    return 0;
-}
-
 /* Midnight of the date at utc_midnight (a date-only value) in zone, in unix seconds. */
 static int zone_midnight(const char *zone, long long utc_midnight, long long *out)
 {
@@ -387,14 +204,16 @@ static int zone_midnight(const char *zone, long long utc_midnight, long long *ou
                                            : icaltimezone_get_builtin_timezone(zone);
     if (!z)
         return -ENOENT;
-    int y, m, d;
-    civil_from_days(floor_div(utc_midnight, 86400), &y, &m, &d);
+    struct td_datetime_civil c;
+    int rc = td_datetime_split(utc_midnight, &c);
+    if (rc)
+        return rc;
     struct icaltimetype local = icaltime_null_time();
-    local.year = y, local.month = m, local.day = d;
+    local.year = c.year, local.month = c.month, local.day = c.day;
     int is_dst = 0;
     /* Offset in force at that local wall-clock time; UTC = local - offset. */
     long long t = utc_midnight - icaltimezone_get_utc_offset(z, &local, &is_dst);
-    if (t < TIME_MIN || t > TIME_MAX)
+    if (t < TD_DATETIME_MIN || t > TD_DATETIME_MAX)
         return -ERANGE;
     *out = t;
     return 0;
@@ -544,7 +363,7 @@ static void check_due(struct ctx *c, json_t *v, const char *field)
     }
     if (!json_is_string(v))
         return err_add(c->errs, field, "must be a string");
-    int rc = td_task_parse_time(json_string_value(v), &t, &date_only);
+    int rc = td_datetime_parse_rfc3339(json_string_value(v), &t, &date_only);
     if (rc)
         return err_add(c->errs, field, rc == -ERANGE ? "must be between years 0001 and 9999"
                                                      : "must be an RFC 3339 date-time or a date");
@@ -555,7 +374,7 @@ static void check_due(struct ctx *c, json_t *v, const char *field)
             return err_add(c->errs, field, rc == -ERANGE ? "is out of range"
                                                          : "cannot be placed in time_zone");
     }
-    format_utc(t, buf, sizeof buf);
+    td_datetime_format_utc(t, buf, sizeof buf);
     put(c, "due_at", json_string(buf));
     /* A date-time leaves all_day out: the store keeps the flag of an unchanged due date
      * (a PUT of a GET body) and clears it for a new one. */
@@ -624,12 +443,12 @@ static json_t *reminder_value(struct ctx *c, size_t i, json_t *v, bool *has_offs
     int date_only = 0;
     snprintf(sub, sizeof sub, "%s.offset", field);
     if (offset && (!json_is_string(offset) ||
-                   td_task_parse_duration(json_string_value(offset), &secs) ||
+                   td_datetime_parse_duration(json_string_value(offset), &secs) ||
                    secs > REMINDER_OFFSET_MAX))
         err_add(c->errs, sub, "must be an ISO 8601 duration of at most 365 days, like PT15M");
     snprintf(sub, sizeof sub, "%s.at", field);
-    if (at && (!json_is_string(at) || td_task_parse_time(json_string_value(at), &t, &date_only) ||
-               date_only))
+    if (at && (!json_is_string(at) ||
+               td_datetime_parse_rfc3339(json_string_value(at), &t, &date_only) || date_only))
         err_add(c->errs, sub, "must be an RFC 3339 date-time");
     const char *ch = channel ? json_string_value(channel) : "in_app";
     snprintf(sub, sizeof sub, "%s.channel", field);
@@ -639,7 +458,7 @@ static json_t *reminder_value(struct ctx *c, size_t i, json_t *v, bool *has_offs
         return NULL;
     *has_offset |= offset != NULL;
     if (at)
-        format_utc(t, buf, sizeof buf);
+        td_datetime_format_utc(t, buf, sizeof buf);
     json_t *r = offset ? json_pack("{s:O, s:s}", "offset", offset, "channel", ch)
                        : json_pack("{s:s, s:s}", "at", buf, "channel", ch);
     if (!r)

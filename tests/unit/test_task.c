@@ -422,23 +422,6 @@ Test(task, bad_due_dates)
         "conflicts with due_at");
 }
 
-Test(task, parse_time_directly)
-{
-    long long t;
-    int date_only = -1;
-    cr_assert_eq(td_task_parse_time("1970-01-01T00:00:00Z", &t, &date_only), 0);
-    cr_expect_eq(t, 0);
-    cr_expect_eq(date_only, 0);
-    cr_assert_eq(td_task_parse_time("2024-02-29", &t, &date_only), 0);
-    cr_expect_eq(t, 1709164800);
-    cr_expect_eq(date_only, 1);
-    cr_expect_eq(td_task_parse_time("2023-02-29", &t, &date_only), -EINVAL);
-    cr_expect_eq(td_task_parse_time("2100-02-29", &t, &date_only), -EINVAL);
-    cr_assert_eq(td_task_parse_time("1969-12-31 23:00:00-01:00", &t, NULL), 0);
-    cr_expect_eq(t, 0);
-    cr_expect_eq(td_task_parse_time(NULL, &t, NULL), -EINVAL);
-}
-
 Test(task, time_zone_validation)
 {
     cr_expect_eq(td_task_valid_time_zone("Europe/Paris"), 1);
@@ -530,28 +513,7 @@ Test(task, recurrence_needs_due_at)
         "needs due_at");
 }
 
-/* ---------- durations and reminders ---------- */
-
-Test(task, durations)
-{
-    static const struct { const char *in; long want; } good[] = {
-        {"PT15M", 900}, {"P1D", 86400}, {"P1DT2H", 93600}, {"P2W", 1209600},
-        {"PT1H30M", 5400}, {"PT45S", 45}, {"P1DT1M", 86460},
-    };
-    static const char *const poor[] = {
-        "P", "PT", "15M", "-PT5M", "+PT5M", "P1Y", "P1M", "P1W2D", "PT1.5H", "P1H",
-        "PT5M1H", "PT1H1H", "pt15m", "P1DT", "", "P1234567890D", "PT15M ",
-    };
-    long s = -1;
-    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        cr_expect_eq(td_task_parse_duration(good[i].in, &s), 0, "%s", good[i].in);
-        cr_expect_eq(s, good[i].want, "%s", good[i].in);
-    }
-    for (size_t i = 0; i < sizeof poor / sizeof poor[0]; i++)
-        cr_expect_eq(td_task_parse_duration(poor[i], &s), -EINVAL, "%s", poor[i]);
-    cr_expect_eq(td_task_parse_duration("P0D", &s), -ERANGE, "zero is not before the due");
-    cr_expect_eq(td_task_parse_duration("PT0S", &s), -ERANGE);
-}
+/* ---------- reminders ---------- */
 
 Test(task, reminders_are_normalised)
 {
