@@ -10,6 +10,7 @@
 #include "core/task.h"
 
 #include "core/datetime.h"
+#include "core/tz.h"
 #include "core/utf8.h"
 
 #include <ctype.h>
@@ -34,8 +35,6 @@
 #define REMINDERS_MAX 10
 #define REMINDER_OFFSET_MAX (365L * 86400)
 #define RRULE_MAX 1000 /* far above any real rule; bounds libical's work */
-#define ZONE_NAME_MAX 64
-#define ZONEINFO_DIR "/usr/share/zoneinfo"
 
 static const char *const priority_names[] = {"none", "low", "medium", "high", "urgent"};
 
@@ -90,7 +89,7 @@ int td_task_errors_json(const struct td_task_errors *errs, char **out)
     return 0;
 }
 
-/* ---------- priority, time zone, RRULE, duration ---------- */
+/* ---------- priority and RRULE ---------- */
 
 const char *td_task_priority_name(int p)
 {
@@ -113,48 +112,6 @@ int td_task_priority_parse(const char *s, int *out)
         return 0;
     }
     return -EINVAL;
-}
-
-/* Only names made of the characters IANA uses can reach the file system, so no name can
- * climb out of the zoneinfo directory. posix/ and right/ are build variants, not names
- * (right/ counts leap seconds and would shift every time). */
-static bool zone_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > ZONE_NAME_MAX || strstr(name, "..") || strstr(name, "//"))
-        return false;
-    if (name[0] == '/' || name[0] == '-' || name[n - 1] == '/')
-        return false;
-    if (!strncmp(name, "posix/", 6) || !strncmp(name, "right/", 6) || !strcmp(name, "localtime"))
-        return false; /* localtime is whatever the host runs on, not a zone name */
-    for (const char *p = name; *p; p++) {
-        char c = *p;
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '+' || c == '-' || c == '/';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-int td_task_valid_time_zone(const char *name)
-{
-    if (!name || !zone_name_ok(name))
-        return 0;
-    char path[sizeof ZONEINFO_DIR + ZONE_NAME_MAX + 1];
-    snprintf(path, sizeof path, "%s/%s", ZONEINFO_DIR, name);
-    /* The directory also holds zone.tab, tzdata.zi and friends: only TZif files are
-     * zones. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return 0;
-    struct stat st;
-    char magic[4];
-    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-             read(fd, magic, sizeof magic) == (ssize_t)sizeof magic &&
-             memcmp(magic, "TZif", 4) == 0;
-    close(fd);
-    return ok;
 }
 
 /* Case-insensitive substring test (strcasestr is a GNU extension). */
@@ -200,23 +157,9 @@ int td_task_valid_rrule(const char *rrule, char *why, size_t whylen)
 /* Midnight of the date at utc_midnight (a date-only value) in zone, in unix seconds. */
 static int zone_midnight(const char *zone, long long utc_midnight, long long *out)
 {
-    icaltimezone *z = !strcmp(zone, "UTC") ? icaltimezone_get_utc_timezone()
-                                           : icaltimezone_get_builtin_timezone(zone);
-    if (!z)
-        return -ENOENT;
-    struct td_datetime_civil c;
-    int rc = td_datetime_split(utc_midnight, &c);
-    if (rc)
-        return rc;
-    struct icaltimetype local = icaltime_null_time();
-    local.year = c.year, local.month = c.month, local.day = c.day;
-    int is_dst = 0;
-    /* Offset in force at that local wall-clock time; UTC = local - offset. */
-    long long t = utc_midnight - icaltimezone_get_utc_offset(z, &local, &is_dst);
-    if (t < TD_DATETIME_MIN || t > TD_DATETIME_MAX)
-        return -ERANGE;
-    *out = t;
-    return 0;
+    struct td_datetime_civil day;
+    int rc = td_datetime_split(utc_midnight, &day);
+    return rc ? rc : td_tz_local_to_utc(zone, &day, out);
 }
 
 /* ---------- field validators ---------- */
@@ -389,7 +332,7 @@ static void check_time_zone(struct ctx *c, json_t *v)
         return err_add(c->errs, "time_zone", json_is_null(v) ? "cannot be null" : "must be a string");
     }
     const char *z = json_string_value(v);
-    if (strlen(z) != json_string_length(v) || !td_task_valid_time_zone(z)) {
+    if (strlen(z) != json_string_length(v) || !td_tz_valid(z)) {
         c->zone_bad = true;
         return err_add(c->errs, "time_zone", "must be an IANA time zone such as Europe/Paris");
     }

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "core/datetime.h"
+#include "core/tz.h"
 
 enum td_task_mode {
     TD_TASK_CREATE,   /* POST: title required, defaults for the rest */
@@ -44,8 +45,6 @@ int td_task_validate(json_t *input, enum td_task_mode mode, const char *user_tz,
 const char *td_task_priority_name(int p);
 /* Parses "none|low|medium|high|urgent|p1..p4" into 0..4; -EINVAL otherwise. */
 int td_task_priority_parse(const char *s, int *out);
-/* 1 when name is an IANA zone this machine knows (tzdata), else 0. */
-int td_task_valid_time_zone(const char *name);
 /* Validates an RRULE (without the "RRULE:" prefix, which is also accepted) with libical;
  * writes a reason on failure. */
 int td_task_valid_rrule(const char *rrule, char *why, size_t whylen);
@@ -63,6 +62,10 @@ static inline int td_task_parse_time(const char *s, long long *unix_s, int *date
 static inline int td_task_parse_duration(const char *s, long *seconds)
 {
     return td_datetime_parse_duration(s, seconds);
+}
+static inline int td_task_valid_time_zone(const char *name)
+{
+    return td_tz_valid(name);
 }
 
 #endif

@@ -1,0 +1,23 @@
+/* IANA time zones: which names are valid, and conversions between a zone's wall clock and
+ * UTC. The zone rules come from the system tzdata through libical. */
+#ifndef TD_TZ_H
+#define TD_TZ_H
+#include "core/datetime.h"
+
+#define TD_TZ_DIR "/usr/share/zoneinfo"
+#define TD_TZ_NAME_MAX 64
+
+/* 1 when name is an IANA zone or alias this machine's tzdata has (Europe/Paris, UTC,
+ * Etc/UTC, US/Eastern), else 0. */
+int td_tz_valid(const char *name);
+
+/* The UTC instant of a wall-clock time in zone. A time that a DST change skips or repeats
+ * is resolved as libical resolves it. Returns -ENOENT for an unknown zone, -EINVAL for
+ * impossible fields, -ERANGE when the instant falls outside years 0001..9999. */
+int td_tz_local_to_utc(const char *zone, const struct td_datetime_civil *local,
+                       long long *utc_s);
+
+/* The wall-clock time in zone at a UTC instant. Same errors as td_tz_local_to_utc. */
+int td_tz_utc_to_local(const char *zone, long long utc_s, struct td_datetime_civil *local);
+
+#endif
