@@ -10,23 +10,18 @@
 #include "core/task.h"
 
 #include "core/datetime.h"
+#include "core/rrule.h"
 #include "core/tz.h"
 #include "core/utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <libical/ical.h>
 #include <stdarg.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define TITLE_MAX 500
 #define DESCRIPTION_MAX 10000
@@ -34,7 +29,6 @@
 #define TAG_MAX 50
 #define REMINDERS_MAX 10
 #define REMINDER_OFFSET_MAX (365L * 86400)
-#define RRULE_MAX 1000 /* far above any real rule; bounds libical's work */
 
 static const char *const priority_names[] = {"none", "low", "medium", "high", "urgent"};
 
@@ -89,7 +83,7 @@ int td_task_errors_json(const struct td_task_errors *errs, char **out)
     return 0;
 }
 
-/* ---------- priority and RRULE ---------- */
+/* ---------- priority ---------- */
 
 const char *td_task_priority_name(int p)
 {
@@ -112,46 +106,6 @@ int td_task_priority_parse(const char *s, int *out)
         return 0;
     }
     return -EINVAL;
-}
-
-/* Case-insensitive substring test (strcasestr is a GNU extension). */
-static bool has_word_ci(const char *s, const char *word)
-{
-    size_t n = strlen(word);
-    for (; *s; s++)
-        if (!strncasecmp(s, word, n))
-            return true;
-    return false;
-}
-
-int td_task_valid_rrule(const char *rrule, char *why, size_t whylen)
-{
-    char dummy[1];
-    if (!why || whylen == 0)
-        why = dummy, whylen = sizeof dummy;
-    if (!rrule)
-        return snprintf(why, whylen, "is missing"), -EINVAL;
-    if (!strncasecmp(rrule, "RRULE:", 6))
-        rrule += 6;
-    if (!*rrule)
-        return snprintf(why, whylen, "is empty"), -EINVAL;
-    if (strlen(rrule) > RRULE_MAX)
-        return snprintf(why, whylen, "is longer than %d characters", RRULE_MAX), -EINVAL;
-    /* libical 3.0 strdup()s RSCALE and never frees it; non-Gregorian calendars are out
-     * of scope anyway. */
-    if (has_word_ci(rrule, "RSCALE"))
-        return snprintf(why, whylen, "RSCALE is not supported"), -EINVAL;
-    icalerror_clear_errno();
-    struct icalrecurrencetype r = icalrecurrencetype_from_string(rrule);
-    if (r.freq == ICAL_NO_RECURRENCE)
-        return snprintf(why, whylen, "is not a valid RRULE (FREQ=DAILY;INTERVAL=2 is)"),
-               -EINVAL;
-    /* The parser accepts some combinations the expander refuses; ask the expander too. */
-    icalrecur_iterator *it = icalrecur_iterator_new(r, icaltime_from_string("20260101T090000Z"));
-    if (!it)
-        return snprintf(why, whylen, "cannot be expanded"), -EINVAL;
-    icalrecur_iterator_free(it);
-    return 0;
 }
 
 /* Midnight of the date at utc_midnight (a date-only value) in zone, in unix seconds. */
@@ -350,10 +304,10 @@ static void check_recurrence(struct ctx *c, json_t *v, const char *field)
     const char *s = json_string_value(v);
     if (strlen(s) != json_string_length(v))
         return err_add(c->errs, field, "must not contain NUL characters");
-    if (td_task_valid_rrule(s, why, sizeof why))
+    if (td_rrule_validate(s, why, sizeof why))
         return err_add(c->errs, field, "%s", why);
     /* Stored without the "RRULE:" prefix: the recur role feeds it straight to libical. */
-    put(c, "recurrence", json_string(strncasecmp(s, "RRULE:", 6) ? s : s + 6));
+    put(c, "recurrence", json_string(td_rrule_strip_prefix(s)));
 }
 
 /* One reminder object; returns a new normalised object or NULL after recording why. */

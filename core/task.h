@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "core/datetime.h"
+#include "core/rrule.h"
 #include "core/tz.h"
 
 enum td_task_mode {
@@ -45,9 +46,6 @@ int td_task_validate(json_t *input, enum td_task_mode mode, const char *user_tz,
 const char *td_task_priority_name(int p);
 /* Parses "none|low|medium|high|urgent|p1..p4" into 0..4; -EINVAL otherwise. */
 int td_task_priority_parse(const char *s, int *out);
-/* Validates an RRULE (without the "RRULE:" prefix, which is also accepted) with libical;
- * writes a reason on failure. */
-int td_task_valid_rrule(const char *rrule, char *why, size_t whylen);
 /* 1 when s is a UUID in its 8-4-4-4-12 hex text form. */
 int td_task_is_uuid(const char *s);
 /* Appends the errors as a problem+json "errors" member: "errors":[{"field":..,"message":..}] */
@@ -66,6 +64,10 @@ static inline int td_task_parse_duration(const char *s, long *seconds)
 static inline int td_task_valid_time_zone(const char *name)
 {
     return td_tz_valid(name);
+}
+static inline int td_task_valid_rrule(const char *rrule, char *why, size_t whylen)
+{
+    return td_rrule_validate(rrule, why, whylen);
 }
 
 #endif

@@ -453,28 +453,6 @@ Test(task, bad_zone_does_not_also_blame_a_date_only_due)
 
 /* ---------- recurrence ---------- */
 
-Test(task, rrule_valid_and_invalid)
-{
-    char why[96];
-    static const char *const good[] = {
-        "FREQ=DAILY;INTERVAL=2", "FREQ=MONTHLY;BYMONTHDAY=31", "RRULE:FREQ=WEEKLY;BYDAY=MO,WE",
-        "FREQ=DAILY;COUNT=5", "FREQ=WEEKLY;UNTIL=20270101T000000Z",
-    };
-    static const char *const poor[] = {
-        "FREQ=SOMETIMES", "", "hello", "RRULE:", "FREQ=DAILY;INTERVAL=0", "FREQ=DAILY;BYDAY=XX",
-        "FREQ=DAILY;COUNT=2;UNTIL=20270101T000000Z", "FREQ=YEARLY;RSCALE=GREGORIAN",
-        "FREQ=WEEKLY;BYMONTHDAY=3", /* parses, but the expander refuses it */
-    };
-    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
-        cr_expect_eq(td_task_valid_rrule(good[i], why, sizeof why), 0, "%s: %s", good[i], why);
-    for (size_t i = 0; i < sizeof poor / sizeof poor[0]; i++) {
-        why[0] = '\0';
-        cr_expect_eq(td_task_valid_rrule(poor[i], why, sizeof why), -EINVAL, "%s", poor[i]);
-        cr_expect_neq(why[0], '\0', "%s: no reason", poor[i]);
-    }
-    cr_expect_eq(td_task_valid_rrule(NULL, NULL, 0), -EINVAL);
-}
-
 Test(task, recurrence_is_stored_without_prefix)
 {
     const char *due = "\"due_at\":\"2026-03-01T09:00:00Z\"";
