@@ -1,7 +1,15 @@
-/* core/tz.c: which zone names are valid, and wall clock <-> UTC in real zones. */
+/* core/tz.c: which zone names are valid, that lookups use the set read once instead of
+ * the disk, and wall clock <-> UTC in real zones. Criterion runs each test in its own
+ * process, so a test that loads a test directory leaves the others the system set. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/tz.h"
 
@@ -45,6 +53,127 @@ Test(tz, unknown_and_unsafe_names_are_refused)
     cr_expect_eq(td_tz_valid(long_name), 0, "longer than any IANA name");
     cr_expect_eq(td_tz_valid(NULL), 0);
 }
+
+/* ---------- the cached set ---------- */
+
+Test(tz, init_reads_the_system_tzdata)
+{
+    cr_assert_eq(td_tz_init(), 0);
+    cr_expect_eq(td_tz_init(), 0, "a second call is a no-op");
+    cr_expect_eq(td_tz_valid("Europe/Paris"), 1);
+    cr_expect_eq(td_tz_valid("Mars/Base"), 0);
+}
+
+static char tmpdir[64];
+
+static void put_file(const char *rel, const char *content)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", tmpdir, rel);
+    for (char *p = strchr(path + strlen(tmpdir) + 1, '/'); p; p = strchr(p + 1, '/')) {
+        *p = '\0';
+        mkdir(path, 0700);
+        *p = '/';
+    }
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(content, f);
+    fclose(f);
+}
+
+/* A small tzdata tree: two zones, an alias, and things that are not zones. */
+static void make_tzdata(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/td-tz-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+    put_file("Test/Zone", "TZif2 fake zone");
+    put_file("Test/Deep/Zone", "TZif2 another");
+    put_file("Test/notes", "not a zone");
+    put_file("zone.tab", "# text");
+    put_file("posix/Test/Zone", "TZif2 variant");
+    put_file("Bad Name", "TZif2 a space is not an IANA character");
+    char target[256], link[256];
+    snprintf(target, sizeof target, "Test/Zone");
+    snprintf(link, sizeof link, "%s/Alias", tmpdir);
+    cr_assert_eq(symlink(target, link), 0);
+    snprintf(link, sizeof link, "%s/Dangling", tmpdir);
+    cr_assert_eq(symlink("Test/Missing", link), 0);
+}
+
+static void remove_tzdata(void)
+{
+    static const char *const entries[] = {
+        "Test/Deep/Zone", "Test/Deep", "Test/Zone", "Test/notes", "Test", "zone.tab",
+        "posix/Test/Zone", "posix/Test", "posix", "Bad Name", "Alias", "Dangling", "",
+    };
+    for (size_t i = 0; i < sizeof entries / sizeof entries[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s", tmpdir, entries[i]);
+        cr_assert_eq(remove(path), 0, "%s", path);
+    }
+}
+
+Test(tz, lookups_use_the_loaded_set_not_the_disk)
+{
+    make_tzdata();
+    cr_assert_eq(td_tz_load(tmpdir), 0);
+    /* Gone from the disk: a lookup that opened files would now refuse everything. */
+    remove_tzdata();
+    cr_expect_eq(td_tz_valid("Test/Zone"), 1);
+    cr_expect_eq(td_tz_valid("Test/Deep/Zone"), 1);
+    cr_expect_eq(td_tz_valid("Alias"), 1, "a link is an alias");
+    cr_expect_eq(td_tz_valid("Test/notes"), 0, "not TZif");
+    cr_expect_eq(td_tz_valid("zone.tab"), 0);
+    cr_expect_eq(td_tz_valid("Dangling"), 0);
+    cr_expect_eq(td_tz_valid("Test"), 0, "a directory");
+    cr_expect_eq(td_tz_valid("posix/Test/Zone"), 0);
+    cr_expect_eq(td_tz_valid("Bad Name"), 0);
+    /* Real zones are not in this set: a lookup that read the system tzdata would say 1. */
+    cr_expect_eq(td_tz_valid("Europe/Paris"), 0);
+    cr_expect_eq(td_tz_valid("UTC"), 0);
+    cr_expect_eq(td_tz_init(), 0, "init keeps a set that is already loaded");
+    cr_expect_eq(td_tz_valid("Test/Zone"), 1);
+}
+
+Test(tz, lookups_open_no_file_after_init)
+{
+    cr_assert_eq(td_tz_init(), 0);
+    /* Fill every descriptor the process may have: any open() now fails with EMFILE. */
+    struct rlimit old, low;
+    cr_assert_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = 256;
+    cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fds[256], n = 0, fd;
+    while (n < 256 && (fd = open("/dev/null", O_RDONLY)) >= 0)
+        fds[n++] = fd;
+    int probe = open("/dev/null", O_RDONLY);
+    int paris = td_tz_valid("Europe/Paris"), eastern = td_tz_valid("US/Eastern");
+    int etc = td_tz_valid("Etc/UTC"), mars = td_tz_valid("Mars/Base");
+    while (n > 0)
+        close(fds[--n]);
+    setrlimit(RLIMIT_NOFILE, &old);
+    cr_assert_lt(probe, 0, "the descriptor table was not full");
+    cr_expect_eq(paris, 1);
+    cr_expect_eq(eastern, 1);
+    cr_expect_eq(etc, 1);
+    cr_expect_eq(mars, 0);
+}
+
+Test(tz, a_failed_load_keeps_the_previous_set)
+{
+    cr_assert_eq(td_tz_init(), 0);
+    cr_expect_eq(td_tz_load("/nonexistent-todod-tzdata"), -ENOENT);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/td-tz-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+    cr_expect_eq(td_tz_load(tmpdir), -ENOENT, "a directory without zones");
+    rmdir(tmpdir);
+    cr_expect_eq(td_tz_load("/etc/hostname"), -ENOTDIR);
+    cr_expect_eq(td_tz_load(NULL), -EINVAL);
+    cr_expect_eq(td_tz_valid("Europe/Paris"), 1);
+}
+
+/* ---------- wall clock and UTC ---------- */
 
 static long long to_utc(const char *zone, int y, int mo, int d, int h, int mi)
 {
