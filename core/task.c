@@ -4,9 +4,8 @@
  * Validation never stops at the first problem: every field is checked and every error is
  * recorded, so a client fixes a form in one round trip. Text lengths are counted in code
  * points (what PostgreSQL's char_length counts, and what the CHECK constraints enforce).
- * Times are done with plain civil-date arithmetic (no mktime, no TZ environment: both are
- * process-global and the server is threaded); only "midnight in that zone" needs the zone
- * rules, which come from libical's tzdata reader. */
+ * The pieces live in their own modules: text in core/utf8.c, times in core/datetime.c,
+ * zones in core/tz.c, recurrence rules in core/rrule.c. */
 #include "core/task.h"
 
 #include "core/datetime.h"
