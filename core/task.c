@@ -107,6 +107,8 @@ int td_task_priority_parse(const char *s, int *out)
     return -EINVAL;
 }
 
+/* ---------- field validators ---------- */
+
 /* Midnight of the date at utc_midnight (a date-only value) in zone, in unix seconds. */
 static int zone_midnight(const char *zone, long long utc_midnight, long long *out)
 {
@@ -114,8 +116,6 @@ static int zone_midnight(const char *zone, long long utc_midnight, long long *ou
     int rc = td_datetime_split(utc_midnight, &day);
     return rc ? rc : td_tz_local_to_utc(zone, &day, out);
 }
-
-/* ---------- field validators ---------- */
 
 struct ctx {
     enum td_task_mode      mode;
