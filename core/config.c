@@ -13,6 +13,8 @@
 
 #include <uv.h>
 
+#include "core/datetime.h"
+
 static int parse_listen(const char *s, struct td_config *cfg);
 
 static int parse_listen_row(void *block, const char *v)
@@ -113,32 +115,6 @@ static int parse_long(const char *s, long min, long max, long *out)
     if (errno || *end || v < min || v > max)
         return -EINVAL;
     *out = v;
-    return 0;
-}
-
-/* "500ms", "10s", "2m", or bare milliseconds. */
-static int parse_duration_ms(const char *s, int *out)
-{
-    char *end;
-    errno = 0;
-    if (!isdigit((unsigned char)*s))
-        return -EINVAL;
-    double v = strtod(s, &end);
-    if (errno)
-        return -EINVAL;
-    double scale = 1;
-    if (*end == '\0' || strcmp(end, "ms") == 0)
-        scale = 1;
-    else if (strcmp(end, "s") == 0)
-        scale = 1000;
-    else if (strcmp(end, "m") == 0)
-        scale = 60000;
-    else
-        return -EINVAL;
-    double ms = v * scale;
-    if (ms < 1 || ms > 24.0 * 3600 * 1000)
-        return -EINVAL;
-    *out = (int)ms;
     return 0;
 }
 
@@ -300,7 +276,7 @@ static int apply(const struct td_setting *s, void *block, const char *where, con
             return td_config_fail(err, errlen, where, expect, v);
         return 0;
     case TD_SET_DURATION:
-        if (parse_duration_ms(v, &ms) || ms < s->min || ms > s->max)
+        if (td_datetime_parse_ms(v, &ms) || ms < s->min || ms > s->max)
             return td_config_fail(err, errlen, where, expect, v);
         *(int *)slot = ms;
         return 0;

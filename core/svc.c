@@ -16,6 +16,7 @@
 #include "core/outbox.h"
 #include "core/migrate.h"
 #include "core/pgembed.h"
+#include "core/tz.h"
 
 struct svc_run {
     struct td_svc             svc;
@@ -547,6 +548,13 @@ int td_svc_run(const struct td_config *cfg, const struct td_svc_plan *plan, char
     uv_timer_init(&run->loop, &run->deadline);
     run->sigterm.data = run->sigint.data = run->deadline.data = run;
     run->started_ms = uv_now(&run->loop);
+
+    /* Time-zone names are checked against a set read from tzdata: read it now, before
+     * the loop, never on a request. */
+    int tz_rc = td_tz_init();
+    if (tz_rc)
+        td_log_warn(&run->log, "time zones: cannot read %s (%s); every zone name will be refused",
+                    TD_TZ_DIR, strerror(-tz_rc));
 
     unsigned needs = plan->needs;
     for (size_t i = 0; i < plan->nroles; i++)

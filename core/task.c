@@ -4,25 +4,23 @@
  * Validation never stops at the first problem: every field is checked and every error is
  * recorded, so a client fixes a form in one round trip. Text lengths are counted in code
  * points (what PostgreSQL's char_length counts, and what the CHECK constraints enforce).
- * Times are done with plain civil-date arithmetic (no mktime, no TZ environment: both are
- * process-global and the server is threaded); only "midnight in that zone" needs the zone
- * rules, which come from libical's tzdata reader. */
+ * The pieces live in their own modules: text in core/utf8.c, times in core/datetime.c,
+ * zones in core/tz.c, recurrence rules in core/rrule.c. */
 #include "core/task.h"
+
+#include "core/datetime.h"
+#include "core/rrule.h"
+#include "core/tz.h"
+#include "core/utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <libical/ical.h>
 #include <stdarg.h>
 #include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define TITLE_MAX 500
 #define DESCRIPTION_MAX 10000
@@ -30,40 +28,10 @@
 #define TAG_MAX 50
 #define REMINDERS_MAX 10
 #define REMINDER_OFFSET_MAX (365L * 86400)
-#define RRULE_MAX 1000 /* far above any real rule; bounds libical's work */
-#define ZONE_NAME_MAX 64
-#define ZONEINFO_DIR "/usr/share/zoneinfo"
-/* Representable output range: "YYYY" has four digits. */
-#define TIME_MIN (-62135596800LL) /* 0001-01-01T00:00:00Z */
-#define TIME_MAX 253402300799LL   /* 9999-12-31T23:59:59Z */
 
 static const char *const priority_names[] = {"none", "low", "medium", "high", "urgent"};
 
 /* ---------- errors ---------- */
-
-/* Copies src into dst (size n) keeping it valid UTF-8: field names echo client keys, and a
- * key cut in the middle of a character would make the error document itself invalid. */
-static int utf8_next(const unsigned char *s, size_t len, uint32_t *cp);
-
-static void copy_utf8(char *dst, size_t n, const char *src)
-{
-    const unsigned char *s = (const unsigned char *)src;
-    size_t len = strlen(src), i = 0, o = 0;
-    while (i < len) {
-        uint32_t cp;
-        int k = utf8_next(s + i, len - i, &cp);
-        size_t w = k > 0 ? (size_t)k : 1;
-        if (o + w >= n)
-            break;
-        if (k > 0)
-            memcpy(dst + o, s + i, w);
-        else
-            dst[o] = '?'; /* invalid byte: replaced, not copied */
-        o += w;
-        i += w;
-    }
-    dst[o] = '\0';
-}
 
 static void err_add(struct td_task_errors *errs, const char *field, const char *fmt, ...)
 {
@@ -72,7 +40,9 @@ static void err_add(struct td_task_errors *errs, const char *field, const char *
     if (errs->count >= max)
         return;
     struct td_task_error *e = &errs->items[errs->count++];
-    copy_utf8(e->field, sizeof e->field, field);
+    /* Field names echo client keys: a key cut mid-character would make the error
+     * document itself invalid UTF-8. */
+    td_utf8_copy(e->field, sizeof e->field, field);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
@@ -112,89 +82,7 @@ int td_task_errors_json(const struct td_task_errors *errs, char **out)
     return 0;
 }
 
-/* ---------- UTF-8 text ---------- */
-
-/* Decodes one code point; returns its length in bytes, or 0 for an invalid, overlong or
- * surrogate sequence. */
-static int utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    unsigned char c = s[0];
-    int n;
-    uint32_t min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2, min = 0x80, *cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-        n = 3, min = 0x800, *cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4, min = 0x10000, *cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)n > len)
-        return 0;
-    for (int i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        *cp = (*cp << 6) | (s[i] & 0x3F);
-    }
-    if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
-/* Unicode White_Space, so a title of only U+3000 or NBSPs counts as empty. */
-static bool is_space(uint32_t cp)
-{
-    return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 ||
-           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
-           cp == 0x202F || cp == 0x205F || cp == 0x3000;
-}
-
-static bool is_control(uint32_t cp)
-{
-    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
-}
-
-/* A checked piece of text: [start, end) of the original bytes and its length in code
- * points. */
-struct text {
-    size_t start, end, chars;
-    bool   has_control, has_comma;
-};
-
-/* Scans s (len bytes). With trim, leading and trailing white space is left out of the
- * span. Returns -EILSEQ for invalid UTF-8 or a NUL, which PostgreSQL text cannot hold. */
-static int text_scan(const char *s, size_t len, bool trim, struct text *t)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t chars = 0, lead = 0, upto = 0; /* code points: total, before span, up to its end */
-    bool started = false;
-    memset(t, 0, sizeof *t);
-    for (size_t i = 0; i < len;) {
-        uint32_t cp;
-        int k = utf8_next(u + i, len - i, &cp);
-        if (k == 0 || cp == 0)
-            return -EILSEQ;
-        chars++;
-        if (!trim || !is_space(cp)) {
-            if (!started)
-                started = true, t->start = i, lead = chars - 1;
-            t->end = i + (size_t)k;
-            upto = chars;
-            t->has_control |= is_control(cp);
-            t->has_comma |= cp == ',';
-        }
-        i += (size_t)k;
-    }
-    t->chars = started ? upto - lead : 0;
-    return 0;
-}
-
-/* ---------- priority, time zone, RRULE, duration ---------- */
+/* ---------- priority ---------- */
 
 const char *td_task_priority_name(int p)
 {
@@ -219,290 +107,15 @@ int td_task_priority_parse(const char *s, int *out)
     return -EINVAL;
 }
 
-/* Only names made of the characters IANA uses can reach the file system, so no name can
- * climb out of the zoneinfo directory. posix/ and right/ are build variants, not names
- * (right/ counts leap seconds and would shift every time). */
-static bool zone_name_ok(const char *name)
-{
-    size_t n = strlen(name);
-    if (n == 0 || n > ZONE_NAME_MAX || strstr(name, "..") || strstr(name, "//"))
-        return false;
-    if (name[0] == '/' || name[0] == '-' || name[n - 1] == '/')
-        return false;
-    if (!strncmp(name, "posix/", 6) || !strncmp(name, "right/", 6) || !strcmp(name, "localtime"))
-        return false; /* localtime is whatever the host runs on, not a zone name */
-    for (const char *p = name; *p; p++) {
-        char c = *p;
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '_' || c == '+' || c == '-' || c == '/';
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-int td_task_valid_time_zone(const char *name)
-{
-    if (!name || !zone_name_ok(name))
-        return 0;
-    char path[sizeof ZONEINFO_DIR + ZONE_NAME_MAX + 1];
-    snprintf(path, sizeof path, "%s/%s", ZONEINFO_DIR, name);
-    /* The directory also holds zone.tab, tzdata.zi and friends: only TZif files are
-     * zones. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return 0;
-    struct stat st;
-    char magic[4];
-    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-             read(fd, magic, sizeof magic) == (ssize_t)sizeof magic &&
-             memcmp(magic, "TZif", 4) == 0;
-    close(fd);
-    return ok;
-}
-
-/* Case-insensitive substring test (strcasestr is a GNU extension). */
-static bool has_word_ci(const char *s, const char *word)
-{
-    size_t n = strlen(word);
-    for (; *s; s++)
-        if (!strncasecmp(s, word, n))
-            return true;
-    return false;
-}
-
-int td_task_valid_rrule(const char *rrule, char *why, size_t whylen)
-{
-    char dummy[1];
-    if (!why || whylen == 0)
-        why = dummy, whylen = sizeof dummy;
-    if (!rrule)
-        return snprintf(why, whylen, "is missing"), -EINVAL;
-    if (!strncasecmp(rrule, "RRULE:", 6))
-        rrule += 6;
-    if (!*rrule)
-        return snprintf(why, whylen, "is empty"), -EINVAL;
-    if (strlen(rrule) > RRULE_MAX)
-        return snprintf(why, whylen, "is longer than %d characters", RRULE_MAX), -EINVAL;
-    /* libical 3.0 strdup()s RSCALE and never frees it; non-Gregorian calendars are out
-     * of scope anyway. */
-    if (has_word_ci(rrule, "RSCALE"))
-        return snprintf(why, whylen, "RSCALE is not supported"), -EINVAL;
-    icalerror_clear_errno();
-    struct icalrecurrencetype r = icalrecurrencetype_from_string(rrule);
-    if (r.freq == ICAL_NO_RECURRENCE)
-        return snprintf(why, whylen, "is not a valid RRULE (FREQ=DAILY;INTERVAL=2 is)"),
-               -EINVAL;
-    /* The parser accepts some combinations the expander refuses; ask the expander too. */
-    icalrecur_iterator *it = icalrecur_iterator_new(r, icaltime_from_string("20260101T090000Z"));
-    if (!it)
-        return snprintf(why, whylen, "cannot be expanded"), -EINVAL;
-    icalrecur_iterator_free(it);
-    return 0;
-}
-
-/* Reads 1..9 digits followed by unit; 9 digits keep any product with a unit in range. */
-static int dur_part(const char **p, char unit, long long *n)
-{
-    const char *s = *p;
-    long long v = 0;
-    int d = 0;
-    while (*s >= '0' && *s <= '9' && d < 10)
-        v = v * 10 + (*s++ - '0'), d++;
-    if (d == 0 || d > 9 || *s != unit)
-        return 0;
-    *n = v;
-    *p = s + 1;
-    return 1;
-}
-
-/* Parses an optional "<digits><unit>" at *p; -EINVAL on digits without that unit. */
-static int dur_opt(const char **p, char unit, long long mult, long long *total, int *seen)
-{
-    const char *s = *p;
-    long long n;
-    if (*s < '0' || *s > '9')
-        return 0;
-    while (*s >= '0' && *s <= '9')
-        s++;
-    if (*s != unit)
-        return 0; /* maybe the next unit's digits */
-    if (!dur_part(p, unit, &n))
-        return -EINVAL;
-    *total += n * mult;
-    (*seen)++;
-    return 0;
-}
-
-/* RFC 5545's dur-value without a sign: P<n>W, or P[<n>D][T[<n>H][<n>M][<n>S]]. Years and
- * months are refused because their length depends on the calendar. */
-int td_task_parse_duration(const char *s, long *seconds)
-{
-    if (!s || !seconds || *s++ != 'P')
-        return -EINVAL;
-    long long total = 0, n;
-    const char *p = s;
-    if (dur_part(&p, 'W', &n)) {
-        if (*p)
-            return -EINVAL;
-        total = n * 604800;
-    } else {
-        int seen = 0, tseen = 0;
-        if (dur_opt(&p, 'D', 86400, &total, &seen))
-            return -EINVAL;
-        if (*p == 'T') {
-            p++;
-            if (dur_opt(&p, 'H', 3600, &total, &tseen) || dur_opt(&p, 'M', 60, &total, &tseen) ||
-                dur_opt(&p, 'S', 1, &total, &tseen) || tseen == 0)
-                return -EINVAL;
-        }
-        if (*p || seen + tseen == 0)
-            return -EINVAL;
-    }
-    if (total <= 0 || total > (long long)LONG_MAX)
-        return -ERANGE;
-    *seconds = (long)total;
-    return 0;
-}
-
-/* ---------- civil time ---------- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static long long days_from_civil(long long y, int m, int d)
-{
-    y -= m <= 2;
-    long long era = (y >= 0 ? y : y - 399) / 400;
-    long long yoe = y - era * 400;
-    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(long long z, int *y, int *m, int *d)
-{
-    z += 719468;
-    long long era = (z >= 0 ? z : z - 146096) / 146097;
-    long long doe = z - era * 146097;
-    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    long long mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = (int)(yoe + era * 400 + (*m <= 2));
-}
-
-static long long floor_div(long long a, long long b)
-{
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
-/* "YYYY-MM-DDTHH:MM:SSZ" into buf (at least 21 bytes). */
-static void format_utc(long long t, char *buf, size_t n)
-{
-    long long days = floor_div(t, 86400), secs = t - days * 86400;
-    int y, m, d;
-    civil_from_days(days, &y, &m, &d);
-    snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d, (int)(secs / 3600),
-             (int)(secs / 60 % 60), (int)(secs % 60));
-}
-
-static int days_in_month(int y, int m)
-{
-    static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : dm[m - 1];
-}
-
-/* Exactly n ASCII digits. */
-static bool digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-/* "HH:MM:SS[.frac]" then "Z" or "+HH:MM"; seconds since midnight minus the offset. */
-static int parse_clock(const char *p, long long *secs)
-{
-    int h, mi, s, oh = 0, om = 0, sign = 0;
-    if (!digits(p, 2, &h) || p[2] != ':' || !digits(p + 3, 2, &mi) || p[5] != ':' ||
-        !digits(p + 6, 2, &s) || h > 23 || mi > 59 || s > 59)
-        return -EINVAL;
-    p += 8;
-    if (*p == '.') { /* fractional seconds are dropped: storage has whole seconds */
-        if (*++p < '0' || *p > '9')
-            return -EINVAL;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        sign = *p == '-' ? -1 : 1;
-        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 ||
-            om > 59)
-            return -EINVAL;
-        p += 6;
-    } else {
-        return -EINVAL;
-    }
-    if (*p)
-        return -EINVAL;
-    *secs = h * 3600LL + mi * 60 + s - sign * (oh * 3600LL + om * 60);
-    return 0;
-}
-
-int td_task_parse_time(const char *s, long long *unix_s, int *date_only)
-{
-    int y, m, d;
-    if (!s || !unix_s)
-        return -EINVAL;
-    if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &m) || s[7] != '-' ||
-        !digits(s + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
-        return -EINVAL;
-    long long t = days_from_civil(y, m, d) * 86400;
-    bool date = s[10] == '\0';
-    if (!date) {
-        long long secs;
-        /* RFC 3339 5.6 allows 't' and, by note, a space for 'T'. */
-        if ((s[10] != 'T' && s[10] != 't' && s[10] != ' ') || parse_clock(s + 11, &secs))
-            return -EINVAL;
-        t += secs;
-    }
-    if (t < TIME_MIN || t > TIME_MAX)
-        return -ERANGE;
-    *unix_s = t;
-    if (date_only)
-        *date_only = date;
-    return 0;
-}
+/* ---------- field validators ---------- */
 
 /* Midnight of the date at utc_midnight (a date-only value) in zone, in unix seconds. */
 static int zone_midnight(const char *zone, long long utc_midnight, long long *out)
 {
-    icaltimezone *z = !strcmp(zone, "UTC") ? icaltimezone_get_utc_timezone()
-                                           : icaltimezone_get_builtin_timezone(zone);
-    if (!z)
-        return -ENOENT;
-    int y, m, d;
-    civil_from_days(floor_div(utc_midnight, 86400), &y, &m, &d);
-    struct icaltimetype local = icaltime_null_time();
-    local.year = y, local.month = m, local.day = d;
-    int is_dst = 0;
-    /* Offset in force at that local wall-clock time; UTC = local - offset. */
-    long long t = utc_midnight - icaltimezone_get_utc_offset(z, &local, &is_dst);
-    if (t < TIME_MIN || t > TIME_MAX)
-        return -ERANGE;
-    *out = t;
-    return 0;
+    struct td_datetime_civil day;
+    int rc = td_datetime_split(utc_midnight, &day);
+    return rc ? rc : td_tz_local_to_utc(zone, &day, out);
 }
-
-/* ---------- field validators ---------- */
 
 struct ctx {
     enum td_task_mode      mode;
@@ -519,7 +132,7 @@ static void put(struct ctx *c, const char *key, json_t *v)
         c->oom = true;
 }
 
-static json_t *text_json(const char *s, struct text *t)
+static json_t *text_json(const char *s, const struct td_utf8_span *t)
 {
     return json_stringn(s + t->start, t->end - t->start);
 }
@@ -528,11 +141,11 @@ static json_t *text_json(const char *s, struct text *t)
 static void check_text(struct ctx *c, const char *field, json_t *v, bool trim, size_t min,
                        size_t max)
 {
-    struct text t;
+    struct td_utf8_span t;
     if (!json_is_string(v))
         return err_add(c->errs, field, "must be a string");
     const char *s = json_string_value(v);
-    if (text_scan(s, json_string_length(v), trim, &t))
+    if (td_utf8_scan(s, json_string_length(v), trim, &t))
         return err_add(c->errs, field, "must be valid UTF-8 without NUL characters");
     if (t.chars < min || t.chars > max)
         return err_add(c->errs, field, "must be %zu to %zu characters", min, max);
@@ -575,16 +188,17 @@ static void check_priority(struct ctx *c, json_t *v)
 static json_t *tag_value(struct ctx *c, size_t i, json_t *v)
 {
     char field[32];
-    struct text t;
+    struct td_utf8_span t;
     snprintf(field, sizeof field, "tags[%zu]", i);
     if (!json_is_string(v))
         return err_add(c->errs, field, "must be a string"), NULL;
     const char *s = json_string_value(v);
-    if (text_scan(s, json_string_length(v), true, &t))
+    if (td_utf8_scan(s, json_string_length(v), 1, &t))
         return err_add(c->errs, field, "must be valid UTF-8 without NUL characters"), NULL;
     if (t.chars < 1 || t.chars > TAG_MAX)
         return err_add(c->errs, field, "must be 1 to %d characters", TAG_MAX), NULL;
-    if (t.has_comma || t.has_control)
+    /* ',' is ASCII, so it cannot hide inside a multi-byte character. */
+    if (t.has_control || memchr(s + t.start, ',', t.end - t.start))
         return err_add(c->errs, field, "must not contain commas or control characters"), NULL;
     char buf[TAG_MAX * 4 + 1];
     size_t n = t.end - t.start;
@@ -645,7 +259,7 @@ static void check_due(struct ctx *c, json_t *v, const char *field)
     }
     if (!json_is_string(v))
         return err_add(c->errs, field, "must be a string");
-    int rc = td_task_parse_time(json_string_value(v), &t, &date_only);
+    int rc = td_datetime_parse_rfc3339(json_string_value(v), &t, &date_only);
     if (rc)
         return err_add(c->errs, field, rc == -ERANGE ? "must be between years 0001 and 9999"
                                                      : "must be an RFC 3339 date-time or a date");
@@ -656,7 +270,7 @@ static void check_due(struct ctx *c, json_t *v, const char *field)
             return err_add(c->errs, field, rc == -ERANGE ? "is out of range"
                                                          : "cannot be placed in time_zone");
     }
-    format_utc(t, buf, sizeof buf);
+    td_datetime_format_utc(t, buf, sizeof buf);
     put(c, "due_at", json_string(buf));
     /* A date-time leaves all_day out: the store keeps the flag of an unchanged due date
      * (a PUT of a GET body) and clears it for a new one. */
@@ -671,7 +285,7 @@ static void check_time_zone(struct ctx *c, json_t *v)
         return err_add(c->errs, "time_zone", json_is_null(v) ? "cannot be null" : "must be a string");
     }
     const char *z = json_string_value(v);
-    if (strlen(z) != json_string_length(v) || !td_task_valid_time_zone(z)) {
+    if (strlen(z) != json_string_length(v) || !td_tz_valid(z)) {
         c->zone_bad = true;
         return err_add(c->errs, "time_zone", "must be an IANA time zone such as Europe/Paris");
     }
@@ -689,10 +303,10 @@ static void check_recurrence(struct ctx *c, json_t *v, const char *field)
     const char *s = json_string_value(v);
     if (strlen(s) != json_string_length(v))
         return err_add(c->errs, field, "must not contain NUL characters");
-    if (td_task_valid_rrule(s, why, sizeof why))
+    if (td_rrule_validate(s, why, sizeof why))
         return err_add(c->errs, field, "%s", why);
     /* Stored without the "RRULE:" prefix: the recur role feeds it straight to libical. */
-    put(c, "recurrence", json_string(strncasecmp(s, "RRULE:", 6) ? s : s + 6));
+    put(c, "recurrence", json_string(td_rrule_strip_prefix(s)));
 }
 
 /* One reminder object; returns a new normalised object or NULL after recording why. */
@@ -725,12 +339,12 @@ static json_t *reminder_value(struct ctx *c, size_t i, json_t *v, bool *has_offs
     int date_only = 0;
     snprintf(sub, sizeof sub, "%s.offset", field);
     if (offset && (!json_is_string(offset) ||
-                   td_task_parse_duration(json_string_value(offset), &secs) ||
+                   td_datetime_parse_duration(json_string_value(offset), &secs) ||
                    secs > REMINDER_OFFSET_MAX))
         err_add(c->errs, sub, "must be an ISO 8601 duration of at most 365 days, like PT15M");
     snprintf(sub, sizeof sub, "%s.at", field);
-    if (at && (!json_is_string(at) || td_task_parse_time(json_string_value(at), &t, &date_only) ||
-               date_only))
+    if (at && (!json_is_string(at) ||
+               td_datetime_parse_rfc3339(json_string_value(at), &t, &date_only) || date_only))
         err_add(c->errs, sub, "must be an RFC 3339 date-time");
     const char *ch = channel ? json_string_value(channel) : "in_app";
     snprintf(sub, sizeof sub, "%s.channel", field);
@@ -740,7 +354,7 @@ static json_t *reminder_value(struct ctx *c, size_t i, json_t *v, bool *has_offs
         return NULL;
     *has_offset |= offset != NULL;
     if (at)
-        format_utc(t, buf, sizeof buf);
+        td_datetime_format_utc(t, buf, sizeof buf);
     json_t *r = offset ? json_pack("{s:O, s:s}", "offset", offset, "channel", ch)
                        : json_pack("{s:s, s:s}", "at", buf, "channel", ch);
     if (!r)

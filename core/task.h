@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <jansson.h>
 
+#include "core/datetime.h"
+#include "core/rrule.h"
+#include "core/tz.h"
+
 enum td_task_mode {
     TD_TASK_CREATE,   /* POST: title required, defaults for the rest */
     TD_TASK_REPLACE,  /* PUT: like create; every absent field takes its default */
@@ -42,19 +46,28 @@ int td_task_validate(json_t *input, enum td_task_mode mode, const char *user_tz,
 const char *td_task_priority_name(int p);
 /* Parses "none|low|medium|high|urgent|p1..p4" into 0..4; -EINVAL otherwise. */
 int td_task_priority_parse(const char *s, int *out);
-/* 1 when name is an IANA zone this machine knows (tzdata), else 0. */
-int td_task_valid_time_zone(const char *name);
-/* Validates an RRULE (without the "RRULE:" prefix, which is also accepted) with libical;
- * writes a reason on failure. */
-int td_task_valid_rrule(const char *rrule, char *why, size_t whylen);
-/* Parses an ISO 8601 duration such as PT15M, P1D, P1DT2H, P2W into seconds (> 0). */
-int td_task_parse_duration(const char *s, long *seconds);
 /* 1 when s is a UUID in its 8-4-4-4-12 hex text form. */
 int td_task_is_uuid(const char *s);
-/* Parses RFC 3339 date-time (any offset) into unix seconds; a date alone gives
- * *date_only = 1 and midnight UTC of that date. */
-int td_task_parse_time(const char *s, long long *unix_s, int *date_only);
 /* Appends the errors as a problem+json "errors" member: "errors":[{"field":..,"message":..}] */
 int td_task_errors_json(const struct td_task_errors *errs, char **out);
+
+/* Former names of functions that moved to their own modules, kept so code written
+ * against them still builds. New code calls the modules. */
+static inline int td_task_parse_time(const char *s, long long *unix_s, int *date_only)
+{
+    return td_datetime_parse_rfc3339(s, unix_s, date_only);
+}
+static inline int td_task_parse_duration(const char *s, long *seconds)
+{
+    return td_datetime_parse_duration(s, seconds);
+}
+static inline int td_task_valid_time_zone(const char *name)
+{
+    return td_tz_valid(name);
+}
+static inline int td_task_valid_rrule(const char *rrule, char *why, size_t whylen)
+{
+    return td_rrule_validate(rrule, why, whylen);
+}
 
 #endif

@@ -1,6 +1,6 @@
 /* The task model on arbitrary bytes: td_task_validate on the bytes parsed as JSON the way
  * the api role parses bodies, in every mode and with several user zones; and the string
- * parsers (time, duration, RRULE, zone) on the raw bytes as a C string.
+ * parsers (time, durations, RRULE, zone) on the raw bytes as a C string.
  * Property checked: what CREATE/REPLACE returns is accepted again by REPLACE once the
  * server-managed all_day is dropped (the api role promises that a task read back with
  * GET can be sent back with PUT). */
@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/datetime.h"
+#include "core/rrule.h"
 #include "core/task.h"
+#include "core/tz.h"
 
 static void check(json_t *in, enum td_task_mode mode, const char *tz)
 {
@@ -110,18 +113,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s[size] = '\0';
     long long t = 0;
     int date_only = -1;
-    if (td_task_parse_time(s, &t, &date_only) == 0 &&
+    if (td_datetime_parse_rfc3339(s, &t, &date_only) == 0 &&
         (t < -62135596800LL || t > 253402300799LL || (date_only != 0 && date_only != 1)))
         abort();
     long secs = 0;
-    if (td_task_parse_duration(s, &secs) == 0 && secs <= 0)
+    if (td_datetime_parse_duration(s, &secs) == 0 && secs <= 0)
+        abort();
+    int ms = 0;
+    if (td_datetime_parse_ms(s, &ms) == 0 && (ms < 1 || ms > 86400000))
         abort();
     char why[128];
     why[0] = '\0';
-    if (td_task_valid_rrule(s, why, sizeof why) != 0 && !why[0])
+    if (td_rrule_validate(s, why, sizeof why) != 0 && !why[0])
         abort();
-    td_task_valid_rrule(s, NULL, 0);
-    td_task_valid_time_zone(s);
+    td_rrule_validate(s, NULL, 0);
+    td_tz_valid(s);
     int p;
     if (td_task_priority_parse(s, &p) == 0 && !td_task_priority_name(p))
         abort();

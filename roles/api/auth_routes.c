@@ -8,6 +8,7 @@
 
 #include "core/task.h"
 #include "core/door.h"
+#include "core/tz.h"
 #include "roles/api/api.h"
 
 struct account {
@@ -63,7 +64,7 @@ static int check_fields(struct api_call *call, json_t *body, struct account *a, 
         FIELD_ERROR("password", signup ? "must be 8 to 1024 bytes" : "is required");
     if (signup && json_object_get(body, "name") && (!name || strlen(name) > 200))
         FIELD_ERROR("name", "must be a string of at most 200 bytes");
-    if (signup && json_object_get(body, "time_zone") && (!tz || !td_task_valid_time_zone(tz)))
+    if (signup && json_object_get(body, "time_zone") && (!tz || !td_tz_valid(tz)))
         FIELD_ERROR("time_zone", "must be an IANA time zone such as Europe/Paris");
 #undef FIELD_ERROR
     if (errs.count) {

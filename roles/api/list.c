@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/datetime.h"
 #include "core/jsonw.h"
 #include "core/task.h"
 #include "roles/api/api.h"
@@ -310,7 +311,7 @@ static int parse_filters(struct td_http_req *req, struct list_query *q)
         int date_only;
         if (!v)
             continue;
-        if (td_task_parse_time(v, &t, &date_only))
+        if (td_datetime_parse_rfc3339(v, &t, &date_only))
             return bad(req, time_params[k], "expected an RFC 3339 date-time");
         /* Normalised to UTC text so the session's TimeZone never shifts a bound. */
         char iso[32];

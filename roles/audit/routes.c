@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/datetime.h"
 #include "core/db.h"
 #include "core/door.h"
 #include "core/task.h"
@@ -95,9 +96,9 @@ static int read_filters(struct td_http_req *req, const char **p, char *type, siz
     int date_only;
     if (task && !td_task_is_uuid(task))
         return bad_param(req, "task_id", "expected a task id (UUID)");
-    if (from && td_task_parse_time(from, &t, &date_only))
+    if (from && td_datetime_parse_rfc3339(from, &t, &date_only))
         return bad_param(req, "from", "expected an RFC 3339 date-time or date");
-    if (to && td_task_parse_time(to, &t, &date_only))
+    if (to && td_datetime_parse_rfc3339(to, &t, &date_only))
         return bad_param(req, "to", "expected an RFC 3339 date-time or date");
     if (kind) {
         static const char *const kinds[] = {"created", "updated", "completed", "deleted"};
