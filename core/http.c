@@ -811,6 +811,18 @@ static int on_headers_complete(llhttp_t *p)
     snprintf(req->method, sizeof req->method, "%s", llhttp_method_name((llhttp_method_t)p->method));
     req->is_head = p->method == HTTP_HEAD;
     assign_ids(req);
+    if (p->http_major != 1) {
+        /* llhttp takes a request line without a version as HTTP/0.9; we speak only 1.x. */
+        conn_fail(conn, 400, "malformed-request", "Bad Request",
+                  "the request line must end with HTTP/1.0 or HTTP/1.1");
+        return -1;
+    }
+    if (p->http_minor == 0 && td_http_header(req, "transfer-encoding")) {
+        /* RFC 9112 6.1: HTTP/1.0 has no transfer codings, so the framing is faulty. */
+        conn_fail(conn, 400, "malformed-request", "Bad Request",
+                  "Transfer-Encoding is not allowed in an HTTP/1.0 request");
+        return -1;
+    }
     if (split_target(req) != 0) {
         conn_fail(conn, 400, "bad-request-target", "Bad Request",
                   "the request target must be an absolute path");

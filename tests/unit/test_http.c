@@ -1101,6 +1101,54 @@ Test(http, malformed_request_is_400)
     stop_server();
 }
 
+/* Sends raw, expects a 400 malformed-request problem with Connection: close, then the
+ * server closing the connection. */
+static void expect_400_and_close(const char *raw)
+{
+    struct client c;
+    cl_open(&c);
+    cl_send(&c, raw);
+    struct resp r;
+    cr_assert_eq(cl_response(&c, &r, 0, 2000), 0, "no answer to: %s", raw);
+    json_decref(problem(&r, 400, "malformed-request"));
+    char *conn = hdr(&r, "Connection");
+    cr_assert_str_eq(conn, "close", "%s", raw);
+    free(conn);
+    cr_assert(cl_sees_close(&c, 3000), "connection left open after: %s", raw);
+    resp_free(&r);
+    cl_close(&c);
+}
+
+Test(http, http10_with_transfer_encoding_is_400_and_closes)
+{
+    /* RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 means faulty framing, even when the
+     * client asks to keep the connection. */
+    start_server(default_opts());
+    expect_400_and_close("POST /echo/1 HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "5\r\nhello\r\n0\r\n\r\n");
+    expect_400_and_close("POST /echo/1 HTTP/1.0\r\nConnection: keep-alive\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+                         "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    expect_400_and_close("GET / HTTP/1.0\r\nConnection: keep-alive\r\n"
+                         "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
+    /* the same body in HTTP/1.1 is fine */
+    struct resp r;
+    request("POST /echo/1 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "5\r\nhello\r\n0\r\n\r\n", &r, 0);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+    stop_server();
+}
+
+Test(http, request_line_without_version_is_400_and_closes)
+{
+    /* HTTP/0.9 style: llhttp accepts it, the server must not route it. */
+    start_server(default_opts());
+    expect_400_and_close("GET /\r\n\r\n");
+    expect_400_and_close("GET /echo/1\r\nHost: t\r\n\r\n" GET("/"));
+    stop_server();
+}
+
 Test(http, malformed_request_after_a_pending_one_waits_its_turn)
 {
     start_server(default_opts());
