@@ -52,17 +52,12 @@ static void record_metrics(struct td_http *http, struct td_http_req *req, double
     td_metric_observe(rt->latency, seconds);
 }
 
-/* Probes from orchestrators would drown the access log: they log at debug. */
-static int is_probe(const struct td_http_req *req)
-{
-    const char *p = td_http_path(req);
-    return strcmp(p, "/health") == 0 || strcmp(p, "/ready") == 0 || strcmp(p, "/metrics") == 0;
-}
-
 static void access_log(struct td_http *http, struct td_http_req *req, double seconds)
 {
     const struct td_log *log = http->opts.log;
-    enum td_log_level level = is_probe(req) ? TD_LOG_DEBUG : TD_LOG_INFO;
+    /* Probes from orchestrators (quiet routes) would drown the access log at info. */
+    enum td_log_level level = td_http_req_route_flags(req) & TD_ROUTE_QUIET ? TD_LOG_DEBUG
+                                                                           : TD_LOG_INFO;
     if (!log || level < log->level)
         return;
     struct td_buf extra = {0};
@@ -177,7 +172,13 @@ int td_http_open_connections(const struct td_http *http)
 int td_http_route(struct td_http *http, const char *method, const char *pattern,
                   td_http_handler_fn fn, void *arg)
 {
-    return td_router_add(&http->router, method, pattern, fn, arg);
+    return td_router_add(&http->router, method, pattern, 0, fn, arg);
+}
+
+int td_http_route_flags(struct td_http *http, const char *method, const char *pattern,
+                        unsigned flags, td_http_handler_fn fn, void *arg)
+{
+    return td_router_add(&http->router, method, pattern, flags, fn, arg);
 }
 
 int td_http_routes_dump(const struct td_http *http, struct td_buf *out)

@@ -35,9 +35,15 @@ int  td_http_new(uv_loop_t *loop, const struct td_http_opts *opts, struct td_htt
 /* Binds and listens. Returns 0 or a negative uv/errno code (e.g. -EADDRINUSE). */
 int  td_http_listen(struct td_http *http);
 int  td_http_port(const struct td_http *http);
-/* pattern: "/api/tasks/{id}"; {name} matches one path segment. method: "GET", ... */
+/* pattern: "/api/tasks/{id}"; {name} matches one path segment. method: "GET", ...
+ * td_http_route is td_http_route_flags with flags 0. */
 int  td_http_route(struct td_http *http, const char *method, const char *pattern,
                    td_http_handler_fn fn, void *arg);
+/* Route flags. Bit 0 is the server's; bits 1..7 are reserved for core's /api front door.
+ * The value is stored as given and read back with td_http_req_route_flags. */
+#define TD_ROUTE_QUIET (1u << 0)   /* probes: the access line is logged at debug, not info */
+int  td_http_route_flags(struct td_http *http, const char *method, const char *pattern,
+                         unsigned flags, td_http_handler_fn fn, void *arg);
 /* Graceful: stop accepting, close idle connections, let in-flight requests finish and
  * close their connections after the answer; done runs when none is left. */
 void td_http_drain(struct td_http *http, td_http_done_cb done, void *arg);
@@ -53,6 +59,8 @@ const char *td_http_method(const struct td_http_req *req);
 const char *td_http_path(const struct td_http_req *req);      /* raw path, no query */
 const char *td_http_query(const struct td_http_req *req);     /* raw query, "" if none */
 const char *td_http_route_pattern(const struct td_http_req *req);
+/* The flags of the matched route; 0 when no route matched. */
+unsigned    td_http_req_route_flags(const struct td_http_req *req);
 const char *td_http_header(const struct td_http_req *req, const char *name);  /* or NULL */
 const char *td_http_param(const struct td_http_req *req, const char *name);   /* decoded */
 const char *td_http_body(const struct td_http_req *req, size_t *len);

@@ -20,6 +20,7 @@ struct td_route {
     int                nsegs;
     td_http_handler_fn fn;
     void              *arg;
+    unsigned           flags;       /* TD_ROUTE_*; opaque beyond those */
     /* metrics series cached per status so the hot path does no label formatting */
     struct td_metric_series *latency;
     struct { int status; struct td_metric_series *count; } by_status[TD_HTTP_STATUS_CACHE];
@@ -36,7 +37,7 @@ struct td_http_param {
 };
 
 int  td_router_add(struct td_router *r, const char *method, const char *pattern,
-                   td_http_handler_fn fn, void *arg);
+                   unsigned flags, td_http_handler_fn fn, void *arg);
 void td_router_free(struct td_router *r);
 /* Finds the route for method + path. On a hit returns it and fills params (decoded
  * into arena). On a miss returns NULL with *status 404, 405 (allow gets the methods,

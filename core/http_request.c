@@ -41,6 +41,11 @@ const char *td_http_route_pattern(const struct td_http_req *req)
     return req->route ? req->route->pattern : NULL;
 }
 
+unsigned td_http_req_route_flags(const struct td_http_req *req)
+{
+    return req->route ? req->route->flags : 0;
+}
+
 const char *td_http_header(const struct td_http_req *req, const char *name)
 {
     for (int i = 0; i < req->nhdrs; i++)

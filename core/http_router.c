@@ -26,7 +26,7 @@ void td_router_free(struct td_router *r)
 }
 
 int td_router_add(struct td_router *r, const char *method, const char *pattern,
-                  td_http_handler_fn fn, void *arg)
+                  unsigned flags, td_http_handler_fn fn, void *arg)
 {
     if (pattern[0] != '/')
         return -EINVAL;
@@ -37,6 +37,7 @@ int td_router_add(struct td_router *r, const char *method, const char *pattern,
     rt->pattern = strdup(pattern);
     rt->fn = fn;
     rt->arg = arg;
+    rt->flags = flags;
     int max = 1;
     for (const char *p = pattern; *p; p++)
         max += *p == '/';

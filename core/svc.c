@@ -362,9 +362,10 @@ static int start_http(struct svc_run *run, const struct td_config *cfg, char *er
                  uv_strerror(rc));
         return rc;
     }
-    td_http_route(run->svc.http, "GET", "/health", handle_health, run);
-    td_http_route(run->svc.http, "GET", "/ready", handle_ready, run);
-    td_http_route(run->svc.http, "GET", "/metrics", handle_metrics, run);
+    /* Probes: their access lines go to debug. */
+    td_http_route_flags(run->svc.http, "GET", "/health", TD_ROUTE_QUIET, handle_health, run);
+    td_http_route_flags(run->svc.http, "GET", "/ready", TD_ROUTE_QUIET, handle_ready, run);
+    td_http_route_flags(run->svc.http, "GET", "/metrics", TD_ROUTE_QUIET, handle_metrics, run);
     return 0;
 }
 

@@ -28,14 +28,15 @@ void td_test_srv_echo(struct td_http_req *req, void *arg)
     char peer[64];
     td_http_peer(req, peer, sizeof peer);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, "
-                          "s:s?, s:s#, s:s}",
+                          "s:s?, s:s#, s:s, s:i}",
                           "method", td_http_method(req), "path", td_http_path(req),
                           "query", td_http_query(req), "id", td_http_param(req, "id"),
                           "rid", td_http_request_id(req), "trace", td_http_trace(req)->trace_id,
                           "span", td_http_trace(req)->span_id,
                           "parent", td_http_trace(req)->parent_id,
                           "route", td_http_route_pattern(req), "xtest", xt, "q1", q1, "q2", q2,
-                          "s", sp, "body", body, blen, "peer", peer);
+                          "s", sp, "body", body, blen, "peer", peer,
+                          "flags", (int)td_http_req_route_flags(req));
     /* No criterion asserts here: this runs on the loop thread. */
     if (!o || strcmp(td_http_log_ctx(req)->request_id, td_http_request_id(req)) != 0) {
         json_decref(o);

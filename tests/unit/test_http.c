@@ -227,3 +227,73 @@ Test(http, listen_on_a_busy_port_fails)
     cr_assert_eq(uv_loop_close(&loop), 0);
     td_test_srv_stop();
 }
+
+static void quiet_routes(struct td_http *http)
+{
+    cr_assert_eq(td_http_route_flags(http, "GET", "/probe", TD_ROUTE_QUIET, td_test_srv_echo,
+                                     NULL), 0);
+}
+
+/* The level of the access line for a request id; NULL when there is none. */
+static char *access_level(const char *logs, const char *request_id)
+{
+    char *copy = strdup(logs), *save = NULL, *level = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line && !level;
+         line = strtok_r(NULL, "\n", &save)) {
+        json_t *o = json_loads(line, 0, NULL);
+        cr_assert_not_null(o, "log line is not JSON: %s", line);
+        const char *rid = td_test_jstr(o, "request_id");
+        if (rid && strcmp(rid, request_id) == 0 && json_object_get(o, "status"))
+            level = strdup(td_test_jstr(o, "level"));
+        json_decref(o);
+    }
+    free(copy);
+    return level;
+}
+
+Test(http, quiet_route_logs_no_access_line_at_info)
+{
+    td_test_srv_start(td_test_srv_opts(), quiet_routes);   /* log level info */
+    struct td_test_resp r;
+    td_test_request("GET /probe HTTP/1.1\r\nHost: t\r\nX-Request-ID: quiet-1\r\n\r\n", &r, 0);
+    cr_assert_eq(r.status, 200);
+    td_test_resp_free(&r);
+    td_test_request("GET /echo/1 HTTP/1.1\r\nHost: t\r\nX-Request-ID: loud-1\r\n\r\n", &r, 0);
+    td_test_resp_free(&r);
+    /* the path alone makes nothing quiet any more: only the route's flag does */
+    td_test_request("GET /health HTTP/1.1\r\nHost: t\r\nX-Request-ID: loud-2\r\n\r\n", &r, 0);
+    cr_assert_eq(r.status, 404);
+    td_test_resp_free(&r);
+    td_test_srv_close_loop();   /* every answer is logged before the loop ends */
+    char *logs = td_test_srv_logs();
+    char *quiet = access_level(logs, "quiet-1"), *loud = access_level(logs, "loud-1"),
+         *other = access_level(logs, "loud-2");
+    cr_assert_null(quiet, "quiet route logged at %s:\n%s", quiet, logs);
+    cr_assert_str_eq(loud, "info", "%s", logs);
+    cr_assert_str_eq(other, "info", "%s", logs);
+    free(loud);
+    free(other);
+    free(logs);
+    td_test_srv_release();
+}
+
+static void quiet_routes_debug(struct td_http *http)
+{
+    quiet_routes(http);
+    td_srv.log.level = TD_LOG_DEBUG;   /* the loop thread has not started yet */
+}
+
+Test(http, quiet_route_logs_at_debug)
+{
+    td_test_srv_start(td_test_srv_opts(), quiet_routes_debug);
+    struct td_test_resp r;
+    td_test_request("GET /probe HTTP/1.1\r\nHost: t\r\nX-Request-ID: quiet-2\r\n\r\n", &r, 0);
+    td_test_resp_free(&r);
+    td_test_srv_close_loop();
+    char *logs = td_test_srv_logs();
+    char *level = access_level(logs, "quiet-2");
+    cr_assert_str_eq(level, "debug", "%s", logs);
+    free(level);
+    free(logs);
+    td_test_srv_release();
+}

@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/http.h"
+#include "core/http_internal.h"   /* a bare request for the unmatched case */
 #include "tests/support/http_harness.h"
 #include "tests/support/loop_harness.h"
 #include "tests/support/net_harness.h"
@@ -169,4 +169,34 @@ Test(http_request, peer_is_the_clients_address)
     json_decref(o);
     td_test_resp_free(&r);
     td_test_srv_stop();
+}
+
+static void flagged_routes(struct td_http *http)
+{
+    cr_assert_eq(td_http_route_flags(http, "GET", "/flagged/{id}", TD_ROUTE_QUIET | 1u << 3,
+                                     td_test_srv_echo, NULL), 0);
+    cr_assert_eq(td_http_route_flags(http, "GET", "/flagged/{id}", 0, td_test_srv_echo, NULL),
+                 -EEXIST, "flags do not make a second route");
+}
+
+Test(http_request, route_flags_of_the_matched_route)
+{
+    td_test_srv_start(td_test_srv_opts(), flagged_routes);
+    struct td_test_resp r;
+    td_test_request(TD_TEST_GET("/flagged/1"), &r, 0);
+    json_t *o = td_test_resp_json(&r);
+    cr_assert_eq(json_integer_value(json_object_get(o, "flags")), TD_ROUTE_QUIET | 1u << 3);
+    json_decref(o);
+    td_test_resp_free(&r);
+    td_test_request(TD_TEST_GET("/echo/1"), &r, 0);
+    o = td_test_resp_json(&r);
+    cr_assert_eq(json_integer_value(json_object_get(o, "flags")), 0, "td_http_route is flags 0");
+    json_decref(o);
+    td_test_resp_free(&r);
+    td_test_srv_stop();
+
+    /* no route matched (the server answers 404/405 itself): 0 */
+    struct td_http_req bare;
+    memset(&bare, 0, sizeof bare);
+    cr_assert_eq(td_http_req_route_flags(&bare), 0u);
 }

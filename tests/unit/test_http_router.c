@@ -50,7 +50,7 @@ static const char *param(const char *name)
 
 static void add(const char *method, const char *pattern)
 {
-    cr_assert_eq(td_router_add(&router, method, pattern, h_a, (void *)pattern), 0, "%s %s",
+    cr_assert_eq(td_router_add(&router, method, pattern, 0, h_a, (void *)pattern), 0, "%s %s",
                  method, pattern);
 }
 
@@ -270,15 +270,15 @@ Test(http_router, prefix_is_not_a_match)
 Test(http_router, duplicate_route_is_eexist)
 {
     add("GET", "/a/{id}");
-    cr_assert_eq(td_router_add(&router, "GET", "/a/{id}", h_b, NULL), -EEXIST);
+    cr_assert_eq(td_router_add(&router, "GET", "/a/{id}", 0, h_b, NULL), -EEXIST);
     cr_assert_eq(match("GET", "/a/1")->fn, h_a, "the first registration stands");
-    cr_assert_eq(td_router_add(&router, "POST", "/a/{id}", h_b, NULL), 0, "other method is fine");
+    cr_assert_eq(td_router_add(&router, "POST", "/a/{id}", 0, h_b, NULL), 0, "other method is fine");
 }
 
 Test(http_router, pattern_must_start_with_slash)
 {
-    cr_assert_eq(td_router_add(&router, "GET", "api", h_a, NULL), -EINVAL);
-    cr_assert_eq(td_router_add(&router, "GET", "", h_a, NULL), -EINVAL);
+    cr_assert_eq(td_router_add(&router, "GET", "api", 0, h_a, NULL), -EINVAL);
+    cr_assert_eq(td_router_add(&router, "GET", "", 0, h_a, NULL), -EINVAL);
 }
 
 Test(http_router, brace_without_name_is_literal)
@@ -332,4 +332,15 @@ Test(http_router, decode_function)
     cr_assert_str_eq(out.data, "A");
     cr_assert_eq(out.len, 2, "decoded bytes plus a NUL separator");
     td_buf_free(&out);
+}
+
+Test(http_router, flags_travel_with_the_route)
+{
+    cr_assert_eq(td_router_add(&router, "GET", "/health", TD_ROUTE_QUIET, h_a, NULL), 0);
+    cr_assert_eq(td_router_add(&router, "GET", "/api/{x}", 0xfeu, h_b, NULL), 0);
+    add("GET", "/plain");
+    cr_assert_eq(match("GET", "/health")->flags, TD_ROUTE_QUIET);
+    cr_assert_eq(match("HEAD", "/health")->flags, TD_ROUTE_QUIET, "HEAD takes the GET route's");
+    cr_assert_eq(match("GET", "/api/1")->flags, 0xfeu, "bits beyond QUIET are kept as given");
+    cr_assert_eq(match("GET", "/plain")->flags, 0u);
 }
