@@ -53,6 +53,7 @@ Test(http_limits, header_of_100_kb_gets_431_then_close)
     cr_expect_eq(status_of(resp), 431, "got: %.200s", resp);
     cr_expect(strstr(resp, "application/problem+json") != NULL);
     cr_expect(strstr(resp, "Connection: close") != NULL);
+    cr_expect(strstr(resp, "\r\nX-Content-Type-Options: nosniff\r\n") != NULL, "%.300s", resp);
     free(resp);
     free(req);
     close(fd);
@@ -81,6 +82,7 @@ Test(http_limits, body_over_the_limit_gets_413)
     char *resp = td_test_recv_response(fd, 3000);
     cr_expect_eq(status_of(resp), 413, "got: %.200s", resp);
     cr_expect(strstr(resp, "\"status\":413") != NULL, "%s", resp);
+    cr_expect(strstr(resp, "\r\nX-Content-Type-Options: nosniff\r\n") != NULL, "%.300s", resp);
     free(resp);
     close(fd);
 }

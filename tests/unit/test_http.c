@@ -297,3 +297,22 @@ Test(http, quiet_route_logs_at_debug)
     free(logs);
     td_test_srv_release();
 }
+
+Test(http, dispatch_answers_carry_nosniff)
+{
+    td_test_srv_start(td_test_srv_opts(), NULL);
+    const char *raw[] = {TD_TEST_GET("/nowhere"), "DELETE /items HTTP/1.1\r\nHost: t\r\n\r\n",
+                         "OPTIONS /items HTTP/1.1\r\nHost: t\r\n\r\n", TD_TEST_GET("/echo/%zz"),
+                         TD_TEST_GET("/empty")};
+    int want[] = {404, 405, 204, 400, 204};
+    for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++) {
+        struct td_test_resp r;
+        td_test_request(raw[i], &r, 0);
+        cr_assert_eq(r.status, want[i], "%s", r.head);
+        char *v = td_test_resp_header(&r, "X-Content-Type-Options");
+        cr_assert_str_eq(v, "nosniff", "%s", r.head);
+        free(v);
+        td_test_resp_free(&r);
+    }
+    td_test_srv_stop();
+}

@@ -619,3 +619,37 @@ Test(http_conn, max_connections_enforced)
     td_test_cl_close(&b);
     td_test_srv_stop();
 }
+
+/* The answer to raw on a fresh connection carries X-Content-Type-Options: nosniff. */
+static void expect_nosniff(const char *raw, int status)
+{
+    struct td_test_client c;
+    td_test_cl_open(&c);
+    td_test_cl_send(&c, raw);
+    struct td_test_resp r;
+    cr_assert_eq(td_test_cl_response(&c, &r, 0, 3000), 0, "no answer to: %.60s", raw);
+    cr_assert_eq(r.status, status, "%s", r.head);
+    char *v = td_test_resp_header(&r, "X-Content-Type-Options");
+    cr_assert_str_eq(v, "nosniff", "%s", r.head);
+    free(v);
+    td_test_resp_free(&r);
+    td_test_cl_close(&c);
+}
+
+Test(http_conn, the_servers_own_answers_carry_nosniff)
+{
+    td_test_srv_start(td_test_srv_opts(), NULL);
+    char big[4000], pad[3000];
+    memset(pad, 'a', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    expect_nosniff("GARBAGE\r\n\r\n", 400);
+    expect_nosniff("GET /\r\n\r\n", 400);
+    expect_nosniff("GET /echo/1 HTTP/1.1\r\nHost: t\r\n", 408);   /* never finished */
+    expect_nosniff("POST /echo/1 HTTP/1.1\r\nHost: t\r\nContent-Length: 1001\r\n\r\n", 413);
+    snprintf(big, sizeof big, "GET / HTTP/1.1\r\nHost: t\r\nX-Pad: %s\r\n\r\n", pad);
+    expect_nosniff(big, 431);
+    snprintf(big, sizeof big, "GET /%s HTTP/1.1\r\nHost: t\r\n\r\n", pad);
+    expect_nosniff(big, 414);
+    expect_nosniff(TD_TEST_GET("/"), 200);
+    td_test_srv_stop();
+}
