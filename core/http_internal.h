@@ -46,6 +46,9 @@ const struct td_route *td_router_match(const struct td_router *r, const char *me
                                        const char *path, struct td_buf *arena,
                                        struct td_http_param *params, int *nparams,
                                        char *allow, size_t allowlen, int *status);
+/* Every method some route for path allows, comma-separated in registration order, each
+ * once (for CORS preflights). Returns the number of routes matching path (0: none). */
+int  td_router_methods(const struct td_router *r, const char *path, char *out, size_t outlen);
 /* Percent-decodes src[0..len) into out; -EINVAL on a bad escape or a NUL byte.
  * plus_is_space for query strings. */
 int  td_http_decode(const char *src, size_t len, int plus_is_space, struct td_buf *out);

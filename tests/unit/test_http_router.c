@@ -344,3 +344,32 @@ Test(http_router, flags_travel_with_the_route)
     cr_assert_eq(match("GET", "/api/1")->flags, 0xfeu, "bits beyond QUIET are kept as given");
     cr_assert_eq(match("GET", "/plain")->flags, 0u);
 }
+
+Test(http_router, methods_of_a_path)
+{
+    add("GET", "/a/{id}");
+    add("POST", "/a/{id}");
+    add("GET", "/a/literal");
+    add("DELETE", "/a/literal");
+    add("PUT", "/b");
+    char out[64];
+    cr_assert_eq(td_router_methods(&router, "/a/1", out, sizeof out), 2);
+    cr_assert_str_eq(out, "GET, POST");
+    /* both the literal and the parameter route match: every method once */
+    cr_assert_eq(td_router_methods(&router, "/a/literal", out, sizeof out), 4);
+    cr_assert_str_eq(out, "GET, POST, DELETE");
+    cr_assert_eq(td_router_methods(&router, "/nope", out, sizeof out), 0);
+    cr_assert_str_eq(out, "");
+    char small[10];
+    cr_assert_eq(td_router_methods(&router, "/a/literal", small, sizeof small), 4);
+    cr_assert_str_eq(small, "GET, POST", "a name that does not fit is left out whole");
+}
+
+Test(http_router, allow_list_compares_whole_names)
+{
+    add("PUTX", "/m");
+    add("PUT", "/m");
+    match("GET", "/m");
+    cr_assert_eq(status, 405);
+    cr_assert_str_eq(allow, "PUTX, PUT", "PUT is not inside PUTX");
+}
