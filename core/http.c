@@ -80,10 +80,22 @@ void td_http_observe(struct td_http *http, struct td_http_req *req, double secon
     access_log(http, req, seconds);
 }
 
+/* A CORS preflight: OPTIONS asking, from a browser, whether a method may be used. */
+static int is_preflight(const struct td_http_req *req)
+{
+    return strcmp(req->method, "OPTIONS") == 0 && td_http_header(req, "origin") &&
+           td_http_header(req, "access-control-request-method");
+}
+
 void td_http_dispatch(struct td_http *http, struct td_http_req *req)
 {
     char allow[160];
     int status = 404;
+    if (req->cors && is_preflight(req) &&
+        td_router_methods(&http->router, req->path, allow, sizeof allow) > 0) {
+        td_cors_preflight(req, allow);   /* before any handler, even an OPTIONS route's */
+        return;
+    }
     const struct td_route *rt = td_router_match(&http->router, req->method, req->path, &req->arena,
                                                 req->params, &req->nparams, allow, sizeof allow,
                                                 &status);

@@ -1,7 +1,8 @@
 /* HTTP/1.1 server on libuv + llhttp: keep-alive, pipelining answered in order, a router
- * with path parameters, limits (431/413/408), request ids, traceparent, access logs and
- * per-route metrics. Handlers may answer later (after a database round trip); a request
- * stays valid until td_http_respond* is called exactly once for it. */
+ * with path parameters, limits (431/413/408), request ids, traceparent, access logs,
+ * per-route metrics and optional CORS (core/http_cors.h). Handlers may answer later
+ * (after a database round trip); a request stays valid until td_http_respond* is called
+ * exactly once for it. */
 #ifndef TD_HTTP_H
 #define TD_HTTP_H
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 
 struct td_http;
 struct td_http_req;
+struct td_cors;   /* core/http_cors.h */
 
 typedef void (*td_http_handler_fn)(struct td_http_req *req, void *arg);
 typedef void (*td_http_done_cb)(void *arg);
@@ -29,6 +31,7 @@ struct td_http_opts {
     int                max_connections;
     struct td_log     *log;               /* not owned */
     struct td_metrics *metrics;           /* not owned; may be NULL */
+    const struct td_cors *cors;           /* not owned; NULL: CORS off */
 };
 
 int  td_http_new(uv_loop_t *loop, const struct td_http_opts *opts, struct td_http **out);

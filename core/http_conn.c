@@ -565,6 +565,8 @@ static int on_headers_complete(llhttp_t *p)
     struct td_http_conn *conn = conn_of(p);
     struct td_http_req *req = conn->cur;
     resolve_headers(req);
+    if ((req->cors = conn->http->opts.cors))
+        req->cors_origin = td_cors_allow_origin(req->cors, td_http_header(req, "origin"));
     snprintf(req->method, sizeof req->method, "%s", llhttp_method_name((llhttp_method_t)p->method));
     req->is_head = p->method == HTTP_HEAD;
     td_http_req_assign_ids(req);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <llhttp.h>
 #include "core/http.h"
+#include "core/http_cors.h"
 
 #define TD_HTTP_MAX_PARAMS 8
 #define TD_HTTP_STATUS_CACHE 8
@@ -130,6 +131,10 @@ struct td_http_req {
     int                  answered;
     int                  writing;
     int                  close_after;   /* Connection: close */
+    /* CORS (http_cors.c), set once the headers are in */
+    const struct td_cors *cors;         /* the server's, when CORS is on */
+    const char          *cors_origin;   /* Access-Control-Allow-Origin value, or NULL */
+    int                  preflight;     /* answered as a CORS preflight */
 };
 
 /* Sets the llhttp callbacks (http_conn.c). */
@@ -147,6 +152,15 @@ const uv_tcp_t *td_http_conn_socket(const struct td_http_conn *conn);
 /* Request id (X-Request-ID or a new one) and trace context (traceparent or a new trace),
  * once per request (http_request.c). */
 void td_http_req_assign_ids(struct td_http_req *req);
+
+/* ---- CORS (http_cors.c) ---- */
+/* Answers a preflight for a path whose routes allow methods: 204 with the CORS headers,
+ * or 403 without any when the Origin is not allowed. */
+void   td_cors_preflight(struct td_http_req *req, const char *methods);
+/* Bytes td_cors_write may add to the head (for the writer's reservation). */
+size_t td_cors_head_bytes(const struct td_http_req *req);
+/* Appends the CORS header lines of the answer to req (none when CORS is off). */
+void   td_cors_write(const struct td_http_req *req, struct td_buf *out);
 
 /* Builds req->out from status, headers, body (http_response.c). */
 int  td_http_serialize(struct td_http_req *req, int status, const char *content_type,

@@ -65,7 +65,8 @@ int td_http_serialize(struct td_http_req *req, int status, const char *content_t
 {
     struct td_buf *o = &req->out;
     td_buf_reset(o);
-    int rc = td_buf_reserve(o, 384 + req->resp_headers.len + (req->is_head ? 0 : len));
+    int rc = td_buf_reserve(o, 384 + td_cors_head_bytes(req) + req->resp_headers.len +
+                               (req->is_head ? 0 : len));
     if (rc)
         return rc;
     /* nosniff on every answer, the server's own problems too: a browser must never run
@@ -84,6 +85,7 @@ int td_http_serialize(struct td_http_req *req, int status, const char *content_t
         td_buf_puts(o, "Connection: close\r\n");
     else if (req->http10)
         td_buf_puts(o, "Connection: keep-alive\r\n");
+    td_cors_write(req, o);
     if (req->resp_headers.len)
         td_buf_append(o, req->resp_headers.data, req->resp_headers.len);
     td_buf_append(o, "\r\n", 2);
