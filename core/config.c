@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "core/datetime.h"
+#include "core/http_cors.h"
 
 static int parse_listen(const char *s, struct td_config *cfg);
 
@@ -468,9 +469,14 @@ static int core_check(void *block, int argc, char **argv, char *err, size_t errl
     (void)argv;
     if (cfg->bus == TD_BUS_KAFKA && !cfg->kafka_brokers)
         return td_config_fail(err, errlen, "--kafka-brokers", "required when --bus is kafka", NULL);
-    if (cfg->cors_origins && cfg->cors_credentials && strstr(cfg->cors_origins, "*"))
-        return td_config_fail(err, errlen, "--cors-origins",
-                              "* cannot be used with --cors-credentials (name the origins)", NULL);
+    if (cfg->cors_origins) {   /* checked now, so a bad list stops the start with one line */
+        struct td_cors *cors = NULL;
+        char why[300];
+        int rc = td_cors_new(cfg->cors_origins, cfg->cors_credentials, &cors, why, sizeof why);
+        td_cors_free(cors);
+        if (rc)
+            return rc == -EINVAL ? td_config_fail(err, errlen, "--cors-origins", why, NULL) : rc;
+    }
     return 0;
 }
 

@@ -1,7 +1,8 @@
 /* HTTP/1.1 server on libuv + llhttp: keep-alive, pipelining answered in order, a router
- * with path parameters, limits (431/413/408), request ids, traceparent, access logs and
- * per-route metrics. Handlers may answer later (after a database round trip); a request
- * stays valid until td_http_respond* is called exactly once for it. */
+ * with path parameters, limits (431/413/408), request ids, traceparent, access logs,
+ * per-route metrics and optional CORS (core/http_cors.h). Handlers may answer later
+ * (after a database round trip); a request stays valid until td_http_respond* is called
+ * exactly once for it. */
 #ifndef TD_HTTP_H
 #define TD_HTTP_H
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 
 struct td_http;
 struct td_http_req;
+struct td_cors;   /* core/http_cors.h */
 
 typedef void (*td_http_handler_fn)(struct td_http_req *req, void *arg);
 typedef void (*td_http_done_cb)(void *arg);
@@ -29,15 +31,22 @@ struct td_http_opts {
     int                max_connections;
     struct td_log     *log;               /* not owned */
     struct td_metrics *metrics;           /* not owned; may be NULL */
+    const struct td_cors *cors;           /* not owned; NULL: CORS off */
 };
 
 int  td_http_new(uv_loop_t *loop, const struct td_http_opts *opts, struct td_http **out);
 /* Binds and listens. Returns 0 or a negative uv/errno code (e.g. -EADDRINUSE). */
 int  td_http_listen(struct td_http *http);
 int  td_http_port(const struct td_http *http);
-/* pattern: "/api/tasks/{id}"; {name} matches one path segment. method: "GET", ... */
+/* pattern: "/api/tasks/{id}"; {name} matches one path segment. method: "GET", ...
+ * td_http_route is td_http_route_flags with flags 0. */
 int  td_http_route(struct td_http *http, const char *method, const char *pattern,
                    td_http_handler_fn fn, void *arg);
+/* Route flags. Bit 0 is the server's; bits 1..7 are reserved for core's /api front door.
+ * The value is stored as given and read back with td_http_req_route_flags. */
+#define TD_ROUTE_QUIET (1u << 0)   /* probes: the access line is logged at debug, not info */
+int  td_http_route_flags(struct td_http *http, const char *method, const char *pattern,
+                         unsigned flags, td_http_handler_fn fn, void *arg);
 /* Graceful: stop accepting, close idle connections, let in-flight requests finish and
  * close their connections after the answer; done runs when none is left. */
 void td_http_drain(struct td_http *http, td_http_done_cb done, void *arg);
@@ -46,9 +55,6 @@ void td_http_drain(struct td_http *http, td_http_done_cb done, void *arg);
 void td_http_close(struct td_http *http, td_http_done_cb done, void *arg);
 int  td_http_open_connections(const struct td_http *http);
 /* Every route registered so far, "METHOD PATTERN" per line (for the OpenAPI check). */
-enum { TD_ROUTE_QUIET = 1u << 0 };
-int  td_http_route_flags(struct td_http *http, const char *method, const char *pattern,
-                         unsigned flags, td_http_handler_fn fn, void *arg);
 int  td_http_routes_dump(const struct td_http *http, struct td_buf *out);
 
 /* Request: everything is valid until the answer is sent. Strings are NUL-terminated. */
@@ -56,6 +62,8 @@ const char *td_http_method(const struct td_http_req *req);
 const char *td_http_path(const struct td_http_req *req);      /* raw path, no query */
 const char *td_http_query(const struct td_http_req *req);     /* raw query, "" if none */
 const char *td_http_route_pattern(const struct td_http_req *req);
+/* The flags of the matched route; 0 when no route matched. */
+unsigned    td_http_req_route_flags(const struct td_http_req *req);
 const char *td_http_header(const struct td_http_req *req, const char *name);  /* or NULL */
 const char *td_http_param(const struct td_http_req *req, const char *name);   /* decoded */
 const char *td_http_body(const struct td_http_req *req, size_t *len);

@@ -1,10 +1,14 @@
-/* Shared between core/http.c (connections), core/http_router.c and core/http_response.c.
+/* Shared between the files of the HTTP server: core/http.c (server set-up, dispatch,
+ * metrics and access log), core/http_conn.c (connections and parsing),
+ * core/http_request.c (request accessors), core/http_router.c and core/http_response.c.
  * Nothing outside core/http*.c includes this. */
 #ifndef TD_HTTP_INTERNAL_H
 #define TD_HTTP_INTERNAL_H
 #include <stdint.h>
+#include <time.h>
 #include <llhttp.h>
 #include "core/http.h"
+#include "core/http_cors.h"
 
 #define TD_HTTP_MAX_PARAMS 8
 #define TD_HTTP_STATUS_CACHE 8
@@ -17,6 +21,7 @@ struct td_route {
     int                nsegs;
     td_http_handler_fn fn;
     void              *arg;
+    unsigned           flags;       /* TD_ROUTE_*; opaque beyond those */
     /* metrics series cached per status so the hot path does no label formatting */
     struct td_metric_series *latency;
     struct { int status; struct td_metric_series *count; } by_status[TD_HTTP_STATUS_CACHE];
@@ -33,7 +38,7 @@ struct td_http_param {
 };
 
 int  td_router_add(struct td_router *r, const char *method, const char *pattern,
-                   td_http_handler_fn fn, void *arg);
+                   unsigned flags, td_http_handler_fn fn, void *arg);
 void td_router_free(struct td_router *r);
 /* Finds the route for method + path. On a hit returns it and fills params (decoded
  * into arena). On a miss returns NULL with *status 404, 405 (allow gets the methods,
@@ -42,12 +47,52 @@ const struct td_route *td_router_match(const struct td_router *r, const char *me
                                        const char *path, struct td_buf *arena,
                                        struct td_http_param *params, int *nparams,
                                        char *allow, size_t allowlen, int *status);
+/* Every method some route for path allows, comma-separated in registration order, each
+ * once (for CORS preflights). Returns the number of routes matching path (0: none). */
+int  td_router_methods(const struct td_router *r, const char *path, char *out, size_t outlen);
 /* Percent-decodes src[0..len) into out; -EINVAL on a bad escape or a NUL byte.
  * plus_is_space for query strings. */
 int  td_http_decode(const char *src, size_t len, int plus_is_space, struct td_buf *out);
 
-/* ---- connections and requests ---- */
+/* ---- server (http.c) ---- */
+#define TD_HTTP_READ_BUF_SIZE 65536
+
 struct td_http_conn;
+
+struct td_http {
+    uv_loop_t           *loop;
+    struct td_http_opts  opts;
+    char                 host[256];
+    uv_tcp_t             listener;
+    int                  listener_open;
+    int                  port;
+    struct td_router     router;
+    struct td_route      unmatched;      /* metrics bucket for 404/405/400 */
+    struct td_http_conn *conns;
+    int                  nconns;
+    int                  draining;
+    td_http_done_cb      drain_done;
+    void                *drain_arg;
+    int                  closing;
+    td_http_done_cb      close_done;
+    void                *close_arg;
+    llhttp_settings_t    settings;
+    char                 readbuf[TD_HTTP_READ_BUF_SIZE];
+    time_t               date_sec;
+    char                 date[40];
+    struct td_http_req  *free_reqs;
+    int                  nfree_reqs;
+    struct td_metric_series *open_conns, *conns_total;
+};
+
+/* Routes a complete request to its handler, or answers 404/405/400 itself. */
+void td_http_dispatch(struct td_http *http, struct td_http_req *req);
+/* Metrics and the access log line for an answered request. */
+void td_http_observe(struct td_http *http, struct td_http_req *req, double seconds);
+/* Calls the drain/close callbacks once no connection and no listener is left. */
+void td_http_check_drained(struct td_http *http);
+
+/* ---- connections and requests ---- */
 
 struct td_http_hdr {
     uint32_t name_off, name_len, value_off, value_len;
@@ -86,16 +131,45 @@ struct td_http_req {
     int                  answered;
     int                  writing;
     int                  close_after;   /* Connection: close */
+    /* CORS (http_cors.c), set once the headers are in */
+    const struct td_cors *cors;         /* the server's, when CORS is on */
+    const char          *cors_origin;   /* Access-Control-Allow-Origin value, or NULL */
+    int                  preflight;     /* answered as a CORS preflight */
 };
+
+/* Sets the llhttp callbacks (http_conn.c). */
+void td_http_parser_settings(llhttp_settings_t *settings);
+/* uv_connection_cb of the listener: accepts and starts reading (http_conn.c). */
+void td_http_conn_accept(uv_stream_t *listener, int status);
+/* Drain: idle connections close now, busy ones after their answer (http_conn.c). */
+void td_http_conns_drain(struct td_http *http);
+/* Closes every connection now (http_conn.c). */
+void td_http_conns_close(struct td_http *http);
+/* Frees a list of requests linked by next (http_conn.c). */
+void td_http_reqs_free(struct td_http_req *list);
+/* The connection's socket, or NULL once the connection is closing (http_conn.c). */
+const uv_tcp_t *td_http_conn_socket(const struct td_http_conn *conn);
+/* Request id (X-Request-ID or a new one) and trace context (traceparent or a new trace),
+ * once per request (http_request.c). */
+void td_http_req_assign_ids(struct td_http_req *req);
+
+/* ---- CORS (http_cors.c) ---- */
+/* Answers a preflight for a path whose routes allow methods: 204 with the CORS headers,
+ * or 403 without any when the Origin is not allowed. */
+void   td_cors_preflight(struct td_http_req *req, const char *methods);
+/* Bytes td_cors_write may add to the head (for the writer's reservation). */
+size_t td_cors_head_bytes(const struct td_http_req *req);
+/* Appends the CORS header lines of the answer to req (none when CORS is off). */
+void   td_cors_write(const struct td_http_req *req, struct td_buf *out);
 
 /* Builds req->out from status, headers, body (http_response.c). */
 int  td_http_serialize(struct td_http_req *req, int status, const char *content_type,
                        const char *body, size_t len, int keep_alive, const char *date);
-/* Called by the response path once req->out is ready (http.c). */
+/* Called by the response path once req->out is ready (http_conn.c). */
 void td_http_conn_answered(struct td_http_req *req);
-/* Whether the answer may keep the connection open (not when draining) (http.c). */
+/* Whether the answer may keep the connection open (not when draining) (http_conn.c). */
 int  td_http_conn_keep_alive(const struct td_http_req *req);
-/* Cached IMF-fixdate for the Date header (http.c). */
+/* Cached IMF-fixdate for the Date header (http_conn.c). */
 const char *td_http_date(struct td_http_conn *conn);
 
 #endif

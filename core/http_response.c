@@ -65,11 +65,15 @@ int td_http_serialize(struct td_http_req *req, int status, const char *content_t
 {
     struct td_buf *o = &req->out;
     td_buf_reset(o);
-    int rc = td_buf_reserve(o, 256 + req->resp_headers.len + (req->is_head ? 0 : len));
+    int rc = td_buf_reserve(o, 384 + td_cors_head_bytes(req) + req->resp_headers.len +
+                               (req->is_head ? 0 : len));
     if (rc)
         return rc;
-    td_buf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\nX-Request-ID: %s\r\n", status,
-                  td_http_status_text(status), date, req->request_id);
+    /* nosniff on every answer, the server's own problems too: a browser must never run
+     * a body as another type than the one declared. A literal, so nothing is allocated. */
+    td_buf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\nX-Request-ID: %s\r\n"
+                  "X-Content-Type-Options: nosniff\r\n", status, td_http_status_text(status),
+                  date, req->request_id);
     /* 1xx, 204 and 304 carry no body and no Content-Length. */
     int bodyless = status == 204 || status == 304 || (status >= 100 && status < 200);
     if (!bodyless) {
@@ -81,6 +85,7 @@ int td_http_serialize(struct td_http_req *req, int status, const char *content_t
         td_buf_puts(o, "Connection: close\r\n");
     else if (req->http10)
         td_buf_puts(o, "Connection: keep-alive\r\n");
+    td_cors_write(req, o);
     if (req->resp_headers.len)
         td_buf_append(o, req->resp_headers.data, req->resp_headers.len);
     td_buf_append(o, "\r\n", 2);

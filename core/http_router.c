@@ -26,7 +26,7 @@ void td_router_free(struct td_router *r)
 }
 
 int td_router_add(struct td_router *r, const char *method, const char *pattern,
-                  td_http_handler_fn fn, void *arg)
+                  unsigned flags, td_http_handler_fn fn, void *arg)
 {
     if (pattern[0] != '/')
         return -EINVAL;
@@ -37,6 +37,7 @@ int td_router_add(struct td_router *r, const char *method, const char *pattern,
     rt->pattern = strdup(pattern);
     rt->fn = fn;
     rt->arg = arg;
+    rt->flags = flags;
     int max = 1;
     for (const char *p = pattern; *p; p++)
         max += *p == '/';
@@ -169,6 +170,34 @@ static int bind_params(const struct td_route *rt, const char *path, struct td_bu
     return 0;
 }
 
+/* Appends ", method" (or "method" first) unless the list has it; a name that does not
+ * fit is left out whole. */
+static void list_method(char *list, size_t *len, size_t cap, const char *method)
+{
+    size_t n = strlen(method);
+    for (const char *p = list; (p = strstr(p, method)); p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+            return;
+    int w = snprintf(list + *len, cap - *len, "%s%s", *len ? ", " : "", method);
+    if (w > 0 && (size_t)w < cap - *len)
+        *len += (size_t)w;
+    else
+        list[*len] = '\0';
+}
+
+int td_router_methods(const struct td_router *r, const char *path, char *out, size_t outlen)
+{
+    size_t len = 0;
+    int n = 0;
+    out[0] = '\0';
+    for (const struct td_route *rt = r->head; rt; rt = rt->next)
+        if (match_score(rt, path) >= 0) {
+            list_method(out, &len, outlen, rt->method);
+            n++;
+        }
+    return n;
+}
+
 const struct td_route *td_router_match(const struct td_router *r, const char *method,
                                        const char *path, struct td_buf *arena,
                                        struct td_http_param *params, int *nparams,
@@ -189,13 +218,8 @@ const struct td_route *td_router_match(const struct td_router *r, const char *me
                 best = rt;
                 best_score = score;
             }
-        } else if (!strstr(allow, rt->method)) {
-            int n = snprintf(allow + allow_len, allowlen - allow_len, "%s%s",
-                             allow_len ? ", " : "", rt->method);
-            if (n > 0 && (size_t)n < allowlen - allow_len)
-                allow_len += (size_t)n;
-            else
-                allow[allow_len] = '\0';   /* no room: drop the cut-off name */
+        } else {
+            list_method(allow, &allow_len, allowlen, rt->method);
         }
     }
     if (best) {

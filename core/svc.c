@@ -13,6 +13,7 @@
 #include "core/door.h"
 #include "core/failpoint.h"
 #include "core/http.h"
+#include "core/http_cors.h"
 #include "core/outbox.h"
 #include "core/migrate.h"
 #include "core/pgembed.h"
@@ -21,6 +22,7 @@
 struct svc_run {
     struct td_svc             svc;
     const struct td_svc_plan *plan;
+    struct td_cors           *cors;   /* NULL: CORS off */
     void                    **states;
     int                       started_roles;
     struct td_log             log;
@@ -369,7 +371,12 @@ static int start_http(struct svc_run *run, const struct td_config *cfg, char *er
         .idle_timeout_ms = cfg->idle_timeout_ms, .max_connections = cfg->max_connections,
         .log = &run->log, .metrics = run->svc.metrics,
     };
-    int rc = td_http_new(run->svc.loop, &ho, &run->svc.http);
+    int rc = 0;
+    if (cfg->cors_origins &&
+        (rc = td_cors_new(cfg->cors_origins, cfg->cors_credentials, &run->cors, err, errlen)))
+        return rc;
+    ho.cors = run->cors;
+    rc = td_http_new(run->svc.loop, &ho, &run->svc.http);
     if (!rc)
         rc = td_http_listen(run->svc.http);
     if (rc) {
@@ -514,6 +521,7 @@ static void free_run(struct svc_run *run)
     free(run->states);
     td_metrics_free(run->svc.metrics);
     td_door_free(run->svc.door);
+    td_cors_free(run->cors);
     if (run->pg)
         td_pgembed_stop(run->pg);
     free(run->conninfo);

@@ -1,6 +1,6 @@
-/* The HTTP server end to end: core/http.c (llhttp callbacks, limits, pipelining, answer
- * queue, keep-alive, linger), http_router.c (matching, percent-decoding) and
- * http_response.c, on a real td_http listening on 127.0.0.1.
+/* The HTTP server end to end: core/http.c and http_conn.c (llhttp callbacks, limits,
+ * pipelining, answer queue, keep-alive, linger), http_request.c, http_router.c (matching,
+ * percent-decoding) and http_response.c, on a real td_http listening on 127.0.0.1.
  *
  * One server is started once, on a loop this thread runs. Per input: a client socket
  * connects, writes the input, shuts down its write side and reads (and drops) answers

@@ -53,6 +53,7 @@ Test(http_limits, header_of_100_kb_gets_431_then_close)
     cr_expect_eq(status_of(resp), 431, "got: %.200s", resp);
     cr_expect(strstr(resp, "application/problem+json") != NULL);
     cr_expect(strstr(resp, "Connection: close") != NULL);
+    cr_expect(strstr(resp, "\r\nX-Content-Type-Options: nosniff\r\n") != NULL, "%.300s", resp);
     free(resp);
     free(req);
     close(fd);
@@ -81,6 +82,7 @@ Test(http_limits, body_over_the_limit_gets_413)
     char *resp = td_test_recv_response(fd, 3000);
     cr_expect_eq(status_of(resp), 413, "got: %.200s", resp);
     cr_expect(strstr(resp, "\"status\":413") != NULL, "%s", resp);
+    cr_expect(strstr(resp, "\r\nX-Content-Type-Options: nosniff\r\n") != NULL, "%.300s", resp);
     free(resp);
     close(fd);
 }
@@ -188,4 +190,26 @@ Test(http_limits, http10_keep_alive_is_said_explicitly)
     free(first);
     free(second);
     close(fd);
+}
+
+Test(http_limits, faulty_framing_gets_400_then_close)
+{
+    /* RFC 9112 6.1 (Transfer-Encoding in HTTP/1.0) and a request line without a version */
+    const char *reqs[] = {
+        "POST /health HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "0\r\n\r\n",
+        "GET /health\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+        int fd = td_test_connect(todod.port);
+        cr_assert(fd >= 0);
+        td_test_send_all(fd, reqs[i], strlen(reqs[i]));
+        size_t len;
+        char *resp = td_test_recv_all(fd, 3000, &len);   /* returns at close */
+        cr_expect_eq(status_of(resp), 400, "request %zu got: %.200s", i, resp);
+        cr_expect(resp && strstr(resp, "application/problem+json") != NULL);
+        cr_expect(resp && strstr(resp, "Connection: close\r\n") != NULL);
+        free(resp);
+        close(fd);
+    }
 }

@@ -420,92 +420,6 @@ Test(config, equals_value_may_hold_equals)
     done();
 }
 
-#define SECRET32 "0123456789abcdef0123456789abcdef"
-
-Test(config, jwt_secret_from_env)
-{
-    setenv("TODOD_JWT_SECRET", SECRET32, 1);
-    cr_assert_eq(load_argv((const char *const[]){NULL}), 0, "%s", err);
-    cr_assert_str_eq(door()->jwt_secret, SECRET32);
-    done();
-}
-
-Test(config, jwt_secret_shorter_than_32_bytes_rejected)
-{
-    setenv("TODOD_JWT_SECRET", "0123456789abcdef0123456789abcde", 1);   /* 31 */
-    expect_error(load_argv((const char *const[]){NULL}), "TODOD_JWT_SECRET:");
-    cr_assert_not_null(strstr(err, "32"), "%s", err);
-}
-
-Test(config, better_auth_secret_accepted)
-{
-    setenv("BETTER_AUTH_SECRET", SECRET32 "xyz", 1);
-    cr_assert_eq(load_argv((const char *const[]){NULL}), 0, "%s", err);
-    cr_assert_str_eq(door()->jwt_secret, SECRET32 "xyz");
-    done();
-    /* TODOD_JWT_SECRET wins over the seeds' name. */
-    setenv("TODOD_JWT_SECRET", "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ", 1);
-    cr_assert_eq(load_argv((const char *const[]){NULL}), 0, "%s", err);
-    cr_assert_str_eq(door()->jwt_secret, "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ");
-    done();
-    unsetenv("TODOD_JWT_SECRET");
-    setenv("BETTER_AUTH_SECRET", "short", 1);
-    expect_error(load_argv((const char *const[]){NULL}), "BETTER_AUTH_SECRET");
-}
-
-static char secret_path[64];
-
-static void write_secret(const char *content)
-{
-    snprintf(secret_path, sizeof secret_path, "/tmp/td-test-secret-XXXXXX");
-    int fd = mkstemp(secret_path);
-    cr_assert_geq(fd, 0);
-    cr_assert_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-    close(fd);
-}
-
-Test(config, jwt_secret_file_with_trailing_newline)
-{
-    write_secret(SECRET32 "\n");
-    setenv("TODOD_JWT_SECRET_FILE", secret_path, 1);
-    int rc = load_argv((const char *const[]){NULL});
-    unlink(secret_path);
-    cr_assert_eq(rc, 0, "%s", err);
-    cr_assert_str_eq(door()->jwt_secret, SECRET32);
-    done();
-}
-
-Test(config, jwt_secret_file_crlf_stripped_and_wins_over_env)
-{
-    write_secret(SECRET32 "file\r\n");
-    setenv("TODOD_JWT_SECRET", SECRET32 "env", 1);
-    int rc = LOAD("--jwt-secret-file", secret_path);
-    unlink(secret_path);
-    cr_assert_eq(rc, 0, "%s", err);
-    cr_assert_str_eq(door()->jwt_secret, SECRET32 "file");
-    done();
-}
-
-Test(config, jwt_secret_file_missing)
-{
-    setenv("TODOD_JWT_SECRET_FILE", "/nonexistent/td-secret", 1);
-    expect_error(load_argv((const char *const[]){NULL}), "TODOD_JWT_SECRET_FILE");
-    cr_assert_not_null(strstr(err, "/nonexistent/td-secret"), "%s", err);
-    unsetenv("TODOD_JWT_SECRET_FILE");
-    expect_error(LOAD("--jwt-secret-file", "/nonexistent/td-secret"), "--jwt-secret-file");
-}
-
-Test(config, jwt_secret_file_too_short_names_the_file_setting)
-{
-    write_secret("tiny\n");
-    int rc = LOAD("--jwt-secret-file", secret_path);
-    expect_error(rc, "--jwt-secret-file");
-    setenv("TODOD_JWT_SECRET_FILE", secret_path, 1);
-    rc = load_argv((const char *const[]){NULL});
-    unlink(secret_path);
-    expect_error(rc, "TODOD_JWT_SECRET_FILE");
-}
-
 Test(config, print_help_lists_every_setting)
 {
     char *text = NULL;
@@ -524,7 +438,7 @@ Test(config, print_help_lists_every_setting)
 
 Test(config, free_is_idempotent)
 {
-    setenv("TODOD_JWT_SECRET", SECRET32, 1);
+    setenv("TODOD_JWT_SECRET", "0123456789abcdef0123456789abcdef", 1);
     cr_assert_eq(LOAD("--database-url", "x", "--bus", "kafka", "--kafka-brokers", "k:1"), 0, "%s",
                  err);
     td_config_free(&cfg);

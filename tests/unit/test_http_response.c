@@ -76,6 +76,7 @@ Test(http_response, serialize_full_answer)
                      "HTTP/1.1 201 Created\r\n"
                      "Date: " DATE "\r\n"
                      "X-Request-ID: rid-1\r\n"
+                     "X-Content-Type-Options: nosniff\r\n"
                      "Content-Type: application/json\r\n"
                      "Content-Length: 8\r\n"
                      "Location: /api/tasks/1\r\n"
@@ -90,7 +91,7 @@ Test(http_response, serialize_closing_answer)
     bare_req(&req);
     cr_assert_eq(td_http_serialize(&req, 200, NULL, "abc", 3, 0, DATE), 0);
     cr_assert_not_null(strstr(req.out.data, "\r\nConnection: close\r\n"));
-    cr_assert_null(strstr(req.out.data, "Content-Type"), "no type given: none sent");
+    cr_assert_null(strstr(req.out.data, "\r\nContent-Type"), "no type given: none sent");
     cr_assert_not_null(strstr(req.out.data, "\r\nContent-Length: 3\r\n"));
     cr_assert_eq(strcmp(req.out.data + req.out.len - 7, "\r\n\r\nabc"), 0);
     free_req(&req);
@@ -115,10 +116,46 @@ Test(http_response, serialize_bodyless_statuses)
         bare_req(&req);
         cr_assert_eq(td_http_serialize(&req, codes[i], "text/plain", "body", 4, 1, DATE), 0);
         cr_assert_null(strstr(req.out.data, "Content-Length"), "%d: %s", codes[i], req.out.data);
-        cr_assert_null(strstr(req.out.data, "Content-Type"), "%d", codes[i]);
+        cr_assert_null(strstr(req.out.data, "\r\nContent-Type"), "%d", codes[i]);
         cr_assert_eq(strcmp(req.out.data + req.out.len - 4, "\r\n\r\n"), 0, "%d", codes[i]);
         free_req(&req);
     }
+}
+
+Test(http_response, nosniff_on_every_answer)
+{
+    int codes[] = {200, 201, 204, 304, 400, 404, 405, 408, 413, 431, 500};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        for (int head = 0; head < 2; head++)
+            for (int keep = 0; keep < 2; keep++) {
+                struct td_http_req req;
+                bare_req(&req);
+                req.is_head = head;
+                cr_assert_eq(td_http_serialize(&req, codes[i], "application/problem+json",
+                                               "{}", 2, keep, DATE), 0);
+                const char *at = strstr(req.out.data, "\r\nX-Content-Type-Options: nosniff\r\n");
+                cr_assert_not_null(at, "%d: %s", codes[i], req.out.data);
+                cr_assert_null(strstr(at + 3, "X-Content-Type-Options"), "once only");
+                cr_assert_lt(at, strstr(req.out.data, "\r\n\r\n"), "in the head");
+                free_req(&req);
+            }
+}
+
+Test(http_response, warm_buffer_serializes_without_growing)
+{
+    /* Requests are recycled with their buffers: once warm, an answer allocates nothing. */
+    struct td_http_req req;
+    bare_req(&req);
+    snprintf(req.request_id, sizeof req.request_id, "%s",
+             "a-request-id-as-long-as-the-server-accepts-0123456789abcdefghijk");
+    td_http_serialize(&req, 431, "application/problem+json", "{}", 2, 0, DATE);
+    char *data = req.out.data;
+    size_t cap = req.out.cap;
+    td_buf_reset(&req.out);
+    cr_assert_eq(td_http_serialize(&req, 431, "application/problem+json", "{}", 2, 0, DATE), 0);
+    cr_assert_eq(req.out.data, data);
+    cr_assert_eq(req.out.cap, cap);
+    free_req(&req);
 }
 
 Test(http_response, serialize_twice_replaces)

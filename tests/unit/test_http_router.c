@@ -50,7 +50,7 @@ static const char *param(const char *name)
 
 static void add(const char *method, const char *pattern)
 {
-    cr_assert_eq(td_router_add(&router, method, pattern, h_a, (void *)pattern), 0, "%s %s",
+    cr_assert_eq(td_router_add(&router, method, pattern, 0, h_a, (void *)pattern), 0, "%s %s",
                  method, pattern);
 }
 
@@ -270,15 +270,15 @@ Test(http_router, prefix_is_not_a_match)
 Test(http_router, duplicate_route_is_eexist)
 {
     add("GET", "/a/{id}");
-    cr_assert_eq(td_router_add(&router, "GET", "/a/{id}", h_b, NULL), -EEXIST);
+    cr_assert_eq(td_router_add(&router, "GET", "/a/{id}", 0, h_b, NULL), -EEXIST);
     cr_assert_eq(match("GET", "/a/1")->fn, h_a, "the first registration stands");
-    cr_assert_eq(td_router_add(&router, "POST", "/a/{id}", h_b, NULL), 0, "other method is fine");
+    cr_assert_eq(td_router_add(&router, "POST", "/a/{id}", 0, h_b, NULL), 0, "other method is fine");
 }
 
 Test(http_router, pattern_must_start_with_slash)
 {
-    cr_assert_eq(td_router_add(&router, "GET", "api", h_a, NULL), -EINVAL);
-    cr_assert_eq(td_router_add(&router, "GET", "", h_a, NULL), -EINVAL);
+    cr_assert_eq(td_router_add(&router, "GET", "api", 0, h_a, NULL), -EINVAL);
+    cr_assert_eq(td_router_add(&router, "GET", "", 0, h_a, NULL), -EINVAL);
 }
 
 Test(http_router, brace_without_name_is_literal)
@@ -332,4 +332,44 @@ Test(http_router, decode_function)
     cr_assert_str_eq(out.data, "A");
     cr_assert_eq(out.len, 2, "decoded bytes plus a NUL separator");
     td_buf_free(&out);
+}
+
+Test(http_router, flags_travel_with_the_route)
+{
+    cr_assert_eq(td_router_add(&router, "GET", "/health", TD_ROUTE_QUIET, h_a, NULL), 0);
+    cr_assert_eq(td_router_add(&router, "GET", "/api/{x}", 0xfeu, h_b, NULL), 0);
+    add("GET", "/plain");
+    cr_assert_eq(match("GET", "/health")->flags, TD_ROUTE_QUIET);
+    cr_assert_eq(match("HEAD", "/health")->flags, TD_ROUTE_QUIET, "HEAD takes the GET route's");
+    cr_assert_eq(match("GET", "/api/1")->flags, 0xfeu, "bits beyond QUIET are kept as given");
+    cr_assert_eq(match("GET", "/plain")->flags, 0u);
+}
+
+Test(http_router, methods_of_a_path)
+{
+    add("GET", "/a/{id}");
+    add("POST", "/a/{id}");
+    add("GET", "/a/literal");
+    add("DELETE", "/a/literal");
+    add("PUT", "/b");
+    char out[64];
+    cr_assert_eq(td_router_methods(&router, "/a/1", out, sizeof out), 2);
+    cr_assert_str_eq(out, "GET, POST");
+    /* both the literal and the parameter route match: every method once */
+    cr_assert_eq(td_router_methods(&router, "/a/literal", out, sizeof out), 4);
+    cr_assert_str_eq(out, "GET, POST, DELETE");
+    cr_assert_eq(td_router_methods(&router, "/nope", out, sizeof out), 0);
+    cr_assert_str_eq(out, "");
+    char small[10];
+    cr_assert_eq(td_router_methods(&router, "/a/literal", small, sizeof small), 4);
+    cr_assert_str_eq(small, "GET, POST", "a name that does not fit is left out whole");
+}
+
+Test(http_router, allow_list_compares_whole_names)
+{
+    add("PUTX", "/m");
+    add("PUT", "/m");
+    match("GET", "/m");
+    cr_assert_eq(status, 405);
+    cr_assert_str_eq(allow, "PUTX, PUT", "PUT is not inside PUTX");
 }
