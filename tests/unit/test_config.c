@@ -458,7 +458,7 @@ Test(config, cors_origins_and_credentials)
     done();
     /* A wildcard would hand every site the user's credentials. */
     expect_error(LOAD("--cors-origins", "*", "--cors-credentials"), "--cors-origins");
-    cr_assert_not_null(strstr(err, "--cors-credentials"), "%s", err);
+    cr_assert_not_null(strstr(err, "credentials"), "%s", err);
 }
 
 Test(config, groups_are_added_once_and_printed)
@@ -480,4 +480,10 @@ Test(config, groups_are_added_once_and_printed)
     cr_assert_not_null(strstr(text, "`--bus local\\|kafka`"), "pipes are escaped: %s", text);
     free(text);
     done();
+}
+
+Test(config, cors_origin_with_a_path_is_refused_at_load)
+{
+    expect_error(LOAD("--cors-origins", "http://localhost:3000/app"), "--cors-origins");
+    cr_assert_not_null(strstr(err, "http://localhost:3000/app"), "names the entry: %s", err);
 }
