@@ -2,9 +2,12 @@
 # Installs what todod needs to build, run and test on Debian 12, and only what is missing.
 set -euo pipefail
 pkgs=(build-essential pkg-config meson ninja-build
-      libuv1-dev libpq-dev librdkafka-dev libical-dev libwslay-dev libjansson-dev
-      libjwt-dev libargon2-dev libcurl4-openssl-dev libssl-dev libcriterion-dev
-      node-llhttp postgresql curl valgrind tzdata)
+      libuv1-dev libpq-dev librdkafka-dev libical-dev libjansson-dev
+      libjwt-dev libargon2-dev libssl-dev node-llhttp
+      postgresql tzdata curl)   # curl: the README's examples and the bench scripts
+# Tests: criterion, libcurl (their HTTP client), valgrind (the leak test); they also run
+# throwaway clusters with postgresql's initdb and check time zones against tzdata.
+pkgs+=(libcriterion-dev libcurl4-openssl-dev valgrind)
 [ "${1:-}" = "--bench" ] && pkgs+=(wrk jq postgresql-client)
 # libFuzzer (make fuzz): clang and its runtime libraries (fuzzer, ASan, UBSan).
 [ "${1:-}" = "--fuzz" ] && pkgs+=(clang libclang-rt-14-dev)

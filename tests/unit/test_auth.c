@@ -1,6 +1,7 @@
 /* core/auth.c: JWT verification against tokens crafted here with OpenSSL directly (so a
  * bug shared by td_auth_issue and td_auth_verify cannot hide), and argon2id hashing on
  * a real libuv loop. */
+#include <argon2.h>
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -586,6 +587,35 @@ Test(password, hash_then_verify, .init = loop_setup, .fini = loop_teardown)
     r = verify_sync(enc, "");
     cr_assert_eq(r.match, 0);
     free(enc);
+}
+
+/* Our hashes are computed through argon2_ctx and encoded by core/phc.c: libargon2's own
+ * verifier must take them, and ours must take what libargon2 wrote (every hash already
+ * stored), whatever its parameters. */
+Test(password, hashes_are_interchangeable_with_libargon2, .init = loop_setup, .fini = loop_teardown)
+{
+    char *enc = hash_sync("interop password");
+    cr_expect_eq(argon2id_verify(enc, "interop password", 16), ARGON2_OK, "%s", enc);
+    cr_expect_eq(argon2id_verify(enc, "interop passworD", 16), ARGON2_VERIFY_MISMATCH);
+    free(enc);
+
+    const unsigned char salt[12] = "twelve bytes";
+    struct { uint32_t t, m, p, v; } params[] = {
+        {2, 19456, 1, ARGON2_VERSION_13}, {3, 4096, 2, ARGON2_VERSION_13}, {1, 64, 1, ARGON2_VERSION_10},
+    };
+    for (size_t i = 0; i < sizeof params / sizeof params[0]; i++) {
+        char theirs[256];
+        unsigned char raw[24];
+        cr_assert_eq(argon2_hash(params[i].t, params[i].m, params[i].p, "stored", 6, salt, sizeof salt,
+                                 raw, sizeof raw, theirs, sizeof theirs, Argon2_id, params[i].v),
+                     ARGON2_OK);
+        struct pw_result r = verify_sync(theirs, "stored");
+        cr_expect_eq(r.status, 0, "%s", theirs);
+        cr_expect_eq(r.match, 1, "%s", theirs);
+        r = verify_sync(theirs, "Stored");
+        cr_expect_eq(r.status, 0);
+        cr_expect_eq(r.match, 0, "%s", theirs);
+    }
 }
 
 Test(password, same_password_hashes_differ, .init = loop_setup, .fini = loop_teardown)

@@ -1,7 +1,8 @@
-/* core/bus.c (the driver-independent dispatcher: lanes, retries, dead letters) on the
- * local driver (core/bus_local.c), with a real libuv loop. Handlers hold deliveries and
- * finish them later from timers, the way a handler waiting for a database commit does.
- * Every test closes the bus and asserts uv_loop_close succeeds; ASan checks for leaks. */
+/* core/bus.c (the driver-independent dispatcher: lanes, retries, dead letters), driven
+ * through the local driver on a real libuv loop; what the local driver itself promises
+ * is tested in test_bus_local.c. Handlers hold deliveries and finish them later from
+ * timers, the way a handler waiting for a database commit does (tests/support/
+ * bus_harness.h). Every test closes the bus and asserts uv_loop_close succeeds. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -9,10 +10,9 @@
 #include <string.h>
 #include <uv.h>
 
-
-#include "core/buf.h"
 #include "core/bus.h"
 #include "core/metrics.h"
+#include "tests/support/bus_harness.h"
 #include "tests/support/loop_harness.h"
 
 static uv_loop_t loop;
@@ -38,10 +38,6 @@ static void teardown(void)
     td_metrics_free(metrics);
 }
 
-
-
-
-
 static struct td_bus *open_bus(int max_attempts)
 {
     struct td_bus_opts o = {.driver = TD_BUS_LOCAL, .max_attempts = max_attempts,
@@ -57,7 +53,7 @@ static void on_bus_closed(void *arg)
     (*(int *)arg)++;
 }
 
-/* Closes the bus and proves nothing is left on the loop (house rule 2). */
+/* Closes the bus and proves nothing is left on the loop. */
 static void close_all(struct td_bus *bus)
 {
     int closed = 0;
@@ -71,129 +67,14 @@ static void close_all(struct td_bus *bus)
 
 static double handled(const char *group, const char *topic, const char *outcome)
 {
-    char s[256];
-    snprintf(s, sizeof s, "td_bus_handled_total{group=\"%s\",topic=\"%s\",outcome=\"%s\"}",
-             group, topic, outcome);
-    return td_test_metric(metrics, s);
-}
-
-/* ------------------------------------------------------------ a recording consumer */
-
-enum { MAXREC = 512, MAXHELD = 256 };
-
-struct rec {
-    char    key[32];
-    char    value[64];
-    char    tp[64];
-    int32_t partition;
-    int64_t offset;
-    int     attempt;
-    double  at;
-};
-
-/* What a handler does with each message. */
-enum mode { DONE_NOW, HOLD, RETRY_ALWAYS, REJECT, RETRY_THEN_DONE, RETRY_POISON, SCRIPT };
-
-struct consumer {
-    const char               *name;
-    enum mode                 mode;
-    int                       n;
-    struct rec                rec[MAXREC];
-    struct td_bus_delivery   *held[MAXHELD];
-    int32_t                   held_lane[MAXHELD];
-    int                       nheld;
-    int                       lane_busy[64];   /* by msg->partition */
-    int                       overlap;         /* a second message entered a busy lane */
-    int                       inflight, max_inflight;
-    const int                *script;          /* SCRIPT: the answer to attempt i+1 */
-};
-
-static void handler(const struct td_bus_msg *msg, struct td_bus_delivery *d, void *arg)
-{
-    struct consumer *c = arg;
-    cr_assert(c->n < MAXREC);
-    struct rec *r = &c->rec[c->n++];
-    snprintf(r->key, sizeof r->key, "%s", msg->key);
-    snprintf(r->value, sizeof r->value, "%.*s", (int)msg->len, msg->value);
-    snprintf(r->tp, sizeof r->tp, "%s", msg->traceparent);
-    r->partition = msg->partition;
-    r->offset = msg->offset;
-    r->attempt = msg->attempt;
-    r->at = td_test_now_ms();
-    cr_assert(msg->partition >= 0 && msg->partition < 64);
-    if (c->lane_busy[msg->partition])
-        c->overlap++;
-    switch (c->mode) {
-    case DONE_NOW:
-        td_bus_done(d, 0, NULL);
-        return;
-    case RETRY_ALWAYS:
-        td_bus_done(d, TD_BUS_RETRY, "database is down");
-        return;
-    case REJECT:
-        td_bus_done(d, TD_BUS_REJECT, "not a valid event");
-        return;
-    case SCRIPT:
-        td_bus_done(d, c->script[msg->attempt - 1], "scripted");
-        return;
-    case RETRY_POISON:
-        td_bus_done(d, strstr(msg->value, "poison") ? TD_BUS_RETRY : 0, "poisoned");
-        return;
-    case RETRY_THEN_DONE:
-        td_bus_done(d, msg->attempt < 2 ? TD_BUS_RETRY : 0, "try again");
-        return;
-    case HOLD:
-        cr_assert(c->nheld < MAXHELD);
-        c->lane_busy[msg->partition] = 1;
-        c->held_lane[c->nheld] = msg->partition;
-        c->held[c->nheld++] = d;
-        if (++c->inflight > c->max_inflight)
-            c->max_inflight = c->inflight;
-        return;
-    }
-}
-
-/* Finishes held delivery i with status (the lane may run its next message at once). */
-static void release(struct consumer *c, int i, int status)
-{
-    struct td_bus_delivery *d = c->held[i];
-    c->lane_busy[c->held_lane[i]] = 0;
-    c->inflight--;
-    c->held[i] = c->held[c->nheld - 1];
-    c->held_lane[i] = c->held_lane[c->nheld - 1];
-    c->nheld--;
-    td_bus_done(d, status, status ? "failed" : NULL);
-}
-
-struct pubres {
-    int calls;
-    int status;
-    double at;
-};
-
-static void on_published(int status, void *arg)
-{
-    struct pubres *p = arg;
-    p->calls++;
-    p->status = status;
-    p->at = td_test_now_ms();
-}
-
-static void publish(struct td_bus *bus, const char *topic, const char *key, const char *value,
-                    const char *tp, struct pubres *res)
-{
-    int rc = td_bus_publish(bus, topic, key, value, strlen(value), tp, res ? on_published : NULL,
-                            res);
-    cr_assert_eq(rc, 0, "publish %s/%s = %d", topic, key, rc);
-    if (res)
-        cr_assert_eq(res->calls, 0, "the publish callback ran inside td_bus_publish");
+    return td_test_handled(metrics, group, topic, outcome);
 }
 
 /* A timer that finishes held deliveries in a scrambled order, a few at a time. */
 struct scrambler {
-    uv_timer_t       t;
-    struct consumer *c;
-    unsigned         seed;
+    uv_timer_t               t;
+    struct td_test_consumer *c;
+    unsigned                 seed;
 };
 
 static void on_scramble(uv_timer_t *t)
@@ -201,7 +82,7 @@ static void on_scramble(uv_timer_t *t)
     struct scrambler *s = t->data;
     int k = s->c->nheld ? 1 + (int)(rand_r(&s->seed) % (unsigned)s->c->nheld) : 0;
     while (k-- > 0 && s->c->nheld)
-        release(s->c, (int)(rand_r(&s->seed) % (unsigned)s->c->nheld), 0);
+        td_test_release(s->c, (int)(rand_r(&s->seed) % (unsigned)s->c->nheld), 0);
 }
 
 TestSuite(bus, .init = setup, .fini = teardown, .timeout = 60);
@@ -211,18 +92,18 @@ TestSuite(bus, .init = setup, .fini = teardown, .timeout = 60);
 Test(bus, per_key_order_and_one_message_per_lane)
 {
     struct td_bus *bus = open_bus(3);
-    static struct consumer c = {.name = "g", .mode = HOLD};
-    cr_assert(td_bus_subscribe(bus, "task-events", "g", handler, &c) == 0);
+    static struct td_test_consumer c = {.name = "g", .mode = TD_TEST_HOLD};
+    cr_assert(td_bus_subscribe(bus, "task-events", "g", td_test_consumer_handler, &c) == 0);
     cr_assert(td_bus_start(bus) == 0);
 
     enum { KEYS = 8, PER_KEY = 30 };
-    static struct pubres pr[KEYS * PER_KEY];
+    static struct td_test_pubres pr[KEYS * PER_KEY];
     for (int i = 0; i < PER_KEY; i++)
         for (int k = 0; k < KEYS; k++) {
             char key[16], val[32];
             snprintf(key, sizeof key, "user-%d", k);
             snprintf(val, sizeof val, "{\"k\":%d,\"i\":%d}", k, i);
-            publish(bus, "task-events", key, val, NULL, &pr[i * KEYS + k]);
+            td_test_publish(bus, "task-events", key, val, NULL, &pr[i * KEYS + k]);
         }
     cr_assert_eq(c.n, 0, "a handler ran inside td_bus_publish");
 
@@ -281,104 +162,21 @@ Test(bus, per_key_order_and_one_message_per_lane)
     close_all(bus);
 }
 
-/* A handler answering at once, inside the call: messages still arrive one by one, later,
- * and the publish callback still comes from the loop. */
-Test(bus, handler_done_inside_handler)
-{
-    struct td_bus *bus = open_bus(3);
-    static struct consumer c = {.mode = DONE_NOW};
-    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
-    cr_assert(td_bus_start(bus) == 0);
-    static struct pubres pr[100];
-    for (int i = 0; i < 100; i++) {
-        char v[16];
-        snprintf(v, sizeof v, "%d", i);
-        publish(bus, "t", "same", v, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-                &pr[i]);
-    }
-    cr_assert_eq(c.n, 0);
-    cr_assert(td_test_run_until(&loop, &pr[99].calls, 1, 5000));
-    cr_assert_eq(c.n, 100);
-    for (int i = 0; i < 100; i++) {
-        char v[16];
-        snprintf(v, sizeof v, "%d", i);
-        cr_assert_str_eq(c.rec[i].value, v);
-        cr_assert_str_eq(c.rec[i].tp, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
-        cr_assert_eq(pr[i].calls, 1);
-        cr_assert_eq(pr[i].status, 0);
-    }
-    close_all(bus);
-}
-
-/* (b) Two groups on one topic: the publish is confirmed only after both finished. */
-Test(bus, publish_confirmed_after_every_group)
-{
-    struct td_bus *bus = open_bus(3);
-    static struct consumer fast = {.mode = DONE_NOW}, slow = {.mode = HOLD};
-    static struct consumer other = {.mode = DONE_NOW};
-    cr_assert(td_bus_subscribe(bus, "task-events", "fast", handler, &fast) == 0);
-    cr_assert(td_bus_subscribe(bus, "task-events", "slow", handler, &slow) == 0);
-    cr_assert(td_bus_subscribe(bus, "reminders", "other", handler, &other) == 0);
-    cr_assert(td_bus_start(bus) == 0);
-
-    struct pubres pr = {0};
-    publish(bus, "task-events", "u1", "{\"a\":1}", NULL, &pr);
-    cr_assert_eq(fast.n + slow.n, 0, "delivered inside td_bus_publish");
-    cr_assert(td_test_run_until(&loop, &slow.n, 1, 2000), "the slow group never got it");
-    cr_assert(td_test_run_until(&loop, &fast.n, 1, 2000), "the fast group never got it");
-    td_test_run_for(&loop, 100);
-    cr_assert_eq(other.n, 0, "a subscriber of another topic got it");
-    cr_assert_eq(pr.calls, 0, "confirmed while the slow group still holds it");
-    cr_assert_eq(td_bus_pending(bus), 2, "one publish and one message in a handler: %zu",
-                 td_bus_pending(bus));
-    release(&slow, 0, 0);
-    td_test_run_until(&loop, &pr.calls, 1, 1000);
-    cr_assert_eq(pr.calls, 1);
-    cr_assert_eq(pr.status, 0);
-    td_test_run_for(&loop, 50);
-    cr_assert_eq(pr.calls, 1, "the callback ran twice");
-    cr_assert_eq(fast.n, 1);
-    cr_assert_eq(slow.n, 1);
-    cr_assert_eq(handled("fast", "task-events", "ok"), 1);
-    cr_assert_eq(handled("slow", "task-events", "ok"), 1);
-    cr_assert_eq(td_bus_pending(bus), 0);
-
-    /* the same the other way round: the slow group finishes first */
-    struct pubres pr2 = {0};
-    fast.mode = HOLD;
-    publish(bus, "task-events", "u1", "{\"a\":2}", NULL, &pr2);
-    cr_assert(td_test_run_until(&loop, &slow.n, 2, 2000));
-    cr_assert(td_test_run_until(&loop, &fast.n, 2, 2000));
-    release(&slow, 0, 0);
-    td_test_run_for(&loop, 50);
-    cr_assert_eq(pr2.calls, 0, "confirmed while the fast group still holds it");
-    release(&fast, 0, 0);
-    td_test_run_until(&loop, &pr2.calls, 1, 1000);
-    cr_assert_eq(pr2.calls, 1);
-
-    /* a topic nobody subscribes to is delivered at once (nothing to wait for) */
-    struct pubres pr3 = {0};
-    publish(bus, "task-updates", "u1", "{}", NULL, &pr3);
-    cr_assert(td_test_run_until(&loop, &pr3.calls, 1, 1000));
-    cr_assert_eq(pr3.status, 0);
-    close_all(bus);
-}
-
 /* (c) RETRY: the message comes back with attempt+1 after a growing backoff; after
  * max_attempts it is dead-lettered and the lane moves on. */
 Test(bus, retry_backoff_then_dead_letter)
 {
     struct td_bus *bus = open_bus(3);
-    static struct consumer c = {.mode = RETRY_POISON}, dlq = {.mode = DONE_NOW};
-    cr_assert(td_bus_subscribe(bus, "task-events", "g", handler, &c) == 0);
-    cr_assert(td_bus_subscribe(bus, "task-events.dlq", "dlq-watch", handler, &dlq) == 0);
+    static struct td_test_consumer c = {.mode = TD_TEST_RETRY_POISON}, dlq = {.mode = TD_TEST_DONE_NOW};
+    cr_assert(td_bus_subscribe(bus, "task-events", "g", td_test_consumer_handler, &c) == 0);
+    cr_assert(td_bus_subscribe(bus, "task-events.dlq", "dlq-watch", td_test_consumer_handler, &dlq) == 0);
     cr_assert(td_bus_start(bus) == 0);
 
     const char *tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    struct pubres p1 = {0}, p2 = {0};
+    struct td_test_pubres p1 = {0}, p2 = {0};
     double t0 = td_test_now_ms();
-    publish(bus, "task-events", "u1", "{\"poison\":true}", tp, &p1);
-    publish(bus, "task-events", "u1", "{\"next\":true}", NULL, &p2);
+    td_test_publish(bus, "task-events", "u1", "{\"poison\":true}", tp, &p1);
+    td_test_publish(bus, "task-events", "u1", "{\"next\":true}", NULL, &p2);
     cr_assert(td_test_run_until(&loop, &c.n, 3, 3000), "only %d attempt(s)", c.n);
     cr_assert(td_test_run_until(&loop, &dlq.n, 1, 2000), "the dead letter never reached <topic>.dlq");
     /* the poison message: attempts 1, 2, 3, at >= 100 and >= 200 ms intervals */
@@ -422,11 +220,11 @@ Test(bus, retry_backoff_then_dead_letter)
 Test(bus, retry_answered_inside_handler)
 {
     struct td_bus *bus = open_bus(5);
-    static struct consumer c = {.mode = RETRY_THEN_DONE};
-    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
+    static struct td_test_consumer c = {.mode = TD_TEST_RETRY_THEN_DONE};
+    cr_assert(td_bus_subscribe(bus, "t", "g", td_test_consumer_handler, &c) == 0);
     cr_assert(td_bus_start(bus) == 0);
-    struct pubres p = {0};
-    publish(bus, "t", "k", "x", NULL, &p);
+    struct td_test_pubres p = {0};
+    td_test_publish(bus, "t", "k", "x", NULL, &p);
     cr_assert(td_test_run_until(&loop, &p.calls, 1, 3000));
     cr_assert_eq(c.n, 2);
     cr_assert_eq(c.rec[0].attempt, 1);
@@ -439,16 +237,16 @@ Test(bus, retry_answered_inside_handler)
     close_all(bus);
 }
 
-/* (d) REJECT dead-letters at once, on the first attempt. */
+/* (d) TD_TEST_REJECT dead-letters at once, on the first attempt. */
 Test(bus, reject_dead_letters_at_once)
 {
     struct td_bus *bus = open_bus(5);
-    static struct consumer c = {.mode = REJECT};
-    cr_assert(td_bus_subscribe(bus, "reminders", "g", handler, &c) == 0);
+    static struct td_test_consumer c = {.mode = TD_TEST_REJECT};
+    cr_assert(td_bus_subscribe(bus, "reminders", "g", td_test_consumer_handler, &c) == 0);
     cr_assert(td_bus_start(bus) == 0);
-    struct pubres p = {0};
+    struct td_test_pubres p = {0};
     double t0 = td_test_now_ms();
-    publish(bus, "reminders", "u9", "{\"bad\":1}", NULL, &p);
+    td_test_publish(bus, "reminders", "u9", "{\"bad\":1}", NULL, &p);
     cr_assert(td_test_run_until(&loop, &p.calls, 1, 2000));
     double took = td_test_now_ms() - t0;
     cr_assert_eq(c.n, 1, "a rejected message was handled %d times", c.n);
@@ -466,41 +264,41 @@ Test(bus, reject_dead_letters_at_once)
 Test(bus, pending_counts)
 {
     struct td_bus *bus = open_bus(3);
-    static struct consumer c = {.mode = HOLD};
-    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
+    static struct td_test_consumer c = {.mode = TD_TEST_HOLD};
+    cr_assert(td_bus_subscribe(bus, "t", "g", td_test_consumer_handler, &c) == 0);
     cr_assert_eq(td_bus_pending(bus), 0);
     cr_assert(td_bus_start(bus) == 0);
     cr_assert_eq(td_bus_pending(bus), 0);
-    struct pubres p[3] = {{0}};
-    publish(bus, "t", "a", "1", NULL, &p[0]);
-    publish(bus, "t", "a", "2", NULL, &p[1]);
-    publish(bus, "t", "a", "3", NULL, &p[2]);
+    struct td_test_pubres p[3] = {{0}};
+    td_test_publish(bus, "t", "a", "1", NULL, &p[0]);
+    td_test_publish(bus, "t", "a", "2", NULL, &p[1]);
+    td_test_publish(bus, "t", "a", "3", NULL, &p[2]);
     cr_assert_eq(td_bus_pending(bus), 3, "pending = %zu after 3 publishes", td_bus_pending(bus));
     cr_assert(td_test_run_until(&loop, &c.n, 1, 1000));
     td_test_run_for(&loop, 30);
     cr_assert_eq(c.n, 1, "a second message of the lane entered the handler");
     size_t during = td_bus_pending(bus);
     cr_assert_geq(during, 3, "pending = %zu with 3 messages unfinished", during);
-    release(&c, 0, 0);
+    td_test_release(&c, 0, 0);
     cr_assert(td_test_run_until(&loop, &p[0].calls, 1, 1000));
     cr_assert(td_test_run_until(&loop, &c.n, 2, 1000));
     cr_assert_gt(td_bus_pending(bus), 0);
     cr_assert_lt(td_bus_pending(bus), during);
-    release(&c, 0, 0);
+    td_test_release(&c, 0, 0);
     cr_assert(td_test_run_until(&loop, &c.n, 3, 1000));
     cr_assert_gt(td_bus_pending(bus), 0);
-    release(&c, 0, 0);
+    td_test_release(&c, 0, 0);
     cr_assert(td_test_run_until(&loop, &p[2].calls, 1, 1000));
     cr_assert_eq(td_bus_pending(bus), 0, "pending = %zu at the end", td_bus_pending(bus));
     /* a message waiting for its retry still counts */
-    struct pubres q = {0};
-    publish(bus, "t", "b", "4", NULL, &q);
+    struct td_test_pubres q = {0};
+    td_test_publish(bus, "t", "b", "4", NULL, &q);
     cr_assert(td_test_run_until(&loop, &c.n, 4, 1000));
-    release(&c, 0, TD_BUS_RETRY);
+    td_test_release(&c, 0, TD_BUS_RETRY);
     cr_assert_gt(td_bus_pending(bus), 0, "a message waiting to be retried is not counted");
     cr_assert(td_test_run_until(&loop, &c.n, 5, 2000));
     cr_assert_eq(c.rec[4].attempt, 2);
-    release(&c, 0, 0);
+    td_test_release(&c, 0, 0);
     cr_assert(td_test_run_until(&loop, &q.calls, 1, 2000));
     cr_assert_eq(td_bus_pending(bus), 0);
     close_all(bus);
@@ -510,13 +308,13 @@ Test(bus, pending_counts)
 Test(bus, publish_refused_before_start_and_when_closing)
 {
     struct td_bus *bus = open_bus(3);
-    struct pubres p = {0};
-    int rc = td_bus_publish(bus, "t", "k", "v", 1, NULL, on_published, &p);
+    struct td_test_pubres p = {0};
+    int rc = td_bus_publish(bus, "t", "k", "v", 1, NULL, td_test_on_published, &p);
     cr_assert_lt(rc, 0, "publish before start = %d", rc);
     cr_assert(td_bus_start(bus) == 0);
     int closed = 0;
     td_bus_close(bus, on_bus_closed, &closed);
-    rc = td_bus_publish(bus, "t", "k", "v", 1, NULL, on_published, &p);
+    rc = td_bus_publish(bus, "t", "k", "v", 1, NULL, td_test_on_published, &p);
     cr_assert_eq(rc, -ECANCELED, "publish while closing = %d", rc);
     uv_close((uv_handle_t *)&tick, NULL);
     cr_assert(uv_run(&loop, UV_RUN_DEFAULT) == 0);
@@ -526,34 +324,23 @@ Test(bus, publish_refused_before_start_and_when_closing)
     td_test_assert_no_leaks();
 }
 
-/* A bus opened and closed without being started. */
-Test(bus, close_without_start)
-{
-    struct td_bus *bus = open_bus(3);
-    static struct consumer c = {.mode = DONE_NOW};
-    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
-    char reason[64] = "";
-    cr_assert_eq(td_bus_is_up(bus, reason, sizeof reason), 1, "local bus is always up");
-    close_all(bus);
-}
-
 /* (f) Closing with work everywhere: published but not dispatched, queued in a lane, in a
  * handler, waiting for a retry. Everything is freed (ASan), no callback runs late. */
 Test(bus, close_with_work_in_flight)
 {
     struct td_bus *bus = open_bus(5);
-    static struct consumer holder = {.mode = HOLD}, retrier = {.mode = RETRY_ALWAYS};
-    cr_assert(td_bus_subscribe(bus, "task-events", "holder", handler, &holder) == 0);
-    cr_assert(td_bus_subscribe(bus, "reminders", "retrier", handler, &retrier) == 0);
+    static struct td_test_consumer holder = {.mode = TD_TEST_HOLD}, retrier = {.mode = TD_TEST_RETRY_ALWAYS};
+    cr_assert(td_bus_subscribe(bus, "task-events", "holder", td_test_consumer_handler, &holder) == 0);
+    cr_assert(td_bus_subscribe(bus, "reminders", "retrier", td_test_consumer_handler, &retrier) == 0);
     cr_assert(td_bus_start(bus) == 0);
-    static struct pubres p[12];
+    static struct td_test_pubres p[12];
     for (int i = 0; i < 4; i++)
-        publish(bus, "task-events", "same-key", "held or queued", NULL, &p[i]);
-    publish(bus, "reminders", "r", "retried", NULL, &p[4]);
+        td_test_publish(bus, "task-events", "same-key", "held or queued", NULL, &p[i]);
+    td_test_publish(bus, "reminders", "r", "retried", NULL, &p[4]);
     cr_assert(td_test_run_until(&loop, &holder.n, 1, 1000));
     cr_assert(td_test_run_until(&loop, &retrier.n, 1, 1000));
     for (int i = 5; i < 12; i++)   /* not dispatched yet when the bus closes */
-        publish(bus, "task-events", "other", "queued publish", NULL, &p[i]);
+        td_test_publish(bus, "task-events", "other", "queued publish", NULL, &p[i]);
     cr_assert_gt(td_bus_pending(bus), 10);
     int closed = 0;
     td_bus_close(bus, on_bus_closed, &closed);
@@ -573,16 +360,16 @@ Test(bus, close_with_work_in_flight)
 Test(bus, done_during_close)
 {
     struct td_bus *bus = open_bus(3);
-    static struct consumer c = {.mode = HOLD};
-    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
+    static struct td_test_consumer c = {.mode = TD_TEST_HOLD};
+    cr_assert(td_bus_subscribe(bus, "t", "g", td_test_consumer_handler, &c) == 0);
     cr_assert(td_bus_start(bus) == 0);
-    struct pubres p[3] = {{0}};
+    struct td_test_pubres p[3] = {{0}};
     for (int i = 0; i < 3; i++)
-        publish(bus, "t", "k", "v", NULL, &p[i]);
+        td_test_publish(bus, "t", "k", "v", NULL, &p[i]);
     cr_assert(td_test_run_until(&loop, &c.n, 1, 1000));
     int closed = 0;
     td_bus_close(bus, on_bus_closed, &closed);
-    release(&c, 0, 0);            /* finished while closing: not confirmed, lane stops */
+    td_test_release(&c, 0, 0);            /* finished while closing: not confirmed, lane stops */
     cr_assert_eq(c.n, 1, "the lane ran its next message while closing");
     uv_close((uv_handle_t *)&tick, NULL);
     cr_assert(uv_run(&loop, UV_RUN_DEFAULT) == 0);
@@ -592,46 +379,37 @@ Test(bus, done_during_close)
     td_test_assert_no_leaks();
 }
 
-static int find_held(struct consumer *c, const char *value)
-{
-    for (int i = 0; i < c->nheld; i++)
-        if (strcmp(td_bus_message(c->held[i])->value, value) == 0)
-            return i;
-    cr_assert_fail("%s is not in the handler", value);
-    return -1;
-}
-
 /* td_bus_set_depth: up to depth messages of one lane in the handler at once, committed
  * (confirmed) in delivery order whatever order they finish in; a message waiting for its
  * retry lets nothing new into the handler. */
 Test(bus, depth_commits_in_order)
 {
     struct td_bus *bus = open_bus(5);
-    static struct consumer c = {.mode = HOLD};
-    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
+    static struct td_test_consumer c = {.mode = TD_TEST_HOLD};
+    cr_assert(td_bus_subscribe(bus, "t", "g", td_test_consumer_handler, &c) == 0);
     cr_assert_eq(td_bus_set_depth(bus, "t", "g", 3), 0);
     cr_assert_eq(td_bus_set_depth(bus, "t", "nobody", 3), -ENOENT);
     cr_assert(td_bus_start(bus) == 0);
-    static struct pubres p[6];
+    static struct td_test_pubres p[6];
     const char *v[6] = {"m0", "m1", "m2", "m3", "m4", "m5"};
     for (int i = 0; i < 6; i++)
-        publish(bus, "t", "k", v[i], NULL, &p[i]);
+        td_test_publish(bus, "t", "k", v[i], NULL, &p[i]);
     cr_assert(td_test_run_until(&loop, &c.n, 3, 1000));
     td_test_run_for(&loop, 30);
     cr_assert_eq(c.n, 3, "%d messages in the handler with depth 3", c.n);
     for (int i = 0; i < 3; i++)
         cr_assert_str_eq(c.rec[i].value, v[i]);
 
-    release(&c, find_held(&c, "m2"), 0);   /* finishes before m0 and m1 */
+    td_test_release(&c, td_test_find_held(&c, "m2"), 0);   /* finishes before m0 and m1 */
     cr_assert_eq(c.n, 4, "a slot freed but m3 was not handed out");
     cr_assert_str_eq(c.rec[3].value, "m3");
     td_test_run_for(&loop, 30);
     cr_assert_eq(p[2].calls, 0, "m2 confirmed before m0 and m1");
-    release(&c, find_held(&c, "m0"), 0);
+    td_test_release(&c, td_test_find_held(&c, "m0"), 0);
     td_test_run_until(&loop, &p[0].calls, 1, 500);
     cr_assert_eq(p[0].calls, 1);
     cr_assert_eq(p[2].calls, 0, "m2 confirmed before m1");
-    release(&c, find_held(&c, "m1"), 0);
+    td_test_release(&c, td_test_find_held(&c, "m1"), 0);
     td_test_run_until(&loop, &p[2].calls, 1, 500);
     cr_assert_eq(p[1].calls, 1);
     cr_assert_eq(p[2].calls, 1);
@@ -640,18 +418,18 @@ Test(bus, depth_commits_in_order)
     /* m3 fails: it waits for its backoff; m4, behind it, finishes but is not confirmed
      * until m3 is back and done */
     cr_assert_eq(c.n, 6);
-    release(&c, find_held(&c, "m3"), TD_BUS_RETRY);
-    release(&c, find_held(&c, "m4"), 0);
+    td_test_release(&c, td_test_find_held(&c, "m3"), TD_BUS_RETRY);
+    td_test_release(&c, td_test_find_held(&c, "m4"), 0);
     td_test_run_for(&loop, 50);
     cr_assert_eq(p[4].calls, 0, "m4 confirmed while m3 waits for its retry");
     cr_assert(td_test_run_until(&loop, &c.n, 7, 1000), "m3 never came back");
     cr_assert_str_eq(c.rec[6].value, "m3");
     cr_assert_eq(c.rec[6].attempt, 2);
-    release(&c, find_held(&c, "m3"), 0);
+    td_test_release(&c, td_test_find_held(&c, "m3"), 0);
     cr_assert(td_test_run_until(&loop, &p[4].calls, 1, 500));
     cr_assert_eq(p[3].calls, 1);
     cr_assert_leq(p[3].at, p[4].at);
-    release(&c, find_held(&c, "m5"), 0);
+    td_test_release(&c, td_test_find_held(&c, "m5"), 0);
     cr_assert(td_test_run_until(&loop, &p[5].calls, 1, 500));
     cr_assert_eq(td_bus_pending(bus), 0);
     close_all(bus);
@@ -661,18 +439,18 @@ Test(bus, depth_commits_in_order)
 Test(bus, retry_then_success_later)
 {
     struct td_bus *bus = open_bus(5);
-    static struct consumer c = {.mode = HOLD};
-    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
+    static struct td_test_consumer c = {.mode = TD_TEST_HOLD};
+    cr_assert(td_bus_subscribe(bus, "t", "g", td_test_consumer_handler, &c) == 0);
     cr_assert(td_bus_start(bus) == 0);
-    struct pubres p = {0};
-    publish(bus, "t", "k", "x", NULL, &p);
+    struct td_test_pubres p = {0};
+    td_test_publish(bus, "t", "k", "x", NULL, &p);
     cr_assert(td_test_run_until(&loop, &c.n, 1, 1000));
-    release(&c, 0, TD_BUS_RETRY);
+    td_test_release(&c, 0, TD_BUS_RETRY);
     cr_assert_eq(c.n, 1, "retried without a backoff");
     cr_assert(td_test_run_until(&loop, &c.n, 2, 2000));
     cr_assert_eq(c.rec[1].attempt, 2);
     cr_assert_geq(c.rec[1].at - c.rec[0].at, 95);
-    release(&c, 0, 0);
+    td_test_release(&c, 0, 0);
     cr_assert(td_test_run_until(&loop, &p.calls, 1, 1000));
     cr_assert_eq(p.status, 0);
     cr_assert_eq(handled("g", "t", "retry"), 1);
@@ -689,11 +467,11 @@ Test(bus, wait_does_not_count_toward_dead_letter)
     struct td_bus *bus = open_bus(2);
     static const int script[] = {TD_BUS_WAIT, TD_BUS_WAIT, TD_BUS_WAIT, TD_BUS_RETRY,
                                  TD_BUS_RETRY, 0};
-    static struct consumer c = {.mode = SCRIPT, .script = script};
-    cr_assert(td_bus_subscribe(bus, "t", "g", handler, &c) == 0);
+    static struct td_test_consumer c = {.mode = TD_TEST_SCRIPT, .script = script};
+    cr_assert(td_bus_subscribe(bus, "t", "g", td_test_consumer_handler, &c) == 0);
     cr_assert(td_bus_start(bus) == 0);
-    struct pubres p = {0};
-    publish(bus, "t", "k", "x", NULL, &p);
+    struct td_test_pubres p = {0};
+    td_test_publish(bus, "t", "k", "x", NULL, &p);
     cr_assert(td_test_run_until(&loop, &p.calls, 1, 5000));
     /* three waits, then two failures: the second failure is the second of two allowed */
     cr_assert_eq(c.n, 5, "handled %d times", c.n);
