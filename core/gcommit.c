@@ -138,8 +138,8 @@ static void batch_end(struct td_gcommit_batch *b, int status, const char *why)
             if (!b->again[i])
                 continue;
             if (b->n == 1)   /* it failed alone already: it is the culprit */
-                g->back(b->items[i], TD_GCOMMIT_REFUSED, "the statement failed with this item alone",
-                        g->arg);
+                g->back(b->items[i], TD_GCOMMIT_REFUSED,
+                        "the statement failed with this item alone", g->arg);
             else
                 send_alone(g, b->items[i]);
         }

@@ -9,8 +9,9 @@
  *
  *   0                   the statement ran: every item was answered by the caller, except
  *                       those passed to td_gcommit_retry, which go again, each alone, at
- *                       once (one bad row fails a whole statement: alone, only it fails).
- *                       Without retries the batch size limit doubles back to max_batch.
+ *                       once and beyond max_inflight (one bad row fails a whole statement:
+ *                       alone, only it fails). Without retries the batch size limit
+ *                       doubles back toward max_batch.
  *   TD_GCOMMIT_REFUSED  the server refused the statement as a whole: the limit halves to
  *                       half this batch and its items go back to the caller (back,
  *                       TD_GCOMMIT_AGAIN), so the culprit is cornered in ever smaller
