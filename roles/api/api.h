@@ -17,7 +17,7 @@ struct api {
     struct td_ratelimit *login_per_account;
     struct td_ratelimit *login_per_addr;
     unsigned char       *list_prepared;  /* list statements registered so far (list.c) */
-    struct create_batcher *batcher;      /* group commit of creates (create.c) */
+    struct td_gcommit   *batcher;        /* group commit of creates (create.c) */
     int                  inflight;   /* handlers waiting on the database */
     int                  fini_pending;   /* fini ran with calls in flight: the last frees */
     int                  schema_ok, schema_checking;

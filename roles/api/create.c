@@ -8,6 +8,7 @@
 
 #include <openssl/sha.h>
 
+#include "core/gcommit.h"
 #include "core/jsonw.h"
 #include "core/task.h"
 #include "core/trace.h"
@@ -127,24 +128,7 @@ static void sha256_hex(const char *data, size_t len, char out[65])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/* ---------- group commit ---------- */
-
-struct create_batcher {
-    uv_check_t       check;          /* runs after each poll: everything read is queued */
-    struct api      *api;
-    struct api_call *pending[BATCH_MAX * 4];
-    int              npending;
-    int              inflight;
-};
-
-struct batch {
-    struct create_batcher *b;
-    struct api_call       *calls[BATCH_MAX];
-    int                    n;
-    char                  *doc;
-};
-
-static void flush(struct create_batcher *b);
+/* ---------- group commit (core/gcommit.h) ---------- */
 
 static void answer_created(struct api_call *call, struct td_db_res *res, int row)
 {
@@ -157,41 +141,36 @@ static void answer_created(struct api_call *call, struct td_db_res *res, int row
 
 static void on_batch(int status, struct td_db_res *res, void *arg)
 {
-    struct batch *batch = arg;
+    struct td_gcommit_batch *batch = arg;
+    int n;
+    void *const *calls = td_gcommit_items(batch, &n);
     int rows = status ? 0 : td_db_res_rows(res);
-    for (int i = 0; i < batch->n; i++) {
-        struct api_call *call = batch->calls[i];
+    for (int i = 0; i < n; i++) {
+        struct api_call *call = calls[i];
         int row = -1;
         for (int r = 0; r < rows && row < 0; r++)
             if (strcmp(td_db_res_value(res, r, 0), call->task_id) == 0)
                 row = r;
         if (row >= 0) {
             answer_created(call, res, row);
-        } else if (status == -EIO || (status == 0 && rows < batch->n)) {
-            /* One bad row fails the whole statement: retry each alone so only it fails. */
-            struct create_state *c = call->extra;
-            const char *params[] = {call->task_id, call->user_id, c->doc, call->traceparent,
-                                    call->request_id};
-            api_exec(call, "task_create", 5, params, on_created);
-        } else {
-            api_db_error(call, status, res);
+        } else if (n > 1 && (status == -EIO || (status == 0 && rows < n))) {
+            /* One bad row fails the whole statement: each goes again alone, so only it fails. */
+            td_gcommit_retry(batch, i);
+        } else {   /* alone, its answer is the statement's (status 0: its row is missing) */
+            api_db_error(call, status ? status : -EIO, res);
             api_end(call);
         }
     }
-    struct create_batcher *b = batch->b;
-    b->inflight--;
-    free(batch->doc);
-    free(batch);
-    flush(b);
+    td_gcommit_done(batch, 0, NULL);
 }
 
 /* [{"id":..,"user_id":..,"tp":..,"rid":..,"d":<validated doc>}, ...] */
-static char *batch_doc(struct batch *batch)
+static char *batch_doc(void *const *calls, int n)
 {
     struct td_buf j = {0};
     td_buf_puts(&j, "[");
-    for (int i = 0; i < batch->n; i++) {
-        struct api_call *call = batch->calls[i];
+    for (int i = 0; i < n; i++) {
+        struct api_call *call = calls[i];
         struct create_state *c = call->extra;
         td_buf_puts(&j, i ? ",{\"id\":\"" : "{\"id\":\"");
         td_buf_puts(&j, call->task_id);
@@ -209,81 +188,58 @@ static char *batch_doc(struct batch *batch)
     return td_buf_steal(&j, NULL);
 }
 
-static void flush(struct create_batcher *b)
+static int send_batch(struct td_gcommit_batch *batch, void *arg)
 {
-    while (b->npending && b->inflight < BATCHES_IN_FLIGHT) {
-        struct batch *batch = calloc(1, sizeof *batch);
-        if (!batch)
-            return;   /* retried at the next loop turn */
-        batch->b = b;
-        batch->n = b->npending < BATCH_MAX ? b->npending : BATCH_MAX;
-        memcpy(batch->calls, b->pending, (size_t)batch->n * sizeof *batch->calls);
-        b->npending -= batch->n;
-        memmove(b->pending, b->pending + batch->n, (size_t)b->npending * sizeof *b->pending);
-        batch->doc = batch_doc(batch);
-        if (b->api->svc->metrics)
-            td_metric_observe(td_metrics_series(b->api->svc->metrics, "td_api_create_batch_size", ""),
-                              batch->n);
-        const char *params[] = {batch->doc};
-        b->inflight++;
-        int rc = batch->doc ? td_db_exec(b->api->svc->db, "task_create_batch", 1, params,
-                                         on_batch, batch) : -ENOMEM;
-        if (rc)
-            on_batch(rc, NULL, batch);
-    }
+    struct api *api = arg;
+    int n;
+    void *const *calls = td_gcommit_items(batch, &n);
+    char *doc = batch_doc(calls, n);
+    const char *params[] = {doc};
+    int rc = doc ? td_db_exec(api->svc->db, "task_create_batch", 1, params, on_batch, batch)
+                 : -ENOMEM;
+    free(doc);
+    return rc;
 }
 
-static void on_check(uv_check_t *h)
+/* A create handed back unsent: closing past the drain deadline, or the statement could not
+ * be sent. Answered, not forgotten. */
+static void give_back(void *item, int status, const char *why, void *arg)
 {
-    flush(h->data);
+    (void)why, (void)arg;
+    struct api_call *call = item;
+    if (status == TD_GCOMMIT_CLOSED) {
+        td_http_add_header(call->req, "Retry-After", "1");
+        td_http_problem(call->req, 503, "shutting-down", "Service Unavailable",
+                        "the server is stopping; the task was not created", NULL);
+    } else {
+        api_db_error(call, status, NULL);
+    }
+    api_end(call);
 }
 
 static void enqueue_create(struct api *api, struct api_call *call)
 {
-    struct create_batcher *b = api->batcher;
-    if (b->npending == (int)(sizeof b->pending / sizeof b->pending[0])) {
+    if (!api->batcher || td_gcommit_add(api->batcher, call)) {
         struct create_state *c = call->extra;   /* queue full: go alone */
         const char *params[] = {call->task_id, call->user_id, c->doc, call->traceparent,
                                 call->request_id};
         api_exec(call, "task_create", 5, params, on_created);
-        return;
     }
-    b->pending[b->npending++] = call;
 }
 
 int api_create_init(struct api *api)
 {
-    struct create_batcher *b = calloc(1, sizeof *b);
-    if (!b)
-        return -ENOMEM;
-    b->api = api;
-    uv_check_init(api->svc->loop, &b->check);
-    b->check.data = b;
-    uv_check_start(&b->check, on_check);
-    uv_unref((uv_handle_t *)&b->check);   /* never what keeps the loop alive */
-    api->batcher = b;
-    return 0;
-}
-
-static void on_check_closed(uv_handle_t *h)
-{
-    free(h->data);
+    struct td_gcommit_opts o = {.name = "api create", .max_batch = BATCH_MAX,
+                                .max_inflight = BATCHES_IN_FLIGHT, .max_queue = BATCH_MAX * 4,
+                                .send = send_batch, .back = give_back, .arg = api,
+                                .log = api->svc->log, .metrics = api->svc->metrics,
+                                .size_metric = "td_api_create_batch_size"};
+    return td_gcommit_new(api->svc->loop, &o, &api->batcher);
 }
 
 void api_create_fini(struct api *api)
 {
-    struct create_batcher *b = api->batcher;
-    if (!b)
-        return;
-    /* Past the drain deadline: creates never sent are answered, not forgotten. */
-    for (int i = 0; i < b->npending; i++) {
-        td_http_add_header(b->pending[i]->req, "Retry-After", "1");
-        td_http_problem(b->pending[i]->req, 503, "shutting-down", "Service Unavailable",
-                        "the server is stopping; the task was not created", NULL);
-        api_end(b->pending[i]);
-    }
-    b->npending = 0;
-    uv_close((uv_handle_t *)&b->check, on_check_closed);
+    td_gcommit_close(api->batcher);   /* past the drain deadline: unsent creates get a 503 */
     api->batcher = NULL;
 }
 

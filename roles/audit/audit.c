@@ -14,128 +14,82 @@
 #include "core/bus.h"
 #include "core/db.h"
 #include "core/failpoint.h"
+#include "core/gcommit.h"
 
-/* Group commit: events that arrive together are appended in one statement and one
- * transaction, in delivery order, each with its own answer. One batch at a time: a lane's
- * later events must not overtake its earlier ones (td_bus_set_depth). */
-struct audit_batch {
-    struct audit           *a;
-    int                     safe;   /* one subtransaction per event (after a bad one) */
-    struct td_bus_delivery *d[AUDIT_BATCH_MAX];
-    int                     n;
-};
+/* Group commit (core/gcommit.h): events that arrive together are appended in one
+ * statement and one transaction, in delivery order, each with its own answer. One batch
+ * at a time: a lane's later events must not overtake its earlier ones (td_bus_set_depth). */
 
-static void flush(struct audit *a);
-static void send_batch(struct audit *a, struct audit_batch *b);
+static void on_batch(int status, struct td_db_res *res, void *arg);
 
-/* Everything not yet sent goes back too when a batch fails: a lane's later events must
- * not commit before its earlier ones are retried (the bus hands them out again in order). */
-static void return_pending(struct audit *a, const char *why)
+/* The second attempt runs one subtransaction per event: a bad one no longer fails the
+ * others. */
+static int send_batch(struct td_gcommit_batch *b, void *arg)
 {
-    int n = a->npending;
-    a->npending = 0;
-    for (int i = 0; i < n; i++)
-        td_bus_done(a->pending[i], TD_BUS_WAIT, why);
-}
-
-/* A batch the server refused (statement timeout, an error outside the per-event
- * subtransactions): halve the batch size until the culprit is alone, and only then
- * count it against that one event, so good events are never dead-lettered with it. */
-static void refused(struct audit *a, struct audit_batch *b, const char *why)
-{
-    if (b->n > 1) {
-        a->limit = b->n / 2;
-        td_log_warn(a->svc->log, "audit: a batch of %d was refused (%s); trying batches of %d",
-                    b->n, why, a->limit);
+    struct audit *a = arg;
+    int n;
+    void *const *d = td_gcommit_items(b, &n);
+    struct td_buf events = {0};
+    int err = td_buf_puts(&events, "[");
+    for (int i = 0; i < n; i++) {
+        const struct td_bus_msg *m = td_bus_message(d[i]);
+        err |= td_buf_puts(&events, i ? "," : "") | td_buf_append(&events, m->value, m->len);
     }
-    for (int i = 0; i < b->n; i++)
-        td_bus_done(b->d[i], b->n > 1 ? TD_BUS_WAIT : TD_BUS_RETRY, why);
+    err |= td_buf_puts(&events, "]");
+    const char *params[] = {AUDIT_GROUP, events.data, td_gcommit_attempt(b) > 1 ? "true" : "false"};
+    int rc = err ? -ENOMEM : td_db_exec(a->svc->db, "audit_append_batch", 3, params, on_batch, b);
+    td_buf_free(&events);
+    return rc;
 }
 
 static void on_batch(int status, struct td_db_res *res, void *arg)
 {
-    struct audit_batch *b = arg;
-    struct audit *a = b->a;
-    a->inflight = 0;
-    if (status == -EIO && !b->safe && strncmp(td_db_res_sqlstate(res), "22", 2) == 0) {
-        b->safe = 1;   /* a bad event among good ones: find it, one subtransaction each */
-        send_batch(a, b);
+    struct td_gcommit_batch *b = arg;
+    if (status == -EIO && td_gcommit_attempt(b) == 1 && strncmp(td_db_res_sqlstate(res), "22", 2) == 0) {
+        td_gcommit_resend(b);   /* a bad event among good ones: find it, one subtransaction each */
         return;
     }
+    int n;
+    void *const *d = td_gcommit_items(b, &n);
     json_t *results = status == 0 ? json_loads(td_db_res_value(res, 0, 0), 0, NULL) : NULL;
-    if (status == 0 && json_array_size(results) == (size_t)b->n) {
-        for (int i = 0; i < b->n; i++) {
+    if (status == 0 && json_array_size(results) == (size_t)n) {
+        for (int i = 0; i < n; i++) {
             json_t *r = json_array_get(results, (size_t)i);
             if (json_is_string(r))   /* a bad event: no retry will fix it */
-                td_bus_done(b->d[i], TD_BUS_REJECT, json_string_value(r));
+                td_bus_done(d[i], TD_BUS_REJECT, json_string_value(r));
             else
-                td_bus_done(b->d[i], 0, NULL);
+                td_bus_done(d[i], 0, NULL);
         }
-        if (a->limit < AUDIT_BATCH_MAX)
-            a->limit = a->limit * 2 < AUDIT_BATCH_MAX ? a->limit * 2 : AUDIT_BATCH_MAX;
+        td_gcommit_done(b, 0, NULL);
+    } else if (status == -EIO || status == 0) {
+        /* Refused (statement timeout, an error outside the per-event subtransactions):
+         * gcommit halves the batch until the culprit is alone, so good events are never
+         * dead-lettered with it. */
+        td_gcommit_done(b, TD_GCOMMIT_REFUSED,
+                        status == 0 ? "the batch answer is unreadable" : td_db_res_error(res));
     } else {
-        const char *why = status == 0 ? "the batch answer is unreadable" : td_db_res_error(res);
-        return_pending(a, why);
-        if (status == -EIO || status == 0)
-            refused(a, b, why);
-        else   /* the database is not there: not the events' fault */
-            for (int i = 0; i < b->n; i++)
-                td_bus_done(b->d[i], TD_BUS_WAIT, why);
+        td_gcommit_done(b, status, td_db_res_error(res));   /* the database is not there */
     }
-    if (a->m_batch)
-        td_metric_observe(a->m_batch, b->n);
     json_decref(results);
-    free(b);
-    flush(a);
 }
 
-static void send_batch(struct audit *a, struct audit_batch *b)
+/* Events that come back unanswered go back to the bus, which hands them out again in
+ * lane order: only one refused alone counts against itself. */
+static void give_back(void *d, int status, const char *why, void *arg)
 {
-    struct td_buf events = {0};
-    int err = td_buf_puts(&events, "[");
-    for (int i = 0; i < b->n; i++) {
-        const struct td_bus_msg *m = td_bus_message(b->d[i]);
-        err |= td_buf_puts(&events, i ? "," : "") | td_buf_append(&events, m->value, m->len);
-    }
-    err |= td_buf_puts(&events, "]");
-    const char *params[] = {AUDIT_GROUP, events.data, b->safe ? "true" : "false"};
-    int rc = err ? -ENOMEM : td_db_exec(a->svc->db, "audit_append_batch", 3, params, on_batch, b);
-    td_buf_free(&events);
-    if (rc) {
-        return_pending(a, strerror(-rc));
-        for (int i = 0; i < b->n; i++)
-            td_bus_done(b->d[i], TD_BUS_WAIT, strerror(-rc));
-        free(b);
-        return;
-    }
-    a->inflight = 1;
+    (void)arg;
+    if (status == TD_GCOMMIT_CLOSED)
+        return;   /* at fini the bus is closed and has let go of its deliveries already */
+    td_bus_done(d, status == TD_GCOMMIT_REFUSED ? TD_BUS_RETRY : TD_BUS_WAIT, why);
 }
 
-static void flush(struct audit *a)
+static int open_batcher(struct audit *a)
 {
-    if (!a->npending || a->inflight)
-        return;
-    struct audit_batch *b = calloc(1, sizeof *b);
-    if (!b)
-        return;   /* the next answer or event tries again */
-    b->a = a;
-    int n = a->npending < a->limit ? a->npending : a->limit;
-    memcpy(b->d, a->pending, (size_t)n * sizeof *b->d);   /* arrival order */
-    b->n = n;
-    a->npending -= n;
-    memmove(a->pending, a->pending + n, (size_t)a->npending * sizeof *a->pending);
-    send_batch(a, b);
-}
-
-/* Runs once per loop turn: everything that arrived in this turn goes together. An idle
- * handle, not a check handle: it keeps the loop from blocking in poll when the events
- * came from a timer (the local bus), where a check handle would wait for the next I/O. */
-static void on_idle(uv_idle_t *h)
-{
-    struct audit *a = h->data;
-    flush(a);
-    if (!a->npending || a->inflight)   /* on_batch flushes the rest: no busy loop meanwhile */
-        uv_idle_stop(h);
+    struct td_gcommit_opts o = {.name = "audit", .max_batch = AUDIT_BATCH_MAX, .max_inflight = 1,
+                                .max_queue = AUDIT_PENDING_MAX, .send = send_batch,
+                                .back = give_back, .arg = a, .log = a->svc->log,
+                                .metrics = a->svc->metrics, .size_metric = "td_audit_batch_size"};
+    return td_gcommit_new(a->svc->loop, &o, &a->batcher);
 }
 
 static void on_task_event(const struct td_bus_msg *msg, struct td_bus_delivery *d, void *arg)
@@ -150,12 +104,8 @@ static void on_task_event(const struct td_bus_msg *msg, struct td_bus_delivery *
         return;
     }
     json_decref(j);
-    if (a->npending == AUDIT_PENDING_MAX) {   /* the bus stops fetching long before this */
+    if (td_gcommit_add(a->batcher, d))   /* the bus stops fetching long before this */
         td_bus_done(d, TD_BUS_RETRY, "audit consumer overloaded");
-        return;
-    }
-    a->pending[a->npending++] = d;
-    uv_idle_start(&a->idle, on_idle);
 }
 
 static const struct td_stmt_def audit_append_stmts[] = {
@@ -174,30 +124,21 @@ static int audit_init(struct td_svc *svc, void *state)
 {
     struct audit *a = state;
     a->svc = svc;
-    a->limit = AUDIT_BATCH_MAX;
     if (svc->metrics) {
         static const double sizes[] = {1, 2, 4, 8, 16, 32, 64};
         td_metrics_describe(svc->metrics, "td_audit_batch_size", TD_METRIC_HISTOGRAM,
                             "Events the audit consumer appended per transaction.", sizes, 7);
-        a->m_batch = td_metrics_series(svc->metrics, "td_audit_batch_size", "");
     }
-    uv_idle_init(svc->loop, &a->idle);
-    a->idle.data = a;
-    a->idle_open = 1;
-    return td_failpoint("audit.init");   /* on failure core calls audit_fini */
-}
-
-static void idle_closed(uv_handle_t *h)
-{
-    (void)h;
+    int rc = open_batcher(a);
+    return rc ? rc : td_failpoint("audit.init");   /* on failure core calls audit_fini */
 }
 
 static void audit_fini(void *state)
 {
     struct audit *a = state;
-    if (a->idle_open)
-        uv_close((uv_handle_t *)&a->idle, idle_closed);
-    a->idle_open = 0;
+    if (a->batcher)   /* NULL when init failed before it */
+        td_gcommit_close(a->batcher);
+    a->batcher = NULL;
 }
 
 const struct td_role td_role_audit = {

@@ -12,17 +12,11 @@ enum {
     AUDIT_PENDING_MAX = 4096,
 };
 
-struct td_bus_delivery;
+struct td_gcommit;
 
 struct audit {
     struct td_svc          *svc;
-    uv_idle_t               idle;       /* flushes what arrived in one loop turn */
-    int                     idle_open;
-    struct td_bus_delivery *pending[AUDIT_PENDING_MAX];
-    int                     npending;
-    int                     inflight;   /* 1 while a batch waits on the database */
-    int                     limit;      /* batch size now: halved after a refused batch */
-    struct td_metric_series *m_batch;
+    struct td_gcommit      *batcher;    /* group commit of events (core/gcommit.h) */
 };
 
 /* routes.c: GET /api/audit and /api/audit/verify */

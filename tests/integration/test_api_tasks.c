@@ -598,6 +598,31 @@ Test(api_tasks, idempotency_keys_replay_once)
     json_decref(first);
 }
 
+/* Creates arriving together share one statement; when the database refuses one of them,
+ * it alone fails and the others are created, each with its event. */
+Test(api_tasks, concurrent_creates_with_one_the_database_refuses_fail_only_that_one)
+{
+    free(td_test_pg_query(&pg, "ALTER TABLE tasks ADD CONSTRAINT test_no_boom CHECK (title <> 'boom')"));
+    char *authz = td_test_fmt("Authorization: Bearer %s", user.token);
+    enum { N = 24, BAD = N / 2 };
+    struct shot shots[N];
+    for (int i = 0; i < N; i++)
+        shots[i] = (struct shot){.port = todod.port, .method = "POST", .path = "/api/tasks",
+                                 .body = i == BAD ? "{\"title\":\"boom\"}" : "{\"title\":\"fine\"}",
+                                 .headers = {authz, "Content-Type: application/json", NULL}};
+    fire_all(shots, N);
+    for (int i = 0; i < N; i++) {
+        cr_expect_eq(shots[i].status, i == BAD ? 422 : 201, "create %d: %d %s", i, shots[i].status,
+                     shots[i].answer);
+        free(shots[i].answer);
+    }
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM tasks WHERE title = 'fine'"), N - 1);
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM tasks WHERE title = 'boom'"), 0);
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM outbox WHERE event->>'type' = "
+                                      "'todo.task.created'"), N - 1);
+    free(authz);
+}
+
 /* ---------- bad input ---------- */
 
 static json_t *expect_422(const char *method, const char *path, const char *body)

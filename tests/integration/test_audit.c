@@ -311,6 +311,38 @@ Test(audit, a_malformed_event_is_dead_lettered_and_the_consumer_goes_on)
                                       "'%%not-a-uuid%%'"), 1);
 }
 
+/* A bad event in the middle of a lane, committed with 100 good ones: they go to the
+ * database together, and only the bad one is dead-lettered; the others are recorded once,
+ * in order. */
+Test(audit, a_bad_event_among_good_ones_is_the_only_one_dead_lettered)
+{
+#define EMIT_MIXED "SELECT count(todod_emit(x.t, 'updated', NULL)) FROM (SELECT t FROM tasks t, " \
+                   "generate_series(1, 10) i WHERE t.title = 'mixed' ORDER BY i, t.user_id) x;"
+    free(td_test_pg_query(&pg,
+        "BEGIN;"
+        "INSERT INTO tasks (id, user_id, title) SELECT gen_random_uuid(), 'mixed-' || u, 'mixed' "
+        "  FROM generate_series(1, 5) u;"
+        EMIT_MIXED
+        "INSERT INTO outbox (event_id, topic, key, event) VALUES (gen_random_uuid(), "
+        "  'task-events', 'mixed-3', '{\"specversion\":\"1.0\",\"id\":\"not-a-uuid\"}');"
+        EMIT_MIXED
+        "NOTIFY todod_outbox; COMMIT;"));
+#undef EMIT_MIXED
+    long got = td_test_wait_count(&pg, 100, 30000,
+                                  "SELECT count(*) FROM audit_log WHERE user_id LIKE 'mixed-%'");
+    cr_assert_eq(got, 100, "audit holds %ld of 100 good events", got);
+    cr_expect_eq(td_test_audit_missing(&pg, "mixed"), 1, "only the bad one is not recorded");
+    cr_expect_eq(td_test_audit_misordered(&pg, "mixed"), 0);
+    cr_expect_eq(td_test_wait_count(&pg, 1, 10000, "SELECT count(*) FROM dead_letters WHERE "
+                                                   "event LIKE '%not-a-uuid%'"), 1);
+    struct td_test_http m;
+    cr_assert_eq(td_test_api(todod.port, NULL, "GET", "/metrics", NULL, NULL, &m), 200);
+    cr_expect(strstr(m.body, "td_bus_handled_total{group=\"todod-audit\",topic=\"task-events\","
+                             "outcome=\"dead_letter\"} 1"), "%s", m.body);
+    td_test_http_free(&m);
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM dead_letters"), 1);
+}
+
 /* kill -9 of `todod all` in the middle of a burst: the local bus holds nothing only in
  * memory (an outbox row is marked published only after audit committed it), so a restart
  * delivers the rest, each event once. */
