@@ -51,23 +51,4 @@ int td_task_is_uuid(const char *s);
 /* Appends the errors as a problem+json "errors" member: "errors":[{"field":..,"message":..}] */
 int td_task_errors_json(const struct td_task_errors *errs, char **out);
 
-/* Former names of functions that moved to their own modules, kept so code written
- * against them still builds. New code calls the modules. */
-static inline int td_task_parse_time(const char *s, long long *unix_s, int *date_only)
-{
-    return td_datetime_parse_rfc3339(s, unix_s, date_only);
-}
-static inline int td_task_parse_duration(const char *s, long *seconds)
-{
-    return td_datetime_parse_duration(s, seconds);
-}
-static inline int td_task_valid_time_zone(const char *name)
-{
-    return td_tz_valid(name);
-}
-static inline int td_task_valid_rrule(const char *rrule, char *why, size_t whylen)
-{
-    return td_rrule_validate(rrule, why, whylen);
-}
-
 #endif

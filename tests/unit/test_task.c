@@ -592,24 +592,3 @@ Test(task, long_unknown_keys_stay_valid_utf8)
     cr_expect(strstr(s, "unknown field"));
     free(s);
 }
-
-/* ---------- former names ---------- */
-
-Test(task, former_names_still_answer)
-{
-    /* Kept in core/task.h for code written against them; each must reach its module. */
-    long long t = 0;
-    long secs = 0;
-    char why[96] = "";
-    cr_expect_eq(td_task_parse_time("1970-01-02", &t, NULL), 0);
-    cr_expect_eq(t, 86400);
-    cr_expect_eq(td_task_parse_time("yesterday", &t, NULL), -EINVAL);
-    cr_expect_eq(td_task_parse_duration("PT15M", &secs), 0);
-    cr_expect_eq(secs, 900);
-    cr_expect_eq(td_task_parse_duration("P1Y", &secs), -EINVAL);
-    cr_expect_eq(td_task_valid_time_zone("Europe/Paris"), 1);
-    cr_expect_eq(td_task_valid_time_zone("Mars/Base"), 0);
-    cr_expect_eq(td_task_valid_rrule("FREQ=DAILY", why, sizeof why), 0);
-    cr_expect_eq(td_task_valid_rrule("FREQ=SOMETIMES", why, sizeof why), -EINVAL);
-    cr_expect_neq(why[0], '\0');
-}
