@@ -209,8 +209,10 @@ static void limited(struct td_http_req *req, int retry_after)
 static int admit_bearer(struct td_door *door, struct td_http_req *req, char *sub)
 {
     enum td_auth_error e;
+    /* Read before td_http_bearer answers: an answered request may be released at once. */
+    int sent_token = td_http_header(req, "authorization") != NULL;
     if (td_http_bearer(req, door->auth, sub, TD_DOOR_SUB_MAX, &e)) {
-        if (td_http_header(req, "authorization")) {
+        if (sent_token) {
             char labels[48];
             snprintf(labels, sizeof labels, "reason=\"%s\"", td_auth_error_label(e));
             count(door, "td_api_auth_failures_total", labels);
