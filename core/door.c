@@ -223,9 +223,9 @@ static int admit_bearer(struct td_door *door, struct td_http_req *req, char *sub
     int retry;
     uint64_t now = uv_now(door->loop);
     td_http_peer(req, addr, sizeof addr);
-    if (!td_ratelimit_take(door->per_user, sub, now, &retry) ||
-        !td_ratelimit_take(door->per_addr, addr, now, &retry)) {
-        count(door, "td_api_rate_limited_total", "limit=\"user\"");
+    int by_user = !td_ratelimit_take(door->per_user, sub, now, &retry);
+    if (by_user || !td_ratelimit_take(door->per_addr, addr, now, &retry)) {
+        count(door, "td_api_rate_limited_total", by_user ? "limit=\"user\"" : "limit=\"address\"");
         limited(req, retry);
         return -EAGAIN;
     }
