@@ -104,8 +104,10 @@ static void limited(struct td_http_req *req, int retry_after)
 static int admit_bearer(struct td_door *door, struct td_http_req *req, char *sub)
 {
     enum td_auth_error e;
+    /* Read before td_http_bearer answers: an answered request may be released at once. */
+    int sent_token = td_http_header(req, "authorization") != NULL;
     if (td_http_bearer(req, door->auth, sub, TD_DOOR_SUB_MAX, &e)) {
-        if (td_http_header(req, "authorization")) {
+        if (sent_token) {
             char labels[48];
             snprintf(labels, sizeof labels, "reason=\"%s\"", td_auth_error_label(e));
             count(door, "td_api_auth_failures_total", labels);
@@ -116,9 +118,9 @@ static int admit_bearer(struct td_door *door, struct td_http_req *req, char *sub
     int retry;
     uint64_t now = uv_now(door->loop);
     td_http_peer(req, addr, sizeof addr);
-    if (!td_ratelimit_take(door->per_user, sub, now, &retry) ||
-        !td_ratelimit_take(door->per_addr, addr, now, &retry)) {
-        count(door, "td_api_rate_limited_total", "limit=\"user\"");
+    int by_user = !td_ratelimit_take(door->per_user, sub, now, &retry);
+    if (by_user || !td_ratelimit_take(door->per_addr, addr, now, &retry)) {
+        count(door, "td_api_rate_limited_total", by_user ? "limit=\"user\"" : "limit=\"address\"");
         limited(req, retry);
         return -EAGAIN;
     }

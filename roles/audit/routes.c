@@ -82,9 +82,24 @@ static int bad_param(struct td_http_req *req, const char *name, const char *why)
     return -EINVAL;
 }
 
-/* The filters as statement parameters; answers 400 and returns nonzero when one is bad. */
+/* A time bound as PostgreSQL reads it. A date alone means midnight UTC, as everywhere in
+ * the API: written out with its zone, so the session's TimeZone never moves it. A date-time
+ * carries its offset and passes as it is (fractions of a second included). */
+static const char *time_param(const char *v, char out[32])
+{
+    long long t;
+    int date_only;
+    if (td_datetime_parse_rfc3339(v, &t, &date_only))
+        return NULL;
+    if (!date_only)
+        return v;
+    return td_datetime_format_utc(t, out, 32) == 0 ? out : NULL;
+}
+
+/* The filters as statement parameters; answers 400 and returns nonzero when one is bad.
+ * times holds the bounds that had to be rewritten. */
 static int read_filters(struct td_http_req *req, const char **p, char *type, size_t typelen,
-                        int *limit)
+                        char times[2][32], int *limit)
 {
     const char *task = td_http_query_param(req, "task_id", 0);
     const char *from = td_http_query_param(req, "from", 0);
@@ -92,13 +107,11 @@ static int read_filters(struct td_http_req *req, const char **p, char *type, siz
     const char *kind = td_http_query_param(req, "type", 0);
     const char *cursor = td_http_query_param(req, "cursor", 0);
     const char *lim = td_http_query_param(req, "limit", 0);
-    long long t;
-    int date_only;
     if (task && !td_task_is_uuid(task))
         return bad_param(req, "task_id", "expected a task id (UUID)");
-    if (from && td_datetime_parse_rfc3339(from, &t, &date_only))
+    if (from && !(from = time_param(from, times[0])))
         return bad_param(req, "from", "expected an RFC 3339 date-time or date");
-    if (to && td_datetime_parse_rfc3339(to, &t, &date_only))
+    if (to && !(to = time_param(to, times[1])))
         return bad_param(req, "to", "expected an RFC 3339 date-time or date");
     if (kind) {
         static const char *const kinds[] = {"created", "updated", "completed", "deleted"};
@@ -131,11 +144,11 @@ static int read_filters(struct td_http_req *req, const char **p, char *type, siz
 static void handle_list(struct td_http_req *req, void *arg)
 {
     struct audit *a = arg;
-    char type[32], limit_s[16];
+    char type[32], limit_s[16], times[2][32];
     const char *params[7];
     struct audit_call *c = NULL;
     int limit;
-    if (read_filters(req, params, type, sizeof type, &limit))
+    if (read_filters(req, params, type, sizeof type, times, &limit))
         return;
     if (!(c = malloc(sizeof *c))) {
         td_http_problem(req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);

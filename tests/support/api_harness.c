@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/http.h"
 #include "tests/support/proc_harness.h"
 
 const char *td_test_jwt_aud;
@@ -225,6 +226,23 @@ json_t *td_test_jget(json_t *j, const char *path)
 const char *td_test_jstr(json_t *j, const char *path)
 {
     return json_string_value(td_test_jget(j, path));
+}
+
+void td_test_expect_problem(const struct td_test_http *r, int status, const char *slug,
+                            const char *what)
+{
+    cr_expect_eq(r->status, status, "%s: %d %s", what, r->status, r->body);
+    char *type = td_test_header(r->headers, "Content-Type");
+    cr_expect(type && strcmp(type, "application/problem+json") == 0, "%s: Content-Type %s", what,
+              type);
+    free(type);
+    json_t *j = json_loads(r->body, 0, NULL);
+    const char *t = json_string_value(json_object_get(j, "type"));
+    cr_expect(t && strncmp(t, TD_PROBLEM_BASE, strlen(TD_PROBLEM_BASE)) == 0 &&
+              strcmp(t + strlen(TD_PROBLEM_BASE), slug) == 0,
+              "%s: type %s, expected %s%s", what, t, TD_PROBLEM_BASE, slug);
+    cr_expect_eq(json_integer_value(json_object_get(j, "status")), status, "%s: %s", what, r->body);
+    json_decref(j);
 }
 
 int td_test_problem_names(json_t *problem, const char *field)

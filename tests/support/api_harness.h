@@ -77,6 +77,10 @@ json_t *td_test_body_json(const struct td_test_http *r);
 const char *td_test_jstr(json_t *j, const char *path);
 /* The value at a dotted path, or NULL (borrowed). */
 json_t *td_test_jget(json_t *j, const char *path);
+/* Expects (cr_expect) an RFC 9457 answer: status, application/problem+json, the type
+ * TD_PROBLEM_BASE slug and the same status in the body. what names the case. */
+void td_test_expect_problem(const struct td_test_http *r, int status, const char *slug,
+                            const char *what);
 /* 1 when a problem+json answer's errors[] names field (exactly, or as "field[..." /
  * "field.") */
 int td_test_problem_names(json_t *problem, const char *field);

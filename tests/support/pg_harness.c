@@ -37,22 +37,33 @@ static int try_start(struct td_test_pg *t, char *err, size_t errlen)
     return rc;
 }
 
-void td_test_pg_start(struct td_test_pg *t)
+int td_test_pg_try_start(struct td_test_pg *t, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
+    err[0] = '\0';
     snprintf(t->dir, sizeof t->dir, "/tmp/todod-test-pg-XXXXXX");
     if (!mkdtemp(t->dir)) {
+        int rc = -errno;
         t->dir[0] = '\0';
-        cr_assert_fail("mkdtemp: %s", strerror(errno));
+        snprintf(err, errlen, "mkdtemp: %s", strerror(-rc));
+        return rc;
     }
     /* When the tests run as root, PostgreSQL runs as another user that must pass through. */
-    char err[1024] = "";
-    int rc = chmod(t->dir, 0711) == 0 ? try_start(t, err, sizeof err) : -errno;
+    int rc = chmod(t->dir, 0711) == 0 ? try_start(t, err, errlen) : -errno;
     if (rc == 0)
-        return;
-    /* Called from .init, whose failure skips .fini: clean up before asserting. */
+        return 0;
+    if (!err[0])
+        snprintf(err, errlen, "%s", strerror(-rc));
     remove_dir(t);
-    cr_assert_fail("td_test_pg_start: %d %s", rc, err[0] ? err : strerror(-rc));
+    return rc;
+}
+
+void td_test_pg_start(struct td_test_pg *t)
+{
+    char err[1024] = "";
+    int rc = td_test_pg_try_start(t, err, sizeof err);
+    /* Called from .init, whose failure skips .fini: cleaned up before asserting. */
+    cr_assert(rc == 0, "td_test_pg_start: %d %s", rc, err);
 }
 
 void td_test_pg_start_server(struct td_test_pg *t)
@@ -71,14 +82,20 @@ void td_test_pg_stop_server(struct td_test_pg *t)
     cr_assert(rc == 0, "td_pgembed_stop = %d", rc);
 }
 
-/* Safe to call from a fixture's .fini after a failed or half-done start. */
-void td_test_pg_destroy(struct td_test_pg *t)
+int td_test_pg_try_destroy(struct td_test_pg *t)
 {
     int rc = 0;
     if (t->pg)
         rc = td_pgembed_stop(t->pg);
     t->pg = NULL;
     remove_dir(t);
+    return rc;
+}
+
+/* Safe to call from a fixture's .fini after a failed or half-done start. */
+void td_test_pg_destroy(struct td_test_pg *t)
+{
+    int rc = td_test_pg_try_destroy(t);
     cr_assert(rc == 0, "td_pgembed_stop = %d", rc);
 }
 

@@ -1,6 +1,7 @@
 /* A throwaway PostgreSQL cluster for one test process (built on core/pgembed). */
 #ifndef TD_TEST_PG_HARNESS_H
 #define TD_TEST_PG_HARNESS_H
+#include <stddef.h>
 
 struct td_test_pg {
     char dir[256];          /* mkdtemp'd, world-traversable so a dropped user can reach it */
@@ -16,6 +17,10 @@ void td_test_pg_stop_server(struct td_test_pg *t);
 void td_test_pg_start_server(struct td_test_pg *t);
 /* Stops the server and removes the directory. */
 void td_test_pg_destroy(struct td_test_pg *t);
+/* The same without criterion's assertions (for report hooks, which run outside any
+ * test): 0 or a negative code, with one human line in err. */
+int  td_test_pg_try_start(struct td_test_pg *t, char *err, size_t errlen);
+int  td_test_pg_try_destroy(struct td_test_pg *t);
 /* Runs one SQL statement synchronously (blocking libpq); returns the first value of the
  * first row as a malloc'd string (NULL when none); asserts on SQL errors. */
 char *td_test_pg_query(struct td_test_pg *t, const char *sql);

@@ -1,0 +1,221 @@
+/* roles/api/auth_routes.c: signup, login and /api/me. The api role runs alone in the test
+ * process (tests/support/role_harness.h) with an issuer configured, so the tokens it
+ * issues can be told from the test's; accounts are read back from the shared PostgreSQL. */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/support/api_harness.h"
+#include "tests/support/role_harness.h"
+
+#define ISS "https://unit.todod.test"
+
+extern const struct td_role td_role_api;
+static const struct td_role *const roles[] = {&td_role_api};
+
+static struct td_test_roles S;
+static struct td_test_pg *pg;
+static char email[96];   /* a fresh address per test */
+
+static void start_with(double per_user)
+{
+    td_test_roles_config(&S, roles, 1, 0);
+    struct td_door_conf *door = td_test_roles_door(&S);
+    door->jwt_issuer = strdup(ISS);
+    door->rate_limit_user = per_user;   /* > 0 turns the per-account login limit on */
+    td_test_roles_run(&S);
+}
+
+static void setup(void)
+{
+    pg = td_test_roles_pg();
+    td_test_jwt_iss = ISS;
+    char id[37];
+    td_test_uuid(id);
+    snprintf(email, sizeof email, "Ada.%.8s@Example.test", id);
+}
+
+static void stop(void)
+{
+    td_test_roles_stop(&S);
+}
+
+TestSuite(auth_routes, .init = setup, .fini = stop, .timeout = 90);
+
+/* A string member, never NULL (criterion compares with strcmp). */
+static const char *js(json_t *j, const char *path)
+{
+    const char *v = td_test_jstr(j, path);
+    return v ? v : "(none)";
+}
+
+static int account_call(const char *path, const char *mail, const char *password,
+                        const char *extra, json_t **out, struct td_test_http *raw)
+{
+    char *body = td_test_fmt("{\"email\":\"%s\",\"password\":\"%s\"%s}", mail, password,
+                             extra ? extra : "");
+    struct td_test_http r;
+    int status = td_test_api(S.port, NULL, "POST", path, body, NULL, &r);
+    free(body);
+    if (out)
+        *out = json_loads(r.body, 0, NULL);
+    if (raw)
+        *raw = r;
+    else
+        td_test_http_free(&r);
+    return status;
+}
+
+static int login(const char *mail, const char *password, json_t **out)
+{
+    return account_call("/api/auth/login", mail, password, NULL, out, NULL);
+}
+
+/* The claims of a JWT (its middle part, base64url JSON). */
+static json_t *claims(const char *token)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const char *p = strchr(token, '.');
+    cr_assert_not_null(p);
+    char out[1024];
+    size_t n = 0;
+    unsigned v = 0;
+    int bits = 0;
+    for (p++; *p && *p != '.' && n + 1 < sizeof out; p++) {
+        v = (v << 6) | (unsigned)(strchr(a, *p) - a);
+        if ((bits += 6) >= 8)
+            out[n++] = (char)((v >> (bits -= 8)) & 0xff);
+    }
+    out[n] = '\0';
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert_not_null(j, "claims: %s", out);
+    return j;
+}
+
+Test(auth_routes, signup_stores_a_hash_and_answers_a_session_of_ours)
+{
+    start_with(0);
+    json_t *j = NULL;
+    struct td_test_http raw;
+    int status = account_call("/api/auth/signup", email, "correct horse battery",
+                              ",\"name\":\"Ada\",\"time_zone\":\"Europe/London\"", &j, &raw);
+    cr_assert_eq(status, 201, "%s", raw.body);
+    char *cc = td_test_header(raw.headers, "Cache-Control");
+    cr_expect_str_eq(cc ? cc : "", "no-store");
+    free(cc);
+    td_test_http_free(&raw);
+    cr_expect_str_eq(js(j, "token_type"), "Bearer");
+    const char *id = td_test_jstr(j, "user.id"), *token = td_test_jstr(j, "token");
+    cr_assert(id && token);
+    cr_expect_str_eq(js(j, "user.email"), email);
+    cr_expect_str_eq(js(j, "user.time_zone"), "Europe/London");
+    /* The token is the door's: our subject, our issuer, a day to live. */
+    json_t *c = claims(token);
+    cr_expect_str_eq(js(c, "sub"), id);
+    cr_expect_str_eq(js(c, "iss"), ISS);
+    cr_expect_eq(json_integer_value(json_object_get(c, "exp")) -
+                 json_integer_value(json_object_get(c, "iat")), 86400);
+    json_decref(c);
+    /* The row keeps an argon2id hash, never the password. */
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM users WHERE id = '%s' AND email = '%s' "
+                                     "AND name = 'Ada' AND password_hash LIKE '$argon2id$v=19$%%' "
+                                     "AND position('correct horse' IN password_hash) = 0", id, email), 1);
+    /* /api/me with the issued token answers the same account. */
+    json_t *me = NULL;
+    cr_expect_eq(td_test_api_json(S.port, token, "GET", "/api/me", NULL, NULL, &me), 200);
+    cr_expect(json_equal(me, json_object_get(j, "user")), "me differs from the signup's user");
+    json_decref(me);
+    json_decref(j);
+
+    /* The address is unique whatever its case; the zone defaults to UTC. */
+    for (char *p = email; *p; p++)
+        *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+    account_call("/api/auth/signup", email, "another password", NULL, NULL, &raw);
+    td_test_expect_problem(&raw, 409, "email-taken", "the same address in capitals");
+    td_test_http_free(&raw);
+    email[0] = 'B';
+    cr_expect_eq(account_call("/api/auth/signup", email, "another password", NULL, &j, NULL), 201);
+    cr_expect_str_eq(js(j, "user.time_zone"), "UTC");
+    json_decref(j);
+}
+
+Test(auth_routes, login_checks_the_password_and_tells_nobody_who_exists)
+{
+    start_with(0);
+    json_t *j = NULL;
+    cr_assert_eq(account_call("/api/auth/signup", email, "correct horse battery", NULL, &j, NULL), 201);
+    char id[64];
+    snprintf(id, sizeof id, "%s", td_test_jstr(j, "user.id"));
+    json_decref(j);
+    /* Any case of the address logs in. */
+    char lower[96];
+    for (size_t i = 0; i <= strlen(email); i++)
+        lower[i] = (char)(email[i] >= 'A' && email[i] <= 'Z' ? email[i] + 32 : email[i]);
+    cr_expect_eq(login(lower, "correct horse battery", &j), 200);
+    cr_expect_str_eq(js(j, "user.id"), id);
+    const char *token = td_test_jstr(j, "token");
+    cr_expect_eq(td_test_api_json(S.port, token, "GET", "/api/me", NULL, NULL, NULL), 200);
+    json_decref(j);
+
+    /* A wrong password, an unknown address and an account without a password (an external
+     * IdP's) get one and the same answer. */
+    free(td_test_pg_queryf(pg, "INSERT INTO users (email) VALUES ('idp-%s')", lower));
+    char *idp = td_test_fmt("idp-%s", lower);
+    const char *who[][2] = {{email, "wrong password"}, {"nobody@example.test", "correct horse battery"},
+                            {idp, "anything at all"}};
+    for (int i = 0; i < 3; i++) {
+        struct td_test_http r;
+        account_call("/api/auth/login", who[i][0], who[i][1], NULL, NULL, &r);
+        td_test_expect_problem(&r, 401, "invalid-credentials", who[i][0]);
+        cr_expect_not_null(strstr(r.body, "the email or the password is wrong"), "%s", r.body);
+        char *www = td_test_header(r.headers, "WWW-Authenticate");
+        cr_expect_str_eq(www ? www : "", "Bearer realm=\"todod\"");
+        free(www);
+        td_test_http_free(&r);
+    }
+    free(idp);
+}
+
+Test(auth_routes, logins_per_account_are_limited_and_a_success_resets_the_count)
+{
+    start_with(1);   /* 5 tries, then one per 12 s, per account */
+    json_t *j = NULL;
+    cr_assert_eq(account_call("/api/auth/signup", email, "correct horse battery", NULL, &j, NULL), 201);
+    json_decref(j);
+    for (int i = 0; i < 4; i++)
+        cr_expect_eq(login(email, "wrong", NULL), 401, "wrong try %d", i + 1);
+    cr_expect_eq(login(email, "correct horse battery", NULL), 200, "the fifth try, right");
+    /* Without the reset this would be the sixth try in a row. */
+    for (int i = 0; i < 5; i++)
+        cr_expect_eq(login(email, "wrong", NULL), 401, "wrong try %d after the reset", i + 1);
+    struct td_test_http r;
+    account_call("/api/auth/login", email, "correct horse battery", NULL, NULL, &r);
+    td_test_expect_problem(&r, 429, "too-many-login-attempts", "the sixth try");
+    char *retry = td_test_header(r.headers, "Retry-After");
+    cr_expect(retry && atoi(retry) >= 1 && atoi(retry) <= 12, "Retry-After %s", retry);
+    free(retry);
+    td_test_http_free(&r);
+    /* The count is the account's: another account from the same address logs in. */
+    email[0] = 'Z';
+    cr_assert_eq(account_call("/api/auth/signup", email, "correct horse battery", NULL, NULL, NULL), 201);
+    cr_expect_eq(login(email, "correct horse battery", NULL), 200);
+}
+
+Test(auth_routes, me_for_subjects_without_an_account)
+{
+    start_with(0);
+    char ghost[37];
+    td_test_uuid(ghost);
+    const char *subjects[] = {ghost, "github|4711"};
+    for (int i = 0; i < 2; i++) {
+        char *token = td_test_jwt(subjects[i]);
+        json_t *j = NULL;
+        cr_expect_eq(td_test_api_json(S.port, token, "GET", "/api/me", NULL, NULL, &j), 200);
+        cr_expect_str_eq(js(j, "id"), subjects[i]);
+        cr_expect_eq(json_object_size(j), 1, "only the id is known");
+        json_decref(j);
+        free(token);
+    }
+}
