@@ -261,7 +261,7 @@ static void finish(void)
     td_test_assert_no_leaks();
 }
 
-TestSuite(gcommit, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(gcommit, .init = setup, .fini = teardown, .timeout = 120);
 
 /* ------------------------------------------------------------------ tests */
 
