@@ -138,6 +138,35 @@ struct td_http_req {
 };
 
 /* Sets the llhttp callbacks (http_conn.c). */
+/* A connection (http_conn.c owns it; http_parse.c fills in its current request). */
+enum timer_mode { TIMER_OFF, TIMER_IDLE, TIMER_REQUEST, TIMER_LINGER };
+
+struct td_http_conn {
+    uv_tcp_t             tcp;
+    uv_timer_t           timer;
+    struct td_http      *http;
+    llhttp_t             parser;
+    struct td_http_req  *cur;            /* request being received */
+    struct td_http_req  *q_head, *q_tail;/* received, answered or not, in order */
+    int                  queued;
+    int                  refs;           /* open handles + live requests */
+    int                  closing;        /* handles closing or closed */
+    int                  lingering;      /* shut down for writing, discarding input */
+    int                  stop_parsing;   /* a fatal answer is queued; ignore input */
+    int                  reading;
+    int                  write_pending;
+    enum timer_mode      timer_mode;
+    int                  hstate;         /* 0 between headers, 1 in a name, 2 in a value */
+    struct td_http_conn *prev, *next;
+};
+
+/* For the parser (http_parse.c), from the connection (http_conn.c). */
+struct td_http_req *td_http_req_new(struct td_http_conn *conn);
+void td_http_conn_enqueue(struct td_http_conn *conn, struct td_http_req *req);
+/* Answers with a problem and stops reading requests from this connection. */
+void td_http_conn_fail(struct td_http_conn *conn, int status, const char *slug,
+                       const char *title, const char *detail);
+void td_http_conn_on_timer(uv_timer_t *t);
 void td_http_parser_settings(llhttp_settings_t *settings);
 /* uv_connection_cb of the listener: accepts and starts reading (http_conn.c). */
 void td_http_conn_accept(uv_stream_t *listener, int status);
