@@ -17,6 +17,7 @@
 #include "core/outbox.h"
 #include "core/migrate.h"
 #include "core/pgembed.h"
+#include "core/svc_roles.h"
 #include "core/tz.h"
 
 struct svc_run {
@@ -389,81 +390,12 @@ static int start_http(struct svc_run *run, const struct td_config *cfg, char *er
     return rc;
 }
 
-/* Does any role have routes behind the /api door? */
-static int needs_door(const struct td_role *const *roles, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        for (const struct td_route_def *const *t = roles[i]->routes; t && *t; t++)
-            for (const struct td_route_def *r = *t; r->method; r++)
-                if (r->flags & TD_DOOR_FLAGS)
-                    return 1;
-    return 0;
-}
-
-int td_svc_add_settings(struct td_config *cfg, const struct td_role *const *roles, size_t n)
-{
-    int rc = needs_door(roles, n) ? td_config_add_group(cfg, &td_door_settings) : 0;
-    for (size_t i = 0; i < n && !rc; i++)
-        if (roles[i]->settings)
-            rc = td_config_add_group(cfg, roles[i]->settings);
-    return rc;
-}
-
 int td_svc_routes_dump(const struct td_role *const *roles, size_t n, struct td_buf *out)
 {
     int rc = 0;
     for (const struct td_route_def *r = probe_routes; r->method && !rc; r++)
         rc = td_buf_printf(out, "%s %s\n", r->method, r->pattern);
-    for (size_t i = 0; i < n; i++)
-        for (const struct td_route_def *const *t = roles[i]->routes; t && *t; t++)
-            for (const struct td_route_def *r = *t; r->method && !rc; r++)
-                rc = td_buf_printf(out, "%s %s\n", r->method, r->pattern);
-    return rc ? -ENOMEM : 0;
-}
-
-/* One JWT verifier and one set of limits for every role's /api routes. */
-static int open_door(struct svc_run *run, char *err, size_t errlen)
-{
-    struct td_door_conf *conf = td_config_group(run->svc.cfg, &td_door_settings);
-    if (!conf || !needs_door(run->plan->roles, run->plan->nroles))
-        return 0;
-    /* `all` must just work: with no secret configured it keeps one in its data dir. */
-    int rc = 0;
-    if (!conf->jwt_secret && run->plan->embedded_db &&
-        (rc = td_door_secret_from_data_dir(conf, run->svc.cfg->data_dir, err, errlen)) != 0)
-        return rc;
-    if ((rc = td_door_new(conf, run->svc.loop, run->svc.metrics, &run->log, &run->svc.door)))
-        snprintf(err, errlen, "cannot open the /api door: %s%s", strerror(-rc),
-                 rc == -EINVAL ? " (no JWT secret: set TODOD_JWT_SECRET or TODOD_JWT_SECRET_FILE)" : "");
-    return rc;
-}
-
-/* The role's tables, registered once init has built its state. */
-static int register_role(struct svc_run *run, const struct td_role *r, void *state)
-{
-    int rc = td_failpoint("svc.register");
-    for (const struct td_route_def *const *t = r->routes; t && *t && !rc; t++)
-        for (const struct td_route_def *d = *t; d->method && !rc; d++)
-            rc = (d->flags & TD_DOOR_FLAGS)
-                     ? td_door_route(run->svc.door, run->svc.http, d->method, d->pattern,
-                                     d->flags, d->fn, state)
-                     : td_http_route_flags(run->svc.http, d->method, d->pattern, d->flags,
-                                           d->fn, state);
-    for (const struct td_sub_def *s = r->subs; s && s->topic && !rc; s++) {
-        rc = td_bus_subscribe(run->svc.bus, s->topic, s->group, s->fn, state);
-        if (!rc && s->depth > 1)
-            rc = td_bus_set_depth(run->svc.bus, s->topic, s->group, s->depth);
-    }
-    return rc;
-}
-
-static int prepare_role(struct svc_run *run, const struct td_role *r)
-{
-    int rc = 0;
-    for (const struct td_stmt_def *const *t = r->stmts; t && *t && !rc; t++)
-        for (const struct td_stmt_def *d = *t; d->name && !rc; d++)
-            rc = td_db_prepare(run->svc.db, d->name, d->sql, d->nparams);
-    return rc;
+    return rc ? -ENOMEM : td_roles_dump(roles, n, out);
 }
 
 static int start_roles(struct svc_run *run, char *err, size_t errlen)
@@ -472,25 +404,8 @@ static int start_roles(struct svc_run *run, char *err, size_t errlen)
     run->states = calloc(plan->nroles ? plan->nroles : 1, sizeof *run->states);
     if (!run->states)
         return -ENOMEM;
-    int rc = open_door(run, err, errlen);
-    for (size_t i = 0; i < plan->nroles && !rc; i++) {
-        const struct td_role *r = plan->roles[i];
-        if (!(run->states[i] = calloc(1, r->state_size ? r->state_size : 1)))
-            return -ENOMEM;
-        rc = prepare_role(run, r);
-        if (rc)
-            break;
-        run->started_roles = (int)i + 1;   /* init was called: fini runs, whatever happens */
-        if (r->init)
-            rc = r->init(&run->svc, run->states[i]);
-        if (!rc)
-            rc = register_role(run, r, run->states[i]);
-        if (!rc && r->start)
-            rc = r->start(run->states[i]);
-        if (rc && !err[0])
-            snprintf(err, errlen, "role %s failed to start: %s", r->name, strerror(-rc));
-    }
-    return rc;
+    return td_roles_start(&run->svc, plan->roles, plan->nroles, run->states, &run->started_roles,
+                          plan->embedded_db, err, errlen);
 }
 
 static void print_url(const struct td_config *cfg, int port)

@@ -395,34 +395,3 @@ Test(svc, routes_dump_reads_the_tables_alone)
 }
 
 
-struct fake_conf {
-    int batch;
-};
-static const struct td_setting fake_setting_rows[] = {
-    {"fake-batch", "TODOD_FAKE_BATCH", "N", TD_SET_INT, offsetof(struct fake_conf, batch), 1, 64,
-     "8", NULL, "a role's own setting", NULL, NULL},
-    {0},
-};
-static const struct td_settings_group fake_settings = {
-    .name = "fake", .rows = fake_setting_rows, .block_size = sizeof(struct fake_conf),
-};
-static const struct td_role settings_role = {.name = "withsettings", .settings = &fake_settings,
-                                             .routes = fake_routes};
-
-Test(svc, a_role_extends_the_settings_with_its_own_rows)
-{
-    const struct td_role *roles[] = {&settings_role};
-    struct td_config c;
-    td_config_defaults(&c);
-    cr_assert_eq(td_svc_add_settings(&c, roles, 1), 0);
-    char *argv[] = {"--fake-batch", "32", NULL};
-    char err[200] = "";
-    cr_assert_eq(td_config_load(&c, 2, argv, err, sizeof err), 0, "%s", err);
-    const struct fake_conf *fc = td_config_group(&c, &fake_settings);
-    cr_assert_not_null(fc);
-    cr_assert_eq(fc->batch, 32);
-    char *bad[] = {"--fake-batch", "99", NULL};
-    cr_assert_eq(td_config_load(&c, 2, bad, err, sizeof err), -EINVAL);
-    cr_assert_not_null(strstr(err, "--fake-batch"), "%s", err);
-    td_config_free(&c);
-}
