@@ -410,6 +410,11 @@ char *td_auth_issue(struct td_auth *auth, const char *sub, time_t now)
     return out;
 }
 
+int td_auth_token_ttl(const struct td_auth *auth)
+{
+    return auth->ttl_s;
+}
+
 /* ---------- passwords ---------- */
 
 struct pw_work {

@@ -43,6 +43,9 @@ enum td_auth_error td_auth_verify(struct td_auth *auth, const char *token, time_
 /* Issues a token for sub with iat=now, exp=now+ttl (and iss/aud when configured).
  * Returns a malloc'd string or NULL. */
 char *td_auth_issue(struct td_auth *auth, const char *sub, time_t now);
+/* The ttl td_auth_issue uses (exp - iat of every token it issues), in seconds: what a
+ * login answer reports as expires_in. */
+int   td_auth_token_ttl(const struct td_auth *auth);
 
 /* Password hashing on the libuv thread pool (argon2id takes tens of ms: never on the
  * loop). The callback runs on the loop. encoded is the PHC string

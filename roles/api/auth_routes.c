@@ -9,6 +9,7 @@
 #include "core/task.h"
 #include "core/door.h"
 #include "core/tz.h"
+#include "core/utf8.h"
 #include "roles/api/api.h"
 
 struct account {
@@ -62,7 +63,8 @@ static int check_fields(struct api_call *call, json_t *body, struct account *a, 
         FIELD_ERROR("email", "must be an email address");
     if (!password || strlen(password) < (signup ? 8 : 1) || strlen(password) > 1024)
         FIELD_ERROR("password", signup ? "must be 8 to 1024 bytes" : "is required");
-    if (signup && json_object_get(body, "name") && (!name || strlen(name) > 200))
+    json_t *name_value = json_object_get(body, "name");
+    if (signup && name_value && !json_is_null(name_value) && (!name || strlen(name) > 200))
         FIELD_ERROR("name", "must be a string of at most 200 bytes");
     if (signup && json_object_get(body, "time_zone") && (!tz || !td_tz_valid(tz)))
         FIELD_ERROR("time_zone", "must be an IANA time zone such as Europe/Paris");
@@ -77,7 +79,17 @@ static int check_fields(struct api_call *call, json_t *body, struct account *a, 
     }
     a->email = strdup(email);
     a->password = strdup(password);
-    a->name = strdup(name ? name : "");
+    if (signup && (!name || !*name)) {
+        /* No name (absent, null or empty, as sign-up forms without a name field send):
+         * the email's local part, "ann.lee@example.com" -> "ann.lee", whole characters
+         * within the 200 bytes a name may have. */
+        char local[201];
+        char *part = strndup(email, (size_t)(strchr(email, '@') - email));
+        a->name = part && td_utf8_copy(local, sizeof local, part) != -EINVAL ? strdup(local) : NULL;
+        free(part);
+    } else {
+        a->name = strdup(name ? name : "");
+    }
     snprintf(a->time_zone, sizeof a->time_zone, "%s", tz ? tz : "UTC");
     return a->email && a->password && a->name ? 0 : -ENOMEM;
 }
@@ -85,13 +97,19 @@ static int check_fields(struct api_call *call, json_t *body, struct account *a, 
 static void send_session(struct api_call *call, int status, const char *user_id,
                          const char *user_json)
 {
-    char *token = td_auth_issue(td_door_auth(call->api->svc->door), user_id, time(NULL));
+    struct td_auth *auth = td_door_auth(call->api->svc->door);
+    char *token = td_auth_issue(auth, user_id, time(NULL));
     if (!token) {
         td_http_problem(call->req, 500, "internal", "Internal Server Error", "cannot issue a token", NULL);
         return;
     }
+    /* token and user are todod's own; access_token, token_type and expires_in are the
+     * OAuth 2.0 token response's names (RFC 6749 5.1) for clients that expect those.
+     * expires_in is the issuer's ttl: the token was issued just now. */
     struct td_buf b = {0};
-    td_buf_printf(&b, "{\"token\":\"%s\",\"token_type\":\"Bearer\",\"user\":%s}", token, user_json);
+    td_buf_printf(&b, "{\"token\":\"%s\",\"access_token\":\"%s\",\"token_type\":\"Bearer\","
+                  "\"expires_in\":%d,\"user\":%s}", token, token,
+                  td_auth_token_ttl(auth), user_json);
     free(token);
     td_http_add_header(call->req, "Cache-Control", "no-store");
     td_http_respond_buf(call->req, status, "application/json", &b);
@@ -271,6 +289,8 @@ const struct td_stmt_def api_auth_stmts[] = {
 
 const struct td_route_def api_auth_routes[] = {
     {"POST", "/api/auth/signup", handle_signup, TD_DOOR_PUBLIC},
+    /* The name front-ends written for the hackathon brief call signup by. */
+    {"POST", "/api/auth/register", handle_signup, TD_DOOR_PUBLIC},
     {"POST", "/api/auth/login", handle_login, TD_DOOR_PUBLIC},
     {"GET", "/api/me", handle_me, TD_DOOR_BEARER},
     {0},

@@ -37,6 +37,13 @@ static const struct sort_key sorts[] = {
 };
 #define NSORTS (sizeof sorts / sizeof sorts[0])
 
+/* Other names front-ends written for the hackathon brief send; cursors carry the
+ * canonical name, so a cursor works with either spelling. */
+static const struct { const char *alias, *name; } sort_aliases[] = {
+    {"due_date", "due_at"},
+    {"alphabetical", "title"},
+};
+
 /* Filters in parameter order; %d is the filter's parameter number. Only the filters a
  * request uses go into its statement, so each combination gets a plan of its own (one
  * statement with every filter optional got a generic plan that sorted all rows). */
@@ -332,8 +339,18 @@ static int parse_filters(struct td_http_req *req, struct list_query *q)
             return bad(req, "has_due", "has_due takes true or false");
         q->filter[F_HAS_DUE] = strdup(b ? "true" : "false");
     }
-    if ((v = td_http_query_param(req, "q", 0)) && strlen(v) > 200)
-        return bad(req, "q", "search text is limited to 200 bytes");
+    /* search is the hackathon front-ends' name for q. Both at once must agree: a client
+     * that fills both from one search box works, two different texts are a bug to
+     * report rather than a guess about which one was meant. An empty one (a cleared
+     * search box) searches nothing and so never disagrees. */
+    const char *search = td_http_query_param(req, "search", 0);
+    v = td_http_query_param(req, "q", 0);
+    if (v && *v && search && *search && strcmp(v, search) != 0)
+        return bad(req, "search", "q and search are one parameter: send one, or the same text in both");
+    if (!v || (!*v && search))
+        v = search;
+    if (v && strlen(v) > 200)
+        return bad(req, v == search ? "search" : "q", "search text is limited to 200 bytes");
     if (v)
         q->filter[F_SEARCH] = prefix_tsquery(v);
     return 0;
@@ -344,12 +361,16 @@ static int parse_order(struct td_http_req *req, struct list_query *q)
     const char *sort = td_http_query_param(req, "sort", 0);
     if (!sort)
         sort = q->filter[F_SEARCH] ? "relevance" : "created_at";
+    for (size_t i = 0; i < sizeof sort_aliases / sizeof sort_aliases[0]; i++)
+        if (strcmp(sort, sort_aliases[i].alias) == 0)
+            sort = sort_aliases[i].name;
     for (q->sort = 0; q->sort < NSORTS && strcmp(sorts[q->sort].name, sort) != 0; q->sort++)
         ;
     if (q->sort == NSORTS)
-        return bad(req, "sort", "sort takes created_at, updated_at, due_at, priority, title or relevance");
+        return bad(req, "sort", "sort takes created_at, updated_at, due_at (due_date), priority, "
+                                "title (alphabetical) or relevance");
     if (strcmp(sort, "relevance") == 0 && !q->filter[F_SEARCH])
-        return bad(req, "sort", "sort=relevance needs a search text in q");
+        return bad(req, "sort", "sort=relevance needs a search text in q or search");
     const char *order = td_http_query_param(req, "order", 0);
     if (order && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0)
         return bad(req, "order", "order takes asc or desc");

@@ -12,7 +12,8 @@
 #include "roles/api/api.h"
 #include "roles/api/task_json.h"
 
-/* Present members of d replace the stored ones (PATCH); PUT sends every member. */
+/* Present members of d replace the stored ones (PATCH, and PUT on the hackathon path);
+ * PUT /api/tasks/{id} sends every member. */
 #define SET_IF(col, expr) col " = CASE WHEN d ? '" col "' THEN " expr " ELSE t." col " END, "
 #define TASK_UPDATE_SET \
     SET_IF("title", "d->>'title'") \
@@ -261,6 +262,14 @@ static void handle_put(struct td_http_req *req, void *arg)
     update(req, arg, TD_TASK_REPLACE);
 }
 
+/* PUT /api/{user_id}/tasks/{id}: the hackathon brief's edit forms send only the fields
+ * they show and its back-ends update only those, so this PUT changes the members present
+ * and keeps the rest (PATCH semantics). /api/tasks/{id} keeps full replacement. */
+static void handle_put_partial(struct td_http_req *req, void *arg)
+{
+    update(req, arg, TD_TASK_PATCH);
+}
+
 /* ---------- delete ---------- */
 
 static void on_deleted(int status, struct td_db_res *res, void *arg)
@@ -325,17 +334,20 @@ static void handle_toggle(struct td_http_req *req, void *arg)
     api_exec(call, "task_toggle", 4, params, on_task_row);
 }
 
+/* Every task route but PUT, whose meaning differs between the two bases (see below). */
 #define TASK_ROUTES(base) \
     {"GET", base "/{id}", handle_get, TD_DOOR_BEARER}, \
     {"PATCH", base "/{id}", handle_patch, TD_DOOR_BEARER}, \
-    {"PUT", base "/{id}", handle_put, TD_DOOR_BEARER}, \
     {"DELETE", base "/{id}", handle_delete, TD_DOOR_BEARER}, \
     {"POST", base "/{id}/complete", handle_complete, TD_DOOR_BEARER}, \
     {"POST", base "/{id}/reopen", handle_reopen, TD_DOOR_BEARER}
 
 const struct td_route_def api_task_routes[] = {
     TASK_ROUTES("/api/tasks"),
+    {"PUT", "/api/tasks/{id}", handle_put, TD_DOOR_BEARER},
     TASK_ROUTES("/api/{user_id}/tasks"),
+    /* The hackathon contract's PUT updates only the fields sent. */
+    {"PUT", "/api/{user_id}/tasks/{id}", handle_put_partial, TD_DOOR_BEARER},
     /* The hackathon contract's toggle. */
     {"PATCH", "/api/{user_id}/tasks/{id}/complete", handle_toggle, TD_DOOR_BEARER},
     {0},

@@ -249,6 +249,141 @@ Test(api_auth, signup_and_login_validation_names_each_field)
     td_test_http_free(&r);
 }
 
+/* exp - iat of a token, read by PostgreSQL from its payload (base64url JSON). */
+static long token_lifetime(const char *token)
+{
+    return td_test_pg_long(&pg,
+        "SELECT (j->>'exp')::bigint - (j->>'iat')::bigint FROM (SELECT convert_from(decode("
+        "p || repeat('=', (4 - length(p) %% 4) %% 4), 'base64'), 'UTF8')::json AS j "
+        "FROM (SELECT translate(split_part('%s', '.', 2), '-_', '+/') AS p) x) y", token);
+}
+
+/* The OAuth 2.0 token-response members (RFC 6749 5.1) beside todod's own; asserts them
+ * and returns access_token (borrowed from j). */
+static const char *expect_token_response(json_t *j, const char *what)
+{
+    const char *token = td_test_jstr(j, "token"), *access = td_test_jstr(j, "access_token");
+    cr_assert(token && access, "%s: token %s, access_token %s", what, token, access);
+    cr_expect_str_eq(access, token, "%s: access_token is the same JWT as token", what);
+    cr_expect_str_eq(td_test_jstr(j, "token_type"), "Bearer", "%s", what);
+    json_t *expires = json_object_get(j, "expires_in");
+    cr_expect(json_is_integer(expires) && json_integer_value(expires) == 86400,
+              "%s: expires_in is the issuer's ttl in seconds", what);
+    cr_expect_eq(token_lifetime(access), json_integer_value(expires),
+                 "%s: expires_in is the token's own exp - iat", what);
+    cr_expect(td_test_jstr(j, "user.id") != NULL, "%s: user beside the token", what);
+    return access;
+}
+
+/* What a Next.js front-end written for the hackathon brief does: register with email and
+ * password only, keep access_token, send it as a bearer token; log in the same way. */
+Test(api_auth, register_login_answer_oauth_token_responses)
+{
+    struct td_test_http r;
+    const char *creds = "{\"email\":\"ann.lee@example.com\",\"password\":\"correct horse battery\"}";
+    const char *json_type[] = {"Content-Type: application/json", NULL};
+    td_test_api(todod.port, NULL, "POST", "/api/auth/register", creds, json_type, &r);
+    cr_assert_eq(r.status, 201, "%s", r.body);
+    char *cc = td_test_header(r.headers, "Cache-Control");
+    cr_expect(cc && strstr(cc, "no-store"), "token answers must not be cached: %s", cc);
+    free(cc);
+    json_t *reg = td_test_body_json(&r);
+    td_test_http_free(&r);
+    const char *access = expect_token_response(reg, "register");
+    cr_expect_str_eq(td_test_jstr(reg, "user.name"), "ann.lee", "the name defaults to the local part");
+    char uid[64];
+    snprintf(uid, sizeof uid, "%s", td_test_jstr(reg, "user.id"));
+    char *stored = td_test_pg_queryf(&pg, "SELECT name FROM users WHERE id = '%s'", uid);
+    cr_expect_str_eq(stored ? stored : "", "ann.lee");
+    free(stored);
+
+    /* access_token is a bearer token on /api/me and on the brief's task paths. */
+    json_t *me = NULL;
+    cr_expect_eq(td_test_api_json(todod.port, access, "GET", "/api/me", NULL, NULL, &me), 200);
+    cr_expect_str_eq(td_test_jstr(me, "id"), uid);
+    cr_expect_str_eq(td_test_jstr(me, "name"), "ann.lee");
+    json_decref(me);
+    char *tasks = td_test_fmt("/api/%s/tasks", uid);
+    json_t *t = NULL;
+    cr_expect_eq(td_test_api_json(todod.port, access, "POST", tasks, "{\"title\":\"Buy milk\"}",
+                                  json_type, &t), 201);
+    json_decref(t);
+    json_t *list = NULL;
+    cr_expect_eq(td_test_api_json(todod.port, access, "GET", tasks, NULL, NULL, &list), 200);
+    cr_expect(json_is_array(list) && json_array_size(list) == 1 &&
+              strcmp(td_test_jstr(json_array_get(list, 0), "title"), "Buy milk") == 0,
+              "the task made with access_token is listed");
+    json_decref(list);
+    free(tasks);
+
+    /* register is signup: the same email again is 409 and no second row. */
+    td_test_api(todod.port, NULL, "POST", "/api/auth/register",
+                "{\"email\":\"Ann.Lee@example.com\",\"password\":\"another password\"}", NULL, &r);
+    expect_problem(&r, 409, "register with a taken email");
+    td_test_http_free(&r);
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM users WHERE lower(email) = 'ann.lee@example.com'"), 1);
+
+    /* Login answers the same shape, and its access_token works too. */
+    json_t *login = NULL;
+    cr_assert_eq(td_test_api_json(todod.port, NULL, "POST", "/api/auth/login", creds, json_type,
+                                  &login), 200);
+    access = expect_token_response(login, "login");
+    cr_expect_str_eq(td_test_jstr(login, "user.id"), uid);
+    cr_expect_eq(td_test_api_json(todod.port, access, "GET", "/api/me", NULL, NULL, NULL), 200);
+    json_decref(login);
+    json_decref(reg);
+
+    /* Signup answers it too. */
+    json_t *sig = NULL;
+    cr_assert_eq(td_test_api_json(todod.port, NULL, "POST", "/api/auth/signup",
+                                  "{\"email\":\"bo@example.com\",\"password\":\"correct horse battery\","
+                                  "\"name\":\"Bo\"}", NULL, &sig), 201);
+    expect_token_response(sig, "signup");
+    cr_expect_str_eq(td_test_jstr(sig, "user.name"), "Bo", "a name sent is kept");
+    json_decref(sig);
+}
+
+/* A name that is null or empty defaults like an absent one; the default never cuts a
+ * character in two to fit a name's 200 bytes; a name that is not a string is still 422. */
+Test(api_auth, signup_name_defaults_from_the_email)
+{
+    char local[256] = "a";
+    for (int i = 0; i < 105; i++)
+        strcat(local, "\xc3\xa9");   /* é: 1 + 210 bytes in all */
+    char want[256] = "a";
+    for (int i = 0; i < 99; i++)
+        strcat(want, "\xc3\xa9");    /* 199 bytes: a 100th é would end at byte 201 */
+    struct { char *body; const char *name; } cases[] = {
+        {td_test_fmt("{\"email\":\"cy@example.com\",\"password\":\"correct horse battery\","
+                     "\"name\":null}"), "cy"},
+        {td_test_fmt("{\"email\":\"dee+todo@example.com\",\"password\":\"correct horse battery\","
+                     "\"name\":\"\"}"), "dee+todo"},
+        {td_test_fmt("{\"email\":\"%s@example.com\",\"password\":\"correct horse battery\"}", local),
+         want},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *j = NULL;
+        int st = td_test_api_json(todod.port, NULL, "POST", "/api/auth/register", cases[i].body,
+                                  NULL, &j);
+        cr_expect_eq(st, 201, "%s: %d", cases[i].body, st);
+        cr_expect_str_eq(td_test_jstr(j, "user.name") ? td_test_jstr(j, "user.name") : "",
+                         cases[i].name, "%s", cases[i].body);
+        json_decref(j);
+        free(cases[i].body);
+    }
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT octet_length(name) FROM users WHERE name LIKE 'a%%'"), 199);
+    struct td_test_http r;
+    td_test_api(todod.port, NULL, "POST", "/api/auth/register",
+                "{\"email\":\"ed@example.com\",\"password\":\"correct horse battery\",\"name\":42}",
+                NULL, &r);
+    expect_problem(&r, 422, "a number for a name");
+    json_t *p = td_test_body_json(&r);
+    cr_expect(td_test_problem_names(p, "name"));
+    json_decref(p);
+    td_test_http_free(&r);
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM users WHERE email = 'ed@example.com'"), 0);
+}
+
 /* /api/me with a token; returns the status and checks 401s carry WWW-Authenticate. */
 static int me_with(const char *token, const char *what)
 {

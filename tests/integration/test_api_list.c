@@ -264,6 +264,93 @@ Test(api_list, sorts_by_every_key_both_ways)
     expect_400("/api/tasks?sort=title&order=sideways", "order");
 }
 
+/* The words front-ends written for the hackathon brief send: sort=due_date,
+ * sort=alphabetical, sort=priority, status=all|pending|completed and search=, on both
+ * list paths. */
+Test(api_list, hackathon_sort_status_and_search_words)
+{
+    char plus1d[32], plus2d[32];
+    iso(plus1d, 86400);
+    iso(plus2d, 2 * 86400);
+    char *bodies[] = {
+        td_test_fmt("{\"title\":\"Buy milk\",\"priority\":\"low\",\"due_at\":\"%s\"}", plus2d),
+        td_test_fmt("{\"title\":\"walk dog\",\"priority\":\"urgent\",\"due_at\":\"%s\","
+                    "\"completed\":true}", plus1d),
+        td_test_fmt("{\"title\":\"Call plumber\",\"priority\":\"medium\"}"),
+    };
+    for (int i = 0; i < 3; i++) {
+        json_decref(td_test_create_task(todod.port, user.token, bodies[i]));
+        free(bodies[i]);
+    }
+    char *ubase = td_test_fmt("/api/%s/tasks", user.id);
+    for (int b = 0; b < 2; b++) {
+        const char *base = b ? ubase : "/api/tasks";
+        struct { const char *query, *want; } cases[] = {
+            {"sort=alphabetical", "Buy milk|Call plumber|walk dog"},
+            {"sort=alphabetical&order=desc", "walk dog|Call plumber|Buy milk"},
+            {"sort=title", "Buy milk|Call plumber|walk dog"},
+            /* Soonest first, no due date last. */
+            {"sort=due_date", "walk dog|Buy milk|Call plumber"},
+            {"sort=due_date&order=desc", "Call plumber|Buy milk|walk dog"},
+            /* Most urgent first. */
+            {"sort=priority", "walk dog|Call plumber|Buy milk"},
+            {"status=all&sort=alphabetical", "Buy milk|Call plumber|walk dog"},
+            {"status=pending&sort=alphabetical", "Buy milk|Call plumber"},
+            {"status=completed&sort=alphabetical", "walk dog"},
+            {"search=milk", "Buy milk"},
+            {"search=MILK&status=all", "Buy milk"},
+            {"search=milk&status=completed", ""},
+            {"search=plumb&sort=alphabetical", "Call plumber"},
+            {"search=milk&sort=relevance", "Buy milk"},
+            /* Both names with one text, or one of them empty (a cleared box), agree. */
+            {"search=milk&q=milk", "Buy milk"},
+            {"q=milk&search=", "Buy milk"},
+            {"search=milk&q=", "Buy milk"},
+            {"search=&sort=alphabetical", "Buy milk|Call plumber|walk dog"},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            char *path = td_test_fmt("%s?%s", base, cases[i].query);
+            expect_titles(path, 0, cases[i].want);
+            free(path);
+        }
+        char *path = td_test_fmt("%s?search=milk&q=dog", base);
+        expect_400(path, "search");
+        free(path);
+        char long_text[260];
+        memset(long_text, 'a', 201);
+        long_text[201] = '\0';
+        path = td_test_fmt("%s?search=%s", base, long_text);
+        expect_400(path, "search");
+        free(path);
+        path = td_test_fmt("%s?sort=alphabet", base);
+        expect_400(path, "sort");
+        free(path);
+    }
+    free(ubase);
+
+    /* A cursor from sort=alphabetical is the sort=title cursor: either spelling goes on. */
+    json_t *j = list("/api/tasks?sort=alphabetical&limit=1");
+    const char *c = td_test_jstr(j, "next_cursor");
+    cr_assert(c, "a first page of one has a next cursor");
+    char *p1 = td_test_fmt("/api/tasks?sort=title&limit=1&cursor=%s", c);
+    char *p2 = td_test_fmt("/api/tasks?sort=alphabetical&limit=1&cursor=%s", c);
+    char *p3 = td_test_fmt("/api/tasks?sort=due_date&limit=1&cursor=%s", c);
+    expect_titles(p1, 0, "Call plumber");
+    expect_titles(p2, 0, "Call plumber");
+    expect_400(p3, "cursor");
+    free(p1);
+    free(p2);
+    free(p3);
+    json_decref(j);
+    j = list("/api/tasks?sort=due_date&limit=1");
+    c = td_test_jstr(j, "next_cursor");
+    cr_assert(c);
+    p1 = td_test_fmt("/api/tasks?sort=due_at&limit=1&cursor=%s", c);
+    expect_titles(p1, 0, "Buy milk");
+    free(p1);
+    json_decref(j);
+}
+
 /* Walks every page of path (which has a '?'); returns all items in order, asserting
  * the page size. between(), when set, runs after each page. */
 static json_t *walk(const char *path, int limit, void (*between)(int page))

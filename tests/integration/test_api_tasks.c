@@ -349,6 +349,109 @@ Test(api_tasks, noop_patch_still_checks_if_match)
     json_decref(t);
 }
 
+/* The hackathon brief's edit form sends only the fields it shows with
+ * PUT /api/{user_id}/tasks/{id}, and the brief's back-ends update only those: that PUT
+ * keeps every absent field. PUT /api/tasks/{id} still replaces the whole task. */
+Test(api_tasks, hackathon_put_updates_only_the_fields_sent)
+{
+    const char *full = "{\"title\":\"Buy milk\",\"description\":\"2 litres, oat\","
+                       "\"priority\":\"high\",\"tags\":[\"errands\",\"home\"],"
+                       "\"due_at\":\"2031-03-04T10:30:00Z\"}";
+    json_t *t = td_test_create_task(todod.port, user.token, full);
+    char id[37];
+    snprintf(id, sizeof id, "%s", td_test_jstr(t, "id"));
+    char *upath = td_test_fmt("/api/%s/tasks/%s", user.id, id);
+    json_t *j = NULL;
+    struct td_test_http r;
+
+    /* What a Next.js edit form with a single title input sends. */
+    const char *json_type[] = {"Content-Type: application/json", NULL};
+    td_test_api(todod.port, user.token, "PUT", upath, "{\"title\":\"new\"}", json_type, &r);
+    cr_assert_eq(r.status, 200, "%s", r.body);
+    char *etag = td_test_header(r.headers, "ETag");
+    cr_expect_str_eq(etag ? etag : "", "\"2\"");
+    free(etag);
+    j = td_test_body_json(&r);
+    td_test_http_free(&r);
+    cr_expect_str_eq(td_test_jstr(j, "title"), "new");
+    cr_expect_str_eq(td_test_jstr(j, "description"), "2 litres, oat");
+    cr_expect_str_eq(td_test_jstr(j, "priority"), "high");
+    cr_expect(json_equal(json_object_get(j, "tags"), json_object_get(t, "tags")), "tags kept");
+    cr_expect_str_eq(td_test_jstr(j, "due_at"), "2031-03-04T10:30:00Z");
+    cr_expect_str_eq(td_test_jstr(j, "status"), "pending");
+    cr_expect_str_eq(td_test_jstr(j, "created_at"), td_test_jstr(t, "created_at"));
+    json_decref(j);
+    /* What the row holds, not only what the answer says. */
+    char *row = td_test_pg_queryf(&pg, "SELECT concat_ws('|', title, description, priority, "
+                                  "array_to_string(tags, ','), due_at AT TIME ZONE 'UTC') "
+                                  "FROM tasks WHERE id = '%s'", id);
+    cr_expect_str_eq(row ? row : "", "new|2 litres, oat|3|errands,home|2031-03-04 10:30:00");
+    free(row);
+    expect_types(id, "todo.task.created,todo.task.updated");
+    expect_event(id, "todo.task.updated", "new");
+
+    /* The brief's form with title, description and the completed checkbox. */
+    cr_expect_eq(td_test_api_json(todod.port, user.token, "PUT", upath,
+                                  "{\"title\":\"Buy milk\",\"description\":\"1 litre\","
+                                  "\"completed\":true}", json_type, &j), 200);
+    cr_expect_str_eq(td_test_jstr(j, "description"), "1 litre");
+    cr_expect_str_eq(td_test_jstr(j, "status"), "completed");
+    cr_expect(td_test_jstr(j, "completed_at") != NULL);
+    cr_expect_str_eq(td_test_jstr(j, "priority"), "high");
+    cr_expect_eq(json_array_size(json_object_get(j, "tags")), 2);
+    json_decref(j);
+    expect_event(id, "todo.task.completed", "Buy milk");
+
+    /* Validation is PATCH's: no title is fine, a bad title is still 422, and If-Match
+     * still guards the write. */
+    cr_expect_eq(td_test_api_json(todod.port, user.token, "PUT", upath,
+                                  "{\"priority\":\"low\"}", NULL, &j), 200);
+    cr_expect_str_eq(td_test_jstr(j, "title"), "Buy milk");
+    cr_expect_str_eq(td_test_jstr(j, "priority"), "low");
+    cr_expect_eq(json_integer_value(json_object_get(j, "version")), 4);
+    json_decref(j);
+    td_test_api(todod.port, user.token, "PUT", upath, "{\"title\":\"\"}", NULL, &r);
+    expect_problem(&r, 422, "empty title on the hackathon PUT");
+    td_test_http_free(&r);
+    const char *stale[] = {"If-Match: \"3\"", NULL};
+    td_test_api(todod.port, user.token, "PUT", upath, "{\"title\":\"lost\"}", stale, &r);
+    expect_problem(&r, 412, "stale If-Match on the hackathon PUT");
+    td_test_http_free(&r);
+    /* Nothing to change: the task as it is, no new version, no event. */
+    cr_expect_eq(td_test_api_json(todod.port, user.token, "PUT", upath, "{}", NULL, &j), 200);
+    cr_expect_eq(json_integer_value(json_object_get(j, "version")), 4);
+    json_decref(j);
+    expect_types(id, "todo.task.created,todo.task.updated,todo.task.completed,todo.task.updated");
+
+    /* The same body on /api/tasks/{id} replaces: absent fields take their defaults. */
+    char *path = task_path(id, NULL);
+    cr_expect_eq(td_test_api_json(todod.port, user.token, "PUT", path, "{\"title\":\"new\"}",
+                                  json_type, &j), 200);
+    cr_expect_str_eq(td_test_jstr(j, "title"), "new");
+    cr_expect_str_eq(td_test_jstr(j, "description"), "");
+    cr_expect_str_eq(td_test_jstr(j, "priority"), "none");
+    cr_expect_eq(json_array_size(json_object_get(j, "tags")), 0);
+    cr_expect(json_is_null(json_object_get(j, "due_at")));
+    cr_expect_str_eq(td_test_jstr(j, "status"), "pending");
+    json_decref(j);
+    td_test_api(todod.port, user.token, "PUT", path, "{\"priority\":\"low\"}", NULL, &r);
+    expect_problem(&r, 422, "PUT /api/tasks/{id} without a title");
+    td_test_http_free(&r);
+
+    /* Another user's task stays out of reach on the hackathon PUT. */
+    struct td_test_user other;
+    td_test_user_fake(&other);
+    char *opath = td_test_fmt("/api/%s/tasks/%s", other.id, id);
+    td_test_api(todod.port, other.token, "PUT", opath, "{\"title\":\"mine now\"}", NULL, &r);
+    expect_problem(&r, 404, "another user's task");
+    td_test_http_free(&r);
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM tasks WHERE title = 'mine now'"), 0);
+    free(opath);
+    free(path);
+    free(upath);
+    json_decref(t);
+}
+
 Test(api_tasks, complete_and_reopen_are_idempotent_toggle_flips)
 {
     json_t *t = td_test_create_task(todod.port, user.token, "{\"title\":\"Laundry\"}");

@@ -202,6 +202,24 @@ Test(auth, issued_token_is_standard_hs256)
     td_auth_free(a);
 }
 
+/* The ttl a login answer reports is the one issued tokens carry; 0 means the default. */
+Test(auth, token_ttl_is_what_issue_uses)
+{
+    struct td_auth *a = make_auth(NULL, NULL, 0);
+    cr_assert_eq(td_auth_token_ttl(a), 3600);
+    char *t = td_auth_issue(a, "u1", NOW);
+    json_t *p = payload_of(t);
+    cr_assert_eq(json_integer_value(json_object_get(p, "exp")) -
+                 json_integer_value(json_object_get(p, "iat")), td_auth_token_ttl(a));
+    json_decref(p);
+    free(t);
+    td_auth_free(a);
+    struct td_auth_opts o = {.secret = KEY};
+    cr_assert_eq(td_auth_new(&o, &a), 0);
+    cr_assert_eq(td_auth_token_ttl(a), 86400, "the default ttl");
+    td_auth_free(a);
+}
+
 Test(auth, issue_without_iss_aud_omits_them)
 {
     struct td_auth *a = make_auth(NULL, "", 0); /* "" means not configured */
