@@ -7,6 +7,7 @@
  * accepted algorithms at exactly one (HS256), so "none" and RS256/HS256 confusion
  * (algorithm switching) cannot reach a signature check at all. */
 #include "core/auth.h"
+#include "core/base64.h"
 
 #include <argon2.h>
 #include <errno.h>
@@ -165,17 +166,6 @@ const char *td_auth_error_text(enum td_auth_error e)
 
 /* ---------- verification ---------- */
 
-static int b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '-' ? 62 : c == '_' ? 63 : -1;
-}
-
 /* Strict base64url (RFC 7515 2): URL alphabet, no padding, no whitespace, and unused
  * trailing bits zero, so each byte string has exactly one accepted spelling.
  * Returns the decoded length or -1. */
@@ -187,7 +177,7 @@ static long b64url_decode(const char *in, size_t len, unsigned char *out, size_t
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < len; i++) {
-        int v = b64url_value((unsigned char)in[i]);
+        int v = td_base64_value((unsigned char)in[i], 1);
         if (v < 0)
             return -1;
         acc = (acc << 6) | (uint32_t)v; /* only the low bits matter; wrap is fine */

@@ -2,6 +2,7 @@
  * padding (not auth's base64url), and a decoded field must have had exactly one
  * spelling: no leading zeros in numbers, zero unused bits in base64, as in libargon2. */
 #include "core/phc.h"
+#include "core/base64.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,17 +10,6 @@
 
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
 
 static size_t b64_len(size_t n)
 {
@@ -88,7 +78,7 @@ static const char *get_b64(const char *s, uint8_t *out, size_t *len)
     int bits = 0;
     size_t n = 0;
     int v;
-    for (; (v = b64_value((unsigned char)*s)) >= 0; s++) {
+    for (; (v = td_base64_value((unsigned char)*s, 0)) >= 0; s++) {
         acc = (acc << 6) | (uint32_t)v;
         bits += 6;
         if (bits >= 8) {
