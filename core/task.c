@@ -345,6 +345,14 @@ static const char *const recurrence_words[][2] = {
     {"yearly", "FREQ=YEARLY"},
 };
 
+const char *td_task_recurrence_word(const char *rrule)
+{
+    for (size_t i = 0; rrule && i < sizeof recurrence_words / sizeof recurrence_words[0]; i++)
+        if (!strcasecmp(rrule, recurrence_words[i][1]))
+            return recurrence_words[i][0];
+    return NULL;
+}
+
 /* The stored form of a recurrence: *rule is NULL for none (null, "" or "none"), the RRULE
  * of a word, or the RRULE text without its "RRULE:" prefix (pointing into v). Returns 0,
  * or -EINVAL with the reason in why. */

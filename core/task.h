@@ -55,6 +55,11 @@ struct td_task_errors {
 int td_task_validate(json_t *input, enum td_task_mode mode, const char *user_tz, json_t **out,
                      struct td_task_errors *errs);
 
+/* The word a stored rule is named by (the seeds' recurrence_pattern): "daily", "weekly",
+ * "monthly" or "yearly" when rrule is exactly FREQ=DAILY, FREQ=WEEKLY, FREQ=MONTHLY or
+ * FREQ=YEARLY (in any case), else NULL (rrule may be NULL). proto/sql's
+ * todod_recurrence_pattern says the same for events. */
+const char *td_task_recurrence_word(const char *rrule);
 /* Priority name for 0..4, or NULL. */
 const char *td_task_priority_name(int p);
 /* Parses "none|low|medium|high|urgent|p1..p4" into 0..4; -EINVAL otherwise. */

@@ -686,6 +686,27 @@ Test(task, recurrence_in_words)
     cr_expect(strstr(errs.items[0].message, "NUL"));
 }
 
+Test(task, recurrence_word_names_only_the_four_plain_rules)
+{
+    cr_expect_str_eq(td_task_recurrence_word("FREQ=DAILY"), "daily");
+    cr_expect_str_eq(td_task_recurrence_word("FREQ=WEEKLY"), "weekly");
+    cr_expect_str_eq(td_task_recurrence_word("FREQ=MONTHLY"), "monthly");
+    cr_expect_str_eq(td_task_recurrence_word("freq=yearly"), "yearly", "RRULE names are case-blind");
+    static const char *const others[] = {"FREQ=DAILY;INTERVAL=2", "FREQ=WEEKLY;BYDAY=MO",
+                                         "FREQ=HOURLY", "RRULE:FREQ=DAILY", "FREQ=DAILY;",
+                                         " FREQ=DAILY", "daily", "", NULL};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        cr_expect_null(td_task_recurrence_word(others[i]), "%s", others[i] ? others[i] : "NULL");
+    /* Every word goes in and comes back out as itself. */
+    static const char *const words[] = {"daily", "weekly", "monthly", "yearly"};
+    char text[64];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(text, sizeof text, "{\"recurrence_pattern\":\"%s\"}", words[i]);
+        ok(text, TD_TASK_PATCH);
+        cr_expect_str_eq(td_task_recurrence_word(str("recurrence")), words[i]);
+    }
+}
+
 Test(task, recurrence_without_due_date_is_kept)
 {
     /* Without a due date a recurrence counts from the task's creation. */
