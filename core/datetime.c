@@ -108,20 +108,26 @@ static bool digits(const char *s, int n, int *out)
     return true;
 }
 
-/* "HH:MM:SS[.frac]" then "Z" or "+HH:MM"; seconds since midnight minus the offset. */
-static int parse_clock(const char *p, long long *secs)
+/* "HH:MM:SS[.frac]" then "Z" or "+HH:MM"; seconds since midnight minus the offset. With
+ * lenient, ":SS" may be left out and so may the offset (*local is then set). */
+static int parse_clock(const char *p, bool lenient, long long *secs, bool *local)
 {
-    int h, mi, s, oh = 0, om = 0, sign = 0;
-    if (!digits(p, 2, &h) || p[2] != ':' || !digits(p + 3, 2, &mi) || p[5] != ':' ||
-        !digits(p + 6, 2, &s) || h > 23 || mi > 59 || s > 59)
+    int h, mi, s = 0, oh = 0, om = 0, sign = 0;
+    if (!digits(p, 2, &h) || p[2] != ':' || !digits(p + 3, 2, &mi) || h > 23 || mi > 59)
         return -EINVAL;
-    p += 8;
-    if (*p == '.') { /* fractional seconds are dropped: storage has whole seconds */
-        if (*++p < '0' || *p > '9')
+    p += 5;
+    if (*p == ':' || !lenient) {
+        if (*p != ':' || !digits(p + 1, 2, &s) || s > 59)
             return -EINVAL;
-        while (*p >= '0' && *p <= '9')
-            p++;
+        p += 3;
+        if (*p == '.') { /* fractional seconds are dropped: storage has whole seconds */
+            if (*++p < '0' || *p > '9')
+                return -EINVAL;
+            while (*p >= '0' && *p <= '9')
+                p++;
+        }
     }
+    *local = false;
     if (*p == 'Z' || *p == 'z') {
         p++;
     } else if (*p == '+' || *p == '-') {
@@ -130,6 +136,8 @@ static int parse_clock(const char *p, long long *secs)
             om > 59)
             return -EINVAL;
         p += 6;
+    } else if (lenient && !*p) {
+        *local = true;
     } else {
         return -EINVAL;
     }
@@ -139,7 +147,8 @@ static int parse_clock(const char *p, long long *secs)
     return 0;
 }
 
-int td_datetime_parse_rfc3339(const char *s, long long *unix_s, int *date_only)
+static int parse_datetime(const char *s, bool lenient, long long *unix_s,
+                          enum td_datetime_form *form)
 {
     int y, m, d;
     if (!s || !unix_s)
@@ -148,20 +157,37 @@ int td_datetime_parse_rfc3339(const char *s, long long *unix_s, int *date_only)
         !digits(s + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
         return -EINVAL;
     long long t = days_from_civil(y, m, d) * 86400;
-    bool date = s[10] == '\0';
-    if (!date) {
+    enum td_datetime_form f = TD_DATETIME_DATE;
+    if (s[10] != '\0') {
         long long secs;
+        bool local;
         /* RFC 3339 5.6 allows 't' and, by note, a space for 'T'. */
-        if ((s[10] != 'T' && s[10] != 't' && s[10] != ' ') || parse_clock(s + 11, &secs))
+        if ((s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+            parse_clock(s + 11, lenient, &secs, &local))
             return -EINVAL;
         t += secs;
+        f = local ? TD_DATETIME_LOCAL : TD_DATETIME_INSTANT;
     }
     if (t < TD_DATETIME_MIN || t > TD_DATETIME_MAX)
         return -ERANGE;
     *unix_s = t;
-    if (date_only)
-        *date_only = date;
+    if (form)
+        *form = f;
     return 0;
+}
+
+int td_datetime_parse_rfc3339(const char *s, long long *unix_s, int *date_only)
+{
+    enum td_datetime_form f;
+    int rc = parse_datetime(s, false, unix_s, &f);
+    if (!rc && date_only)
+        *date_only = f == TD_DATETIME_DATE;
+    return rc;
+}
+
+int td_datetime_parse_input(const char *s, long long *unix_s, enum td_datetime_form *form)
+{
+    return parse_datetime(s, true, unix_s, form);
 }
 
 /* ---------- ISO 8601 durations ---------- */

@@ -23,6 +23,23 @@ struct td_datetime_civil {
  * 0001..9999. */
 int td_datetime_parse_rfc3339(const char *s, long long *unix_s, int *date_only);
 
+/* What td_datetime_parse_input read. */
+enum td_datetime_form {
+    TD_DATETIME_INSTANT, /* "Z" or an offset: the value is an instant */
+    TD_DATETIME_DATE,    /* a date alone: its midnight, read as if in UTC */
+    TD_DATETIME_LOCAL,   /* a date-time without offset: the wall time, read as if in UTC */
+};
+
+/* Parses a date or date-time the way forms send one: what td_datetime_parse_rfc3339
+ * takes, with the seconds optional ("2026-12-20T09:00Z", "2026-12-20T09:00+01:00"), and
+ * also a local date-time without offset, the value of an HTML datetime-local input
+ * ("2026-12-20T09:00", "2026-12-20T09:00:00", "2026-12-20T09:00:00.5"; a fraction of a
+ * second is dropped). For TD_DATETIME_DATE and TD_DATETIME_LOCAL, *unix_s holds the
+ * wall-clock fields read as UTC: the caller places them in a zone (td_datetime_split,
+ * then td_tz_local_to_utc). Returns -EINVAL for bad syntax or an impossible date, -ERANGE
+ * when the value read as UTC falls outside years 0001..9999. */
+int td_datetime_parse_input(const char *s, long long *unix_s, enum td_datetime_form *form);
+
 /* Writes t as "YYYY-MM-DDTHH:MM:SSZ" into buf (n >= 21). Returns -ERANGE outside
  * TD_DATETIME_MIN..TD_DATETIME_MAX, -ENOSPC when buf is too small. */
 int td_datetime_format_utc(long long t, char *buf, size_t n);

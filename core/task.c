@@ -109,19 +109,21 @@ int td_task_priority_parse(const char *s, int *out)
 
 /* ---------- field validators ---------- */
 
-/* Midnight of the date at utc_midnight (a date-only value) in zone, in unix seconds. */
-static int zone_midnight(const char *zone, long long utc_midnight, long long *out)
+/* The instant of a wall-clock time in zone; wall holds its fields read as UTC (what
+ * td_datetime_parse_input gives for a date or a local date-time). */
+static int zone_place(const char *zone, long long wall, long long *out)
 {
-    struct td_datetime_civil day;
-    int rc = td_datetime_split(utc_midnight, &day);
-    return rc ? rc : td_tz_local_to_utc(zone, &day, out);
+    struct td_datetime_civil local;
+    int rc = td_datetime_split(wall, &local);
+    return rc ? rc : td_tz_local_to_utc(zone, &local, out);
 }
 
 struct ctx {
-    enum td_task_mode      mode;
+    enum td_task_mode      mode;    /* without TD_TASK_LENIENT */
+    bool                   lenient; /* unknown members are ignored, not refused */
     json_t                *out;
     struct td_task_errors *errs;
-    const char            *zone; /* for date-only due dates */
+    const char            *zone; /* for date-only and local due dates */
     bool                   zone_bad;
     bool                   oom;
 };
@@ -166,6 +168,14 @@ static void check_status(struct ctx *c, json_t *v, bool alias)
     if (strcmp(s, "pending") && strcmp(s, "completed"))
         return err_add(c->errs, "status", "must be pending or completed");
     put(c, "status", json_string(s));
+}
+
+/* status and completed sent together (as GET answers them) and saying the same. */
+static bool status_same(struct ctx *c, json_t *status, json_t *completed)
+{
+    (void)c;
+    return json_is_string(status) && json_is_boolean(completed) &&
+           json_is_true(completed) == !strcmp(json_string_value(status), "completed");
 }
 
 static void check_priority(struct ctx *c, json_t *v)
@@ -247,11 +257,42 @@ static void check_tags(struct ctx *c, json_t *v)
         json_decref(tags);
 }
 
-/* due_at: an RFC 3339 date-time in UTC, or a date meaning "all day" in the task's zone. */
+/* A due date as clients send it, as unix seconds in *t: an RFC 3339 date-time (seconds
+ * optional), a date alone (all day from midnight in the task's zone: *all_day), or a
+ * local date-time without offset (an HTML datetime-local value, read in the task's zone;
+ * RFC 5545 3.3.5 settles times a DST change skips or repeats). Returns 0, -EINVAL or
+ * -ERANGE from parsing; -EDOM when time_zone is bad (already reported), -EOVERFLOW when
+ * the zone moves the time out of range, -ENOENT when it cannot be placed otherwise. */
+static int due_value(struct ctx *c, json_t *v, long long *t, bool *all_day)
+{
+    enum td_datetime_form form;
+    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+        return -EINVAL;
+    int rc = td_datetime_parse_input(json_string_value(v), t, &form);
+    if (rc)
+        return rc;
+    *all_day = form == TD_DATETIME_DATE;
+    if (form == TD_DATETIME_INSTANT)
+        return 0;
+    if (c->zone_bad) /* time_zone already has an error; nothing sane to compute */
+        return -EDOM;
+    rc = zone_place(c->zone, *t, t);
+    return rc == -ERANGE ? -EOVERFLOW : rc ? -ENOENT : 0;
+}
+
+/* due_at and due_date sent together (as GET answers them) and meaning the same instant. */
+static bool due_same(struct ctx *c, json_t *a, json_t *b)
+{
+    long long ta, tb;
+    bool da, db;
+    return json_equal(a, b) || (!due_value(c, a, &ta, &da) && !due_value(c, b, &tb, &db) &&
+                                ta == tb && da == db);
+}
+
 static void check_due(struct ctx *c, json_t *v, const char *field)
 {
     long long t;
-    int date_only = 0;
+    bool all_day = false;
     char buf[32];
     if (json_is_null(v)) {
         put(c, "due_at", json_null());
@@ -259,22 +300,24 @@ static void check_due(struct ctx *c, json_t *v, const char *field)
     }
     if (!json_is_string(v))
         return err_add(c->errs, field, "must be a string");
-    int rc = td_datetime_parse_rfc3339(json_string_value(v), &t, &date_only);
+    int rc = due_value(c, v, &t, &all_day);
+    if (rc == -EDOM)
+        return;
+    if (rc == -ENOENT)
+        return err_add(c->errs, field, "cannot be placed in time_zone");
+    if (rc == -EOVERFLOW)
+        return err_add(c->errs, field, "is out of range");
+    if (rc == -ERANGE)
+        return err_add(c->errs, field, "must be between years 0001 and 9999");
     if (rc)
-        return err_add(c->errs, field, rc == -ERANGE ? "must be between years 0001 and 9999"
-                                                     : "must be an RFC 3339 date-time or a date");
-    if (date_only) {
-        if (c->zone_bad) /* time_zone already has an error; nothing sane to compute */
-            return;
-        if ((rc = zone_midnight(c->zone, t, &t)))
-            return err_add(c->errs, field, rc == -ERANGE ? "is out of range"
-                                                         : "cannot be placed in time_zone");
-    }
+        return err_add(c->errs, field,
+                       "must be an RFC 3339 date-time, a local date-time like "
+                       "2026-12-20T09:00 or a date");
     td_datetime_format_utc(t, buf, sizeof buf);
     put(c, "due_at", json_string(buf));
     /* A date-time leaves all_day out: the store keeps the flag of an unchanged due date
      * (a PUT of a GET body) and clears it for a new one. */
-    if (date_only)
+    if (all_day)
         put(c, "all_day", json_true());
 }
 
@@ -293,20 +336,75 @@ static void check_time_zone(struct ctx *c, json_t *v)
     put(c, "time_zone", json_string(z));
 }
 
+/* The plain rules forms name in words (the seeds' recurrence_pattern). Anchored at the
+ * due time, or at the creation when there is none. */
+static const char *const recurrence_words[][2] = {
+    {"daily", "FREQ=DAILY"},
+    {"weekly", "FREQ=WEEKLY"},
+    {"monthly", "FREQ=MONTHLY"},
+    {"yearly", "FREQ=YEARLY"},
+};
+
+const char *td_task_recurrence_word(const char *rrule)
+{
+    for (size_t i = 0; rrule && i < sizeof recurrence_words / sizeof recurrence_words[0]; i++)
+        if (!strcasecmp(rrule, recurrence_words[i][1]))
+            return recurrence_words[i][0];
+    return NULL;
+}
+
+/* The stored form of a recurrence: *rule is NULL for none (null, "" or "none"), the RRULE
+ * of a word, or the RRULE text without its "RRULE:" prefix (pointing into v). Returns 0,
+ * or -EINVAL with the reason in why. */
+static int recurrence_value(json_t *v, const char **rule, char *why, size_t n)
+{
+    *rule = NULL;
+    if (json_is_null(v))
+        return 0;
+    if (!json_is_string(v))
+        return snprintf(why, n, "must be a string"), -EINVAL;
+    const char *s = json_string_value(v);
+    if (strlen(s) != json_string_length(v))
+        return snprintf(why, n, "must not contain NUL characters"), -EINVAL;
+    if (!*s || !strcasecmp(s, "none"))
+        return 0;
+    for (size_t i = 0; i < sizeof recurrence_words / sizeof recurrence_words[0]; i++) {
+        if (!strcasecmp(s, recurrence_words[i][0])) {
+            *rule = recurrence_words[i][1];
+            return 0;
+        }
+    }
+    if (td_rrule_validate(s, why, n)) {
+        if (!strchr(s, '=')) /* a word, not an attempt at a rule */
+            snprintf(why, n, "must be none, daily, weekly, monthly, yearly or an RRULE "
+                             "such as FREQ=WEEKLY;BYDAY=MO");
+        return -EINVAL;
+    }
+    *rule = td_rrule_strip_prefix(s);
+    return 0;
+}
+
+/* recurrence and recurrence_pattern sent together (as GET answers them), same rule. */
+static bool recurrence_same(struct ctx *c, json_t *a, json_t *b)
+{
+    (void)c;
+    const char *ra, *rb;
+    char why[8];
+    if (json_equal(a, b))
+        return true;
+    if (recurrence_value(a, &ra, why, sizeof why) || recurrence_value(b, &rb, why, sizeof why))
+        return false;
+    return ra == rb || (ra && rb && !strcmp(ra, rb));
+}
+
 static void check_recurrence(struct ctx *c, json_t *v, const char *field)
 {
     char why[96];
-    if (json_is_null(v))
-        return put(c, "recurrence", json_null());
-    if (!json_is_string(v))
-        return err_add(c->errs, field, "must be a string");
-    const char *s = json_string_value(v);
-    if (strlen(s) != json_string_length(v))
-        return err_add(c->errs, field, "must not contain NUL characters");
-    if (td_rrule_validate(s, why, sizeof why))
+    const char *rule;
+    if (recurrence_value(v, &rule, why, sizeof why))
         return err_add(c->errs, field, "%s", why);
     /* Stored without the "RRULE:" prefix: the recur role feeds it straight to libical. */
-    put(c, "recurrence", json_string(td_rrule_strip_prefix(s)));
+    put(c, "recurrence", rule ? json_string(rule) : json_null());
 }
 
 /* One reminder object; returns a new normalised object or NULL after recording why. */
@@ -398,33 +496,51 @@ static const char *const known_fields[] = {
     "due_date", "time_zone", "recurrence", "recurrence_pattern", "reminders",
 };
 
+/* What the server keeps and answers but never takes from a client: ignored on every
+ * path, so a task can be sent back as GET answered it. all_day follows the due date's
+ * form (a date alone is all day). */
+static const char *const read_only_fields[] = {
+    "id", "user_id", "created_at", "updated_at", "completed_at", "version", "all_day",
+};
+
+static bool listed(const char *key, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(key, list[i]))
+            return true;
+    return false;
+}
+
+#define LISTED(key, list) listed(key, list, sizeof list / sizeof list[0])
+
 static void check_unknown(struct ctx *c, json_t *in)
 {
     const char *key;
     json_t *v;
+    if (c->lenient)
+        return;
     json_object_foreach(in, key, v) {
-        bool known = false;
-        for (size_t i = 0; i < sizeof known_fields / sizeof known_fields[0]; i++)
-            known |= !strcmp(key, known_fields[i]);
-        if (!known)
+        if (!LISTED(key, known_fields) && !LISTED(key, read_only_fields))
             err_add(c->errs, key, "unknown field");
     }
 }
 
-/* The member under its canonical name or its alias; both at once is an error, reported on
- * the alias. *field says which name the client used, for error messages. */
+/* The member under its canonical name or its alias. Both at once is accepted when same
+ * says they agree (a GET answer sent back carries both), else an error on the alias.
+ * *field says which name the client used, for error messages. */
 static json_t *member(struct ctx *c, json_t *in, const char *name, const char *alias,
-                      const char **field, bool *conflict)
+                      bool (*same)(struct ctx *, json_t *, json_t *), const char **field,
+                      bool *conflict)
 {
     json_t *v = json_object_get(in, name), *a = alias ? json_object_get(in, alias) : NULL;
     *field = name;
     *conflict = false;
-    if (v && a) {
+    if (v && a && !same(c, v, a)) {
         err_add(c->errs, alias, "conflicts with %s", name);
         *conflict = true;
         return NULL;
     }
-    if (a)
+    if (a && !v)
         *field = alias;
     return v ? v : a;
 }
@@ -453,18 +569,14 @@ static void put_defaults(struct ctx *c, json_t *in, const char *user_tz)
         put(c, "reminders", json_array());
 }
 
-/* recurrence and offset reminders hang off due_at. On create/replace due_at must be
- * given; on PATCH the stored row may have one, so only an explicit null here conflicts. */
-static void check_needs_due(struct ctx *c, json_t *due, bool due_conflict, json_t *recur,
-                            bool offset_reminders, const char *recur_field)
+/* Offset reminders hang off due_at. On create/replace due_at must be given; on PATCH the
+ * stored row may have one, so only an explicit null here conflicts. (A recurrence needs
+ * no due date: without one it counts from the task's creation.) */
+static void check_needs_due(struct ctx *c, json_t *due, bool due_conflict, bool offset_reminders)
 {
     bool no_due = c->mode == TD_TASK_PATCH ? (due && json_is_null(due))
                                            : (!due_conflict && (!due || json_is_null(due)));
-    if (!no_due)
-        return;
-    if (recur && !json_is_null(recur))
-        err_add(c->errs, recur_field, "needs due_at");
-    if (offset_reminders)
+    if (no_due && offset_reminders)
         err_add(c->errs, "reminders", "offset reminders need due_at");
 }
 
@@ -483,21 +595,22 @@ static void check_members(struct ctx *c, json_t *in)
         put(c, "description", json_string(""));
     else if (v)
         check_text(c, "description", v, false, 0, DESCRIPTION_MAX);
-    if ((v = member(c, in, "status", "completed", &f_st, &st_conflict)))
+    if ((v = member(c, in, "status", "completed", status_same, &f_st, &st_conflict)))
         check_status(c, v, !strcmp(f_st, "completed"));
     if ((v = json_object_get(in, "priority")))
         check_priority(c, v);
     if ((v = json_object_get(in, "tags")))
         check_tags(c, v);
-    json_t *due = member(c, in, "due_at", "due_date", &f_due, &due_conflict);
+    json_t *due = member(c, in, "due_at", "due_date", due_same, &f_due, &due_conflict);
     if (due)
         check_due(c, due, f_due);
-    json_t *recur = member(c, in, "recurrence", "recurrence_pattern", &f_rec, &rec_conflict);
+    json_t *recur = member(c, in, "recurrence", "recurrence_pattern", recurrence_same, &f_rec,
+                           &rec_conflict);
     if (recur)
         check_recurrence(c, recur, f_rec);
     if ((v = json_object_get(in, "reminders")))
         offsets = check_reminders(c, v);
-    check_needs_due(c, due, due_conflict, recur, offsets, f_rec);
+    check_needs_due(c, due, due_conflict, offsets);
 }
 
 int td_task_validate(json_t *input, enum td_task_mode mode, const char *user_tz, json_t **out,
@@ -511,14 +624,18 @@ int td_task_validate(json_t *input, enum td_task_mode mode, const char *user_tz,
         err_add(errs, "body", "must be a JSON object");
         return -EINVAL;
     }
-    struct ctx c = {.mode = mode, .out = json_object(), .errs = errs, .zone = user_tz};
+    struct ctx c = {.mode = (enum td_task_mode)(mode & ~TD_TASK_LENIENT),
+                    .lenient = (mode & TD_TASK_LENIENT) != 0, .errs = errs, .zone = user_tz};
+    if (c.mode != TD_TASK_CREATE && c.mode != TD_TASK_REPLACE && c.mode != TD_TASK_PATCH)
+        return -EINVAL;
+    c.out = json_object();
     if (!c.out)
         return -ENOMEM;
     if (!c.zone)
         c.zone = "UTC";
     check_unknown(&c, input);
     check_members(&c, input);
-    if (mode != TD_TASK_PATCH)
+    if (c.mode != TD_TASK_PATCH)
         put_defaults(&c, input, user_tz);
     if (c.oom || errs->count) {
         json_decref(c.out);

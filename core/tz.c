@@ -192,6 +192,31 @@ static struct icaltimetype ical_time(const struct td_datetime_civil *c)
     return tt;
 }
 
+/* The zone's UTC offset, in seconds, at the UTC instant t (clamped to the four-digit
+ * years, where every zone's rules are plain). */
+static int offset_at(icaltimezone *z, long long t, long long *off)
+{
+    struct td_datetime_civil u;
+    if (t < TD_DATETIME_MIN)
+        t = TD_DATETIME_MIN;
+    if (t > TD_DATETIME_MAX)
+        t = TD_DATETIME_MAX;
+    int rc = td_datetime_split(t, &u);
+    if (rc)
+        return rc;
+    struct icaltimetype tt = ical_time(&u);
+    int is_dst = 0;
+    *off = icaltimezone_get_utc_offset_of_utc_time(z, &tt, &is_dst);
+    return 0;
+}
+
+/* libical's own answer for a wall-clock time (icaltimezone_get_utc_offset) takes the
+ * second occurrence of a repeated time and the later offset inside a gap, the opposite of
+ * RFC 5545. So the instant is worked out from UTC offsets, which are unambiguous: the
+ * offsets in force a day before and a day after the wall time (no zone changes twice in
+ * two days) give at most two candidates, wall - before and wall - after; a candidate
+ * is real when the zone shows that wall time at it. Both real: a repeated time, the
+ * earlier wins. Neither: a skipped time, read with the offset before the gap. */
 int td_tz_local_to_utc(const char *zone, const struct td_datetime_civil *local,
                        long long *utc_s)
 {
@@ -200,14 +225,21 @@ int td_tz_local_to_utc(const char *zone, const struct td_datetime_civil *local,
     icaltimezone *z = zone_get(zone);
     if (!z)
         return -ENOENT;
-    long long wall;
+    long long wall, before, after, at1, at2;
     int rc = td_datetime_join(local, &wall);
-    if (rc)
+    if (rc || (rc = offset_at(z, wall - 86400, &before)) ||
+        (rc = offset_at(z, wall + 86400, &after)))
         return rc;
-    struct icaltimetype tt = ical_time(local);
-    int is_dst = 0;
-    /* Offset in force at that wall-clock time; UTC = local - offset. */
-    long long t = wall - icaltimezone_get_utc_offset(z, &tt, &is_dst);
+    long long t1 = wall - before, t2 = wall - after, t;
+    if ((rc = offset_at(z, t1, &at1)) || (rc = offset_at(z, t2, &at2)))
+        return rc;
+    bool real1 = at1 == before, real2 = at2 == after;
+    if (real1 && real2)
+        t = t1 < t2 ? t1 : t2;
+    else if (real2)
+        t = t2;
+    else
+        t = t1; /* real, or the gap: the offset before it */
     if (t < TD_DATETIME_MIN || t > TD_DATETIME_MAX)
         return -ERANGE;
     *utc_s = t;

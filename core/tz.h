@@ -24,7 +24,10 @@ int td_tz_load(const char *dir);
 int td_tz_valid(const char *name);
 
 /* The UTC instant of a wall-clock time in zone. A time that a DST change skips or repeats
- * is resolved as libical resolves it. Returns -ENOENT for an unknown zone, -EINVAL for
+ * is resolved as RFC 5545 3.3.5 says: a time in a gap is read with the offset in force
+ * before the gap (02:30 on New York's spring-forward day is 03:30 EDT, 07:30Z), a
+ * repeated time is its first occurrence (01:30 on the fall-back day is 01:30 EDT,
+ * 05:30Z). Returns -ENOENT for an unknown zone, -EINVAL for
  * impossible fields, -ERANGE when the instant falls outside years 0001..9999. */
 int td_tz_local_to_utc(const char *zone, const struct td_datetime_civil *local,
                        long long *utc_s);

@@ -68,9 +68,10 @@ void  api_exec(struct api_call *call, const char *stmt, int n, const char *const
 /* Validates a task body for mode (a core/task.h enum value); answers 4xx and returns NULL
  * on failure, else the normalised JSON text (malloc'd). */
 char *api_validated_body(struct api_call *call, int mode, const char *zone);
-/* A date-only due date ("2026-12-01") means midnight in the task's zone. When the body has
- * one and names no time_zone, this looks the zone up (the user's on create and PUT, the
- * task's on PATCH) before calling cont; otherwise cont runs at once with zone NULL. */
+/* A date-only due date ("2026-12-01") means midnight in the task's zone, a local date-time
+ * ("2026-12-01T09:00") that time there. When the body has one and names no time_zone,
+ * this looks the zone up (the user's on create and PUT, the task's on PATCH) before
+ * calling cont; otherwise cont runs at once with zone NULL. */
 void  api_resolve_zone(struct api_call *call, int mode,
                        void (*cont)(struct api_call *call, const char *zone));
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/jsonw.h"
+#include "core/task.h"
 
 static const char *const priorities[] = {"none", "low", "medium", "high", "urgent"};
 
@@ -55,12 +56,25 @@ int api_task_json(struct td_buf *b, const struct td_db_res *res, int row, int c)
     td_buf_puts(b, priorities[prio >= 0 && prio <= 4 ? prio : 0]);
     td_buf_puts(b, "\",\"tags\":");
     td_buf_puts(b, V(6));
+    /* due_date and recurrence_pattern: the seeds' names, beside todod's own. */
     td_buf_puts(b, ",\"due_at\":");
+    put_time(b, V(7));
+    td_buf_puts(b, ",\"due_date\":");
     put_time(b, V(7));
     td_buf_puts(b, V(8)[0] == 't' ? ",\"all_day\":true,\"time_zone\":" : ",\"all_day\":false,\"time_zone\":");
     td_jsonw_str(b, V(9), (size_t)-1);
     td_buf_puts(b, ",\"recurrence\":");
     put_str_or_null(b, V(10));
+    /* The word when the rule is a plain daily/weekly/monthly/yearly one, else the rule. */
+    const char *word = td_task_recurrence_word(V(10));
+    td_buf_puts(b, ",\"recurrence_pattern\":");
+    if (word) {
+        td_buf_puts(b, "\"");
+        td_buf_puts(b, word);
+        td_buf_puts(b, "\"");
+    } else {
+        put_str_or_null(b, V(10));
+    }
     td_buf_puts(b, ",\"reminders\":");
     td_buf_puts(b, V(11));
     td_buf_puts(b, ",\"created_at\":");

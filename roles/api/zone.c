@@ -1,33 +1,38 @@
 #define _GNU_SOURCE   /* memmem */
-/* Which zone a date-only due date belongs to, looked up only when a body needs it. */
+/* Which zone a date-only or local due date belongs to, looked up only when a body needs
+ * it. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/datetime.h"
 #include "core/task.h"
 #include "roles/api/api.h"
 
-/* 1 when the body sets due_at/due_date to a bare date and sets no time_zone. */
+/* 1 when the body sets due_at/due_date to a bare date or to a local date-time without
+ * offset (an HTML datetime-local value) and sets no time_zone. */
 static int needs_zone(struct td_http_req *req)
 {
     size_t len;
     const char *raw = td_http_body(req, &len);
-    /* Most bodies have no date-only due: settle it without parsing when we can. Whether
+    /* Most bodies have no such due: settle it without parsing when we can. Whether
      * a time_zone member is present needs the parse: the bytes may sit in any string. */
     if (!memmem(raw, len, "\"due_", 5))
         return 0;
     json_t *j = json_loadb(raw, len, 0, NULL);
     const char *names[] = {"due_at", "due_date"};
-    int bare = 0;
+    int local = 0;
     if (json_object_get(j, "time_zone")) {
         json_decref(j);
         return 0;
     }
     for (int i = 0; i < 2 && j; i++) {
         const char *v = json_string_value(json_object_get(j, names[i]));
-        bare |= v && strlen(v) == 10;
+        long long t;
+        enum td_datetime_form form;
+        local |= v && td_datetime_parse_input(v, &t, &form) == 0 && form != TD_DATETIME_INSTANT;
     }
     json_decref(j);
-    return bare;
+    return local;
 }
 
 static void on_zone(int status, struct td_db_res *res, void *arg)

@@ -91,6 +91,18 @@ static char *task_path(const char *id, const char *suffix)
     return td_test_fmt("/api/tasks/%s%s", id, suffix ? suffix : "");
 }
 
+/* The 422 a user's request gets, parsed. */
+static json_t *expect_422_as(const struct td_test_user *u, const char *method, const char *path,
+                             const char *body)
+{
+    struct td_test_http r;
+    td_test_api(todod.port, u->token, method, path, body, NULL, &r);
+    expect_problem(&r, 422, body);
+    json_t *j = json_loads(r.body, 0, NULL);
+    td_test_http_free(&r);
+    return j;
+}
+
 Test(api_tasks, create_round_trips_every_field_with_defaults)
 {
     struct td_test_http r;
@@ -195,6 +207,151 @@ Test(api_tasks, create_round_trips_every_field_with_defaults)
     free(upath);
     cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM tasks"), 5);
     cr_expect_eq(td_test_outbox_count(&pg), 5, "one event per create");
+}
+
+/* ---------- the hackathon front-ends' bodies ---------- */
+
+/* A user who signed up in New York: their zone reads local due times. */
+static void user_in_new_york(struct td_test_user *u)
+{
+    td_test_user_fake(u);
+    free(td_test_pg_queryf(&pg, "INSERT INTO users (id, email, time_zone) VALUES ('%s', '%s@ny.test', "
+                                "'America/New_York')", u->id, u->id));
+}
+
+/* Creates on the brief's route; asserts 201. */
+static json_t *brief_create(const struct td_test_user *u, const char *body)
+{
+    char *path = td_test_fmt("/api/%s/tasks", u->id);
+    json_t *t = NULL;
+    int status = td_test_api_json(todod.port, u->token, "POST", path, body, NULL, &t);
+    cr_assert_eq(status, 201, "%s: %d %s", body, status, t ? json_dumps(t, 0) : "");
+    free(path);
+    return t;
+}
+
+Test(api_tasks, hackathon_form_bodies_work_unchanged)
+{
+    struct td_test_user ny;
+    user_in_new_york(&ny);
+    /* What a Next.js form posts: a datetime-local value, recurrence in words, its own
+     * user_id and UI state. */
+    char *body = td_test_fmt("{\"title\":\"x\",\"recurrence\":\"none\",\"due_date\":\"2026-12-20T09:00\","
+                             "\"priority\":\"high\",\"tags\":[\"a\"],\"user_id\":\"%s\",\"isEditing\":false}",
+                             ny.id);
+    json_t *t = brief_create(&ny, body);
+    free(body);
+    cr_expect_str_eq(td_test_jstr(t, "due_at"), "2026-12-20T14:00:00Z", "09:00 EST");
+    cr_expect_str_eq(td_test_jstr(t, "due_date"), "2026-12-20T14:00:00Z");
+    cr_expect(json_is_false(json_object_get(t, "all_day")));
+    cr_expect_str_eq(td_test_jstr(t, "time_zone"), "America/New_York");
+    cr_expect(json_is_null(json_object_get(t, "recurrence")));
+    cr_expect(json_is_null(json_object_get(t, "recurrence_pattern")),
+              "recurrence_pattern present and null");
+    cr_expect_str_eq(td_test_jstr(t, "priority"), "high");
+    cr_expect_eq(json_array_size(json_object_get(t, "tags")), 1);
+    cr_expect_str_eq(json_string_value(json_array_get(json_object_get(t, "tags"), 0)), "a");
+    cr_expect_null(json_object_get(t, "isEditing"));
+    char *tpath = td_test_fmt("/api/%s/tasks/%s", ny.id, td_test_jstr(t, "id"));
+    json_t *g = NULL;
+    cr_expect_eq(td_test_api_json(todod.port, ny.token, "GET", tpath, NULL, NULL, &g), 200);
+    cr_expect(json_equal(g, t), "GET differs from the create answer");
+    json_decref(g);
+    json_t *o = td_test_outbox_last(&pg, td_test_jstr(t, "id"));
+    cr_expect_str_eq(td_test_jstr(o, "event.data.task_data.due_date"), "2026-12-20T14:00:00Z");
+    cr_expect(json_is_null(td_test_jget(o, "event.data.task_data.recurrence_pattern")));
+    json_decref(o);
+
+    /* PATCH reads a local time in the task's zone; a time the spring-forward skips takes
+     * the offset before the gap (RFC 5545): 02:30 EST is 07:30Z. */
+    cr_expect_eq(td_test_api_json(todod.port, ny.token, "PATCH", tpath,
+                                  "{\"due_date\":\"2026-03-08T02:30\",\"isEditing\":true}", NULL, &g), 200);
+    cr_expect_str_eq(td_test_jstr(g, "due_at"), "2026-03-08T07:30:00Z");
+    cr_expect_str_eq(td_test_jstr(g, "due_date"), "2026-03-08T07:30:00Z");
+    json_decref(g);
+    /* ...and a repeated one is its first occurrence: 01:30 EDT is 05:30Z. */
+    cr_expect_eq(td_test_api_json(todod.port, ny.token, "PUT", tpath,
+                                  "{\"title\":\"x\",\"due_date\":\"2026-11-01T01:30:00\"}", NULL, &g), 200);
+    cr_expect_str_eq(td_test_jstr(g, "due_at"), "2026-11-01T05:30:00Z");
+    json_decref(g);
+    json_decref(t);
+    free(tpath);
+
+    /* A recurrence in words without a due date is kept. */
+    t = brief_create(&ny, "{\"title\":\"y\",\"recurrence\":\"Weekly\",\"due_date\":null}");
+    cr_expect_str_eq(td_test_jstr(t, "recurrence"), "FREQ=WEEKLY");
+    cr_expect_str_eq(td_test_jstr(t, "recurrence_pattern"), "weekly");
+    cr_expect(json_is_null(json_object_get(t, "due_at")));
+    cr_expect(json_is_null(json_object_get(t, "due_date")));
+    o = td_test_outbox_last(&pg, td_test_jstr(t, "id"));
+    cr_expect_str_eq(td_test_jstr(o, "event.data.task_data.recurrence_pattern"), "weekly");
+    json_decref(o);
+    /* What GET gave goes back through todod's own strict route unchanged: the seeds'
+     * names and the server-managed members agree with the rest. */
+    char *text = json_dumps(t, JSON_COMPACT);
+    char *own = task_path(td_test_jstr(t, "id"), NULL);
+    cr_expect_eq(td_test_api_json(todod.port, ny.token, "PUT", own, text, NULL, &g), 200, "%s", text);
+    cr_expect_str_eq(td_test_jstr(g, "recurrence"), "FREQ=WEEKLY");
+    cr_expect_str_eq(td_test_jstr(g, "recurrence_pattern"), "weekly");
+    cr_expect_eq(json_integer_value(json_object_get(g, "version")), 2);
+    json_decref(g);
+    /* An RRULE that is not one of the four plain ones is its own pattern. */
+    cr_expect_eq(td_test_api_json(todod.port, ny.token, "PATCH", own,
+                                  "{\"recurrence_pattern\":\"FREQ=WEEKLY;BYDAY=MO,FR\"}", NULL, &g), 200);
+    cr_expect_str_eq(td_test_jstr(g, "recurrence_pattern"), "FREQ=WEEKLY;BYDAY=MO,FR");
+    json_decref(g);
+    o = td_test_outbox_last(&pg, td_test_jstr(t, "id"));
+    cr_expect_str_eq(td_test_jstr(o, "event.data.task_data.recurrence_pattern"), "FREQ=WEEKLY;BYDAY=MO,FR");
+    json_decref(o);
+    free(text);
+    free(own);
+    json_decref(t);
+
+    /* Minutes-only RFC 3339 with an offset is an instant; a body's time_zone reads a local one. */
+    t = brief_create(&ny, "{\"title\":\"z\",\"due_date\":\"2026-12-20T09:00+01:00\"}");
+    cr_expect_str_eq(td_test_jstr(t, "due_at"), "2026-12-20T08:00:00Z");
+    json_decref(t);
+    t = brief_create(&ny, "{\"title\":\"z\",\"due_date\":\"2026-12-20T09:00\",\"time_zone\":\"Asia/Kolkata\"}");
+    cr_expect_str_eq(td_test_jstr(t, "due_at"), "2026-12-20T03:30:00Z");
+    json_decref(t);
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM tasks WHERE user_id = '%s'", ny.id), 4);
+}
+
+/* todod's own routes stay strict: a member nobody knows is a typo, named in the 422. */
+Test(api_tasks, unknown_members_are_refused_on_todods_own_routes)
+{
+    struct td_test_user ny;
+    user_in_new_york(&ny);
+    struct td_test_http r;
+    td_test_api(todod.port, ny.token, "POST", "/api/tasks", "{\"title\":\"x\",\"isEditing\":false}", NULL, &r);
+    expect_problem(&r, 422, "unknown member on /api/tasks");
+    json_t *j = td_test_body_json(&r);
+    td_test_http_free(&r);
+    cr_expect(td_test_problem_names(j, "isEditing"), "422 does not name isEditing: %s", json_dumps(j, 0));
+    json_decref(j);
+    /* Server-managed members are no typo: ignored there too. */
+    char *body = td_test_fmt("{\"title\":\"x\",\"user_id\":\"%s\",\"id\":null,\"version\":3,\"all_day\":true}",
+                             ny.id);
+    json_t *t = NULL;
+    cr_expect_eq(td_test_api_json(todod.port, ny.token, "POST", "/api/tasks", body, NULL, &t), 201);
+    free(body);
+    cr_expect_eq(json_integer_value(json_object_get(t, "version")), 1);
+    cr_expect(json_is_false(json_object_get(t, "all_day")));
+    char *own = task_path(td_test_jstr(t, "id"), NULL);
+    j = expect_422_as(&ny, "PATCH", own, "{\"priorty\":\"high\"}");
+    cr_expect(td_test_problem_names(j, "priorty"));
+    json_decref(j);
+    /* The same member on the brief's route is ignored. */
+    char *brief = td_test_fmt("/api/%s/tasks/%s", ny.id, td_test_jstr(t, "id"));
+    json_t *u = NULL;
+    cr_expect_eq(td_test_api_json(todod.port, ny.token, "PATCH", brief, "{\"priorty\":\"high\"}", NULL, &u),
+                 200);
+    cr_expect_str_eq(td_test_jstr(u, "priority"), "none");
+    json_decref(u);
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM tasks WHERE user_id = '%s'", ny.id), 1);
+    free(brief);
+    free(own);
+    json_decref(t);
 }
 
 Test(api_tasks, get_patch_put_delete_with_if_match)

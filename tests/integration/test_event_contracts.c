@@ -171,3 +171,74 @@ Test(event_contracts, task_update_and_reminder_schemas_fit_real_tasks)
     json_decref(reminder);
     json_decref(t);
 }
+
+/* recurrence_pattern is the same word-or-RRULE in the api's answers (C, task_json.c), in
+ * the events (SQL, todod_task_event) and in todod_task_json: a plain daily, weekly,
+ * monthly or yearly rule by its word, any other rule as itself, null when none. */
+Test(event_contracts, recurrence_pattern_is_the_word_or_the_rule_everywhere)
+{
+    struct td_test_user u;
+    td_test_user_fake(&u);
+    static const struct { const char *in, *rule, *pattern; } cases[] = {
+        {"\"Weekly\"", "FREQ=WEEKLY", "weekly"},
+        {"\"daily\"", "FREQ=DAILY", "daily"},
+        {"\"MONTHLY\"", "FREQ=MONTHLY", "monthly"},
+        {"\"yearly\"", "FREQ=YEARLY", "yearly"},
+        {"\"freq=daily\"", "freq=daily", "daily"},
+        {"\"RRULE:FREQ=YEARLY\"", "FREQ=YEARLY", "yearly"},
+        {"\"FREQ=DAILY;INTERVAL=2\"", "FREQ=DAILY;INTERVAL=2", "FREQ=DAILY;INTERVAL=2"},
+        {"\"FREQ=WEEKLY;BYDAY=MO\"", "FREQ=WEEKLY;BYDAY=MO", "FREQ=WEEKLY;BYDAY=MO"},
+        {"\"none\"", NULL, NULL},
+        {"\"\"", NULL, NULL},
+        {"null", NULL, NULL},
+    };
+    json_t *data = td_test_schema_load("proto/events/task-event.schema.json");
+    json_t *update = td_test_schema_load("proto/events/task-update.schema.json");
+    char *path = td_test_fmt("/api/%s/tasks", u.id);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *body = td_test_fmt("{\"title\":\"r%zu\",\"recurrence_pattern\":%s,\"isEditing\":false}",
+                                 i, cases[i].in);
+        json_t *t = NULL;
+        cr_assert_eq(td_test_api_json(todod.port, u.token, "POST", path, body, NULL, &t), 201, "%s", body);
+        const char *id = td_test_jstr(t, "id");
+        if (cases[i].rule) {
+            cr_expect_str_eq(td_test_jstr(t, "recurrence"), cases[i].rule, "%s", body);
+            cr_expect_str_eq(td_test_jstr(t, "recurrence_pattern"), cases[i].pattern, "%s", body);
+        } else {
+            cr_expect(json_is_null(json_object_get(t, "recurrence")), "%s", body);
+            cr_expect(json_is_null(json_object_get(t, "recurrence_pattern")), "%s", body);
+        }
+        json_t *o = td_test_outbox_last(&pg, id);
+        json_t *ev_pattern = td_test_jget(o, "event.data.task_data.recurrence_pattern");
+        cr_expect(ev_pattern && json_equal(ev_pattern, json_object_get(t, "recurrence_pattern")),
+                  "%s: event says %s", body, json_dumps(ev_pattern, JSON_ENCODE_ANY));
+        char why[512];
+        cr_expect_eq(td_test_schema_validate(data, td_test_jget(o, "event.data"), why, sizeof why), 0,
+                     "%s: %s", body, why);
+        /* todod_task_json, the shape task-updates will carry, is the api's answer. */
+        char *row = td_test_pg_queryf(&pg, "SELECT todod_task_json(t)::text FROM tasks t WHERE id = '%s'", id);
+        json_t *sql = json_loads(row ? row : "null", 0, NULL);
+        cr_expect(json_equal(sql, t), "%s: todod_task_json %s differs from the answer %s", body, row,
+                  json_dumps(t, 0));
+        json_t *payload = json_pack("{s:s,s:s,s:s,s:O,s:O,s:s}", "event_type", "created", "task_id", id,
+                                    "user_id", u.id, "task", t, "version", json_object_get(t, "version"),
+                                    "timestamp", "2026-11-23T10:00:00Z");
+        cr_expect_eq(td_test_schema_validate(update, payload, why, sizeof why), 0, "%s: %s", body, why);
+        json_decref(payload);
+        json_decref(sql);
+        free(row);
+        json_decref(o);
+        json_decref(t);
+        free(body);
+    }
+    /* The schemas refuse an empty pattern: "" is none, which is null. */
+    json_t *bad = json_pack("{s:s}", "recurrence_pattern", "");
+    char why[512];
+    json_t *def = td_test_jget(data, "$defs.task_data.properties.recurrence_pattern");
+    cr_assert_not_null(def);
+    cr_expect_neq(td_test_schema_validate(def, json_object_get(bad, "recurrence_pattern"), why, sizeof why), 0);
+    json_decref(bad);
+    free(path);
+    json_decref(data);
+    json_decref(update);
+}

@@ -62,6 +62,68 @@ Test(datetime, parse_rfc3339_range_is_four_digit_years)
     cr_expect_eq(td_datetime_parse_rfc3339("9999-12-31T23:59:59-00:01", &t, NULL), -ERANGE);
 }
 
+/* ---------- form input: RFC 3339 without seconds, dates, local date-times ---------- */
+
+static long long input_ok(const char *s, enum td_datetime_form want)
+{
+    long long t = 0;
+    enum td_datetime_form f = (enum td_datetime_form)-1;
+    cr_assert_eq(td_datetime_parse_input(s, &t, &f), 0, "%s refused", s);
+    cr_expect_eq(f, want, "%s read as form %d", s, f);
+    return t;
+}
+
+Test(datetime, parse_input_reads_what_forms_send)
+{
+    /* 2026-12-20T09:00:00Z is 1797757200. */
+    cr_expect_eq(input_ok("2026-12-20T09:00:00Z", TD_DATETIME_INSTANT), 1797757200);
+    cr_expect_eq(input_ok("2026-12-20T09:00Z", TD_DATETIME_INSTANT), 1797757200, "no seconds");
+    cr_expect_eq(input_ok("2026-12-20T09:00+01:00", TD_DATETIME_INSTANT), 1797757200 - 3600);
+    cr_expect_eq(input_ok("2026-12-20t09:00-05:30", TD_DATETIME_INSTANT), 1797757200 + 19800);
+    cr_expect_eq(input_ok("2026-12-20T09:00:00.250+00:00", TD_DATETIME_INSTANT), 1797757200);
+    /* HTML datetime-local: no offset, seconds and a fraction optional. */
+    cr_expect_eq(input_ok("2026-12-20T09:00", TD_DATETIME_LOCAL), 1797757200);
+    cr_expect_eq(input_ok("2026-12-20T09:00:00", TD_DATETIME_LOCAL), 1797757200);
+    cr_expect_eq(input_ok("2026-12-20T09:00:59.999", TD_DATETIME_LOCAL), 1797757259);
+    cr_expect_eq(input_ok("2026-12-20 09:00", TD_DATETIME_LOCAL), 1797757200);
+    cr_expect_eq(input_ok("2026-12-20", TD_DATETIME_DATE), 1797724800);
+    cr_expect_eq(input_ok("0001-01-01T00:00", TD_DATETIME_LOCAL), TD_DATETIME_MIN);
+    cr_expect_eq(input_ok("9999-12-31T23:59:59", TD_DATETIME_LOCAL), TD_DATETIME_MAX);
+    long long t;
+    cr_expect_eq(td_datetime_parse_input("2026-12-20T09:00", &t, NULL), 0, "form may be NULL");
+    cr_expect_eq(td_datetime_parse_input("0000-12-31T23:00", &t, NULL), -ERANGE);
+    cr_expect_eq(td_datetime_parse_input("0001-01-01T00:00+00:01", &t, NULL), -ERANGE);
+    cr_expect_eq(td_datetime_parse_input(NULL, &t, NULL), -EINVAL);
+    cr_expect_eq(td_datetime_parse_input("2026-12-20", NULL, NULL), -EINVAL);
+}
+
+Test(datetime, parse_input_refuses_bad_syntax)
+{
+    static const char *const cases[] = {
+        "2026-12-20T09", "2026-12-20T9:00", "2026-12-20T09:0", "2026-12-20T09:00:",
+        "2026-12-20T09:00:0", "2026-12-20T09:00.5", "2026-12-20T09:00:00.",
+        "2026-12-20T24:00", "2026-12-20T09:60", "2026-12-20T09:00:60", "2026-12-20T09:00 ",
+        "2026-12-20T09:00+1:00", "2026-12-20T09:00+0100", "2026-12-20T09:00+01",
+        "2026-12-20T09:00Z ", "2026-12-20T", "2026-02-30T09:00", "2026-12-20X09:00",
+        "20261220T0900", "tomorrow", "",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        long long t;
+        cr_expect_eq(td_datetime_parse_input(cases[i], &t, NULL), -EINVAL, "%s", cases[i]);
+    }
+}
+
+Test(datetime, parse_rfc3339_stays_strict)
+{
+    /* What only forms may send: RFC 3339 itself needs the seconds and an offset. */
+    static const char *const cases[] = {"2026-12-20T09:00", "2026-12-20T09:00Z",
+                                        "2026-12-20T09:00+01:00", "2026-12-20T09:00:00"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        long long t;
+        cr_expect_eq(td_datetime_parse_rfc3339(cases[i], &t, NULL), -EINVAL, "%s", cases[i]);
+    }
+}
+
 Test(datetime, format_utc)
 {
     char buf[21];

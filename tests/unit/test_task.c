@@ -184,7 +184,132 @@ Test(task, patch_refuses_null_where_not_nullable)
 Test(task, unknown_members_are_errors)
 {
     bad("{\"title\":\"x\",\"colour\":\"red\"}", TD_TASK_CREATE, "colour", "unknown field");
-    bad("{\"id\":\"1\"}", TD_TASK_PATCH, "id", "unknown field");
+    bad("{\"isEditing\":false}", TD_TASK_PATCH, "isEditing", "unknown field");
+    bad("{\"Title\":\"x\"}", TD_TASK_PATCH, "Title", "unknown field");
+}
+
+Test(task, server_managed_members_are_ignored_on_every_path)
+{
+    static const char *const ro =
+        "\"id\":\"7d444840-9dc0-11d1-b245-5ffdce74fad2\",\"user_id\":\"someone else\","
+        "\"created_at\":\"2000-01-01T00:00:00Z\",\"updated_at\":\"junk\",\"completed_at\":null,"
+        "\"version\":99,\"all_day\":true";
+    char text[512];
+    snprintf(text, sizeof text, "{%s}", ro);
+    ok(text, TD_TASK_PATCH);
+    cr_expect_eq(json_object_size(out), 0, "nothing of them is kept");
+    snprintf(text, sizeof text, "{\"title\":\"x\",\"due_at\":\"2026-03-01T09:00:00Z\",%s}", ro);
+    for (int lenient = 0; lenient <= 1; lenient++) {
+        cr_assert_eq(run(text, TD_TASK_CREATE | (lenient ? TD_TASK_LENIENT : 0)), 0);
+        cr_expect_eq(json_object_size(out), 9, "the canonical members but all_day");
+        cr_expect_null(json_object_get(out, "id"));
+        cr_expect_null(json_object_get(out, "version"));
+        cr_expect_null(json_object_get(out, "all_day"), "all_day follows the due date, not the body");
+    }
+}
+
+Test(task, lenient_mode_ignores_unknown_members_but_not_bad_values)
+{
+    const char *text = "{\"title\":\"x\",\"isEditing\":false,\"colour\":\"red\",\"extra\":{}}";
+    cr_assert_eq(run(text, TD_TASK_CREATE), -EINVAL);
+    cr_expect_eq(errs.count, 3, "strict: each unknown member named");
+    cr_assert_eq(run(text, TD_TASK_CREATE | TD_TASK_LENIENT), 0);
+    cr_expect_eq(json_object_size(out), 10);
+    cr_expect_null(json_object_get(out, "isEditing"));
+    cr_expect_str_eq(str("title"), "x");
+    cr_assert_eq(run("{\"isEditing\":true}", TD_TASK_PATCH | TD_TASK_LENIENT), 0);
+    cr_expect_eq(json_object_size(out), 0);
+    /* Known members are still checked. */
+    cr_assert_eq(run("{\"title\":\"\",\"isEditing\":1,\"priority\":\"extreme\"}",
+                     TD_TASK_REPLACE | TD_TASK_LENIENT), -EINVAL);
+    cr_expect_eq(errs.count, 2);
+    cr_expect_str_eq(errs.items[0].field, "title");
+    cr_expect_str_eq(errs.items[1].field, "priority");
+    cr_assert_eq(run("{\"isEditing\":1}", TD_TASK_REPLACE | TD_TASK_LENIENT), -EINVAL);
+    cr_expect_str_eq(errs.items[0].field, "title", "a whole task still needs its title");
+    /* Inside a reminder the members stay strict. */
+    cr_assert_eq(run("{\"reminders\":[{\"at\":\"2026-03-01T10:00:00Z\",\"when\":1}]}",
+                     TD_TASK_PATCH | TD_TASK_LENIENT), -EINVAL);
+    cr_expect_str_eq(errs.items[0].field, "reminders[0].when");
+}
+
+Test(task, a_bad_mode_is_refused)
+{
+    json_t *in = json_pack("{s:s}", "title", "x");
+    cr_expect_eq(td_task_validate(in, (enum td_task_mode)3, "UTC", &out, &errs), -EINVAL);
+    cr_expect_null(out);
+    cr_expect_eq(td_task_validate(in, (enum td_task_mode)(3 | TD_TASK_LENIENT), "UTC", &out, &errs),
+                 -EINVAL);
+    cr_expect_eq(td_task_validate(in, (enum td_task_mode)(1 << 9), "UTC", &out, &errs), -EINVAL);
+    cr_expect_null(out);
+    json_decref(in);
+}
+
+/* What a hackathon front-end's form posts to /api/{user_id}/tasks. */
+Test(task, the_hackathon_form_body_is_accepted_leniently)
+{
+    const char *text =
+        "{\"title\":\"x\",\"recurrence\":\"none\",\"due_date\":\"2026-12-20T09:00\","
+        "\"priority\":\"high\",\"tags\":[\"a\"],\"user_id\":\"u-1\",\"isEditing\":false}";
+    cr_assert_eq(run_tz(text, TD_TASK_CREATE | TD_TASK_LENIENT, "America/New_York"), 0,
+                 "%s: %s", errs.count ? errs.items[0].field : "", errs.count ? errs.items[0].message : "");
+    cr_expect_str_eq(str("due_at"), "2026-12-20T14:00:00Z");
+    cr_expect(json_is_null(json_object_get(out, "recurrence")));
+    cr_expect_eq(num("priority"), 3);
+    assert_member_json("tags", "[\"a\"]");
+    cr_expect_str_eq(str("time_zone"), "America/New_York");
+    cr_expect_null(json_object_get(out, "all_day"), "a date-time is not all day");
+    cr_expect_null(json_object_get(out, "user_id"));
+    cr_expect_null(json_object_get(out, "due_date"));
+    /* Strict, only isEditing is refused: user_id is server-managed, the rest is known. */
+    cr_assert_eq(run_tz(text, TD_TASK_CREATE, "America/New_York"), -EINVAL);
+    cr_expect_eq(errs.count, 1);
+    cr_expect_str_eq(errs.items[0].field, "isEditing");
+}
+
+/* A task as the api answers it (roles/api/task_json.c) goes back through PUT unchanged. */
+Test(task, an_answer_sent_back_is_accepted)
+{
+    const char *answer =
+        "{\"id\":\"7d444840-9dc0-11d1-b245-5ffdce74fad2\",\"user_id\":\"u-1\",\"title\":\"Rent\","
+        "\"description\":\"\",\"status\":\"completed\",\"completed\":true,\"priority\":\"high\","
+        "\"tags\":[\"home\"],\"due_at\":\"2026-12-20T14:00:00Z\",\"due_date\":\"2026-12-20T14:00:00Z\","
+        "\"all_day\":false,\"time_zone\":\"America/New_York\",\"recurrence\":\"FREQ=MONTHLY\","
+        "\"recurrence_pattern\":\"monthly\",\"reminders\":[{\"offset\":\"PT15M\",\"channel\":\"in_app\"}],"
+        "\"created_at\":\"2026-11-23T10:00:00Z\",\"updated_at\":\"2026-11-23T10:00:00Z\","
+        "\"completed_at\":\"2026-11-24T10:00:00Z\",\"version\":4}";
+    ok(answer, TD_TASK_REPLACE);
+    cr_expect_str_eq(str("due_at"), "2026-12-20T14:00:00Z");
+    cr_expect_str_eq(str("recurrence"), "FREQ=MONTHLY");
+    cr_expect_str_eq(str("status"), "completed");
+    cr_expect_eq(num("priority"), 3);
+    cr_expect_eq(json_object_size(out), 9, "all_day is the store's: left out for a date-time");
+    ok(answer, TD_TASK_PATCH);
+}
+
+Test(task, a_member_and_its_alias_must_agree)
+{
+    ok("{\"recurrence\":\"FREQ=WEEKLY\",\"recurrence_pattern\":\"weekly\"}", TD_TASK_PATCH);
+    cr_expect_str_eq(str("recurrence"), "FREQ=WEEKLY");
+    ok("{\"recurrence\":\"RRULE:FREQ=WEEKLY;BYDAY=MO\",\"recurrence_pattern\":\"FREQ=WEEKLY;BYDAY=MO\"}",
+       TD_TASK_PATCH);
+    cr_expect_str_eq(str("recurrence"), "FREQ=WEEKLY;BYDAY=MO");
+    ok("{\"recurrence\":null,\"recurrence_pattern\":\"None\"}", TD_TASK_PATCH);
+    cr_expect(json_is_null(json_object_get(out, "recurrence")));
+    bad("{\"recurrence\":\"FREQ=DAILY\",\"recurrence_pattern\":\"weekly\"}", TD_TASK_PATCH,
+        "recurrence_pattern", "conflicts with recurrence");
+    bad("{\"recurrence\":null,\"recurrence_pattern\":\"daily\"}", TD_TASK_PATCH,
+        "recurrence_pattern", "conflicts with recurrence");
+    /* The same instant written two ways agrees; a date and its midnight do not. */
+    cr_assert_eq(run_tz("{\"due_at\":\"2026-12-20T14:00:00Z\",\"due_date\":\"2026-12-20T09:00\"}",
+                        TD_TASK_PATCH, "America/New_York"), 0);
+    cr_expect_str_eq(str("due_at"), "2026-12-20T14:00:00Z");
+    bad("{\"due_at\":\"2026-12-20T00:00:00Z\",\"due_date\":\"2026-12-20\"}", TD_TASK_PATCH,
+        "due_date", "conflicts with due_at");
+    bad("{\"due_at\":\"2026-12-20T09:00:00Z\",\"due_date\":\"2026-12-20T09:00:01Z\"}",
+        TD_TASK_PATCH, "due_date", "conflicts with due_at");
+    ok("{\"status\":\"pending\",\"completed\":false}", TD_TASK_PATCH);
+    cr_expect_str_eq(str("status"), "pending");
 }
 
 Test(task, input_must_be_an_object)
@@ -408,9 +533,10 @@ Test(task, date_only_due_is_midnight_in_the_task_zone)
 Test(task, bad_due_dates)
 {
     static const char *const cases[] = {
-        "2026-02-30", "2026-13-01", "2026-00-10", "2026-03-01T25:00:00Z", "2026-03-01T10:00:00",
-        "2026-03-01T10:00Z", "tomorrow", "", "2026-3-1", "2026-03-01T10:00:00+2:00",
+        "2026-02-30", "2026-13-01", "2026-00-10", "2026-03-01T25:00:00Z", "2026-03-01T10",
+        "2026-03-01T10:00:", "tomorrow", "", "2026-3-1", "2026-03-01T10:00:00+2:00",
         "2026-03-01T10:00:00.Z", "2026-03-01T10:00:60Z", "2026-03-01T10:00:00Z ",
+        "2026-03-01T10:00.5", "2026-03-01T10:00+01",
     };
     char text[128];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -418,7 +544,16 @@ Test(task, bad_due_dates)
         bad(text, TD_TASK_PATCH, "due_at", "RFC 3339");
     }
     bad("{\"due_at\":\"0000-12-31T00:00:00Z\"}", TD_TASK_PATCH, "due_at", "0001 and 9999");
-    bad("{\"due_at\":\"2026-01-01\",\"due_date\":\"2026-01-01\"}", TD_TASK_PATCH, "due_date",
+    /* A NUL inside must not let the date before it through. */
+    json_t *in = json_pack("{s:s%}", "due_at", "2026-01-01\0x", (size_t)12);
+    cr_assert_eq(td_task_validate(in, TD_TASK_PATCH, "UTC", &out, &errs), -EINVAL);
+    json_decref(in);
+    cr_expect_str_eq(errs.items[0].field, "due_at");
+    /* Placed in the zone, the first local minute of year 1 is still year 0 in UTC. */
+    cr_assert_eq(run_tz("{\"due_at\":\"0001-01-01T00:30\"}", TD_TASK_PATCH, "Asia/Tokyo"), -EINVAL);
+    cr_expect_str_eq(errs.items[0].field, "due_at");
+    cr_expect_str_eq(errs.items[0].message, "is out of range");
+    bad("{\"due_at\":\"2026-01-01\",\"due_date\":\"2026-01-02\"}", TD_TASK_PATCH, "due_date",
         "conflicts with due_at");
 }
 
@@ -437,6 +572,50 @@ Test(task, time_zone_member_is_checked)
     cr_expect_str_eq(errs.items[0].field, "time_zone");
 }
 
+Test(task, local_due_is_read_in_the_task_zone)
+{
+    /* What an HTML datetime-local input sends, in the user's zone when the body has none. */
+    static const char *const forms[] = {"2026-12-20T09:00", "2026-12-20T09:00:00",
+                                        "2026-12-20T09:00:00.123", "2026-12-20 09:00"};
+    char text[128];
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        snprintf(text, sizeof text, "{\"title\":\"x\",\"due_date\":\"%s\"}", forms[i]);
+        cr_assert_eq(run_tz(text, TD_TASK_CREATE, "America/New_York"), 0, "%s", forms[i]);
+        cr_expect_str_eq(str("due_at"), "2026-12-20T14:00:00Z", "%s", forms[i]);
+        cr_expect_null(json_object_get(out, "all_day"), "a date-time leaves all_day to the store");
+    }
+    /* The body's time_zone wins over the user's. */
+    cr_assert_eq(run_tz("{\"title\":\"x\",\"due_at\":\"2026-12-20T09:00\",\"time_zone\":\"Europe/Paris\"}",
+                        TD_TASK_CREATE, "America/New_York"), 0);
+    cr_expect_str_eq(str("due_at"), "2026-12-20T08:00:00Z");
+    /* On PATCH the caller passes the task's zone. Not all day: a time was given. */
+    cr_assert_eq(run_tz("{\"due_at\":\"2026-07-01T09:00\"}", TD_TASK_PATCH, "Asia/Kolkata"), 0);
+    cr_expect_str_eq(str("due_at"), "2026-07-01T03:30:00Z");
+    cr_expect_null(json_object_get(out, "all_day"));
+    /* Without any zone: UTC. */
+    cr_assert_eq(run_tz("{\"due_at\":\"2026-07-01T09:00\"}", TD_TASK_PATCH, NULL), 0);
+    cr_expect_str_eq(str("due_at"), "2026-07-01T09:00:00Z");
+}
+
+Test(task, local_due_across_dst_changes_follows_rfc5545)
+{
+    /* A time the spring-forward skips takes the offset before the gap: 02:30 EST = 03:30 EDT. */
+    cr_assert_eq(run_tz("{\"due_at\":\"2026-03-08T02:30\"}", TD_TASK_PATCH, "America/New_York"), 0);
+    cr_expect_str_eq(str("due_at"), "2026-03-08T07:30:00Z");
+    /* A time the fall-back repeats is its first occurrence: 01:30 EDT. */
+    cr_assert_eq(run_tz("{\"due_at\":\"2026-11-01T01:30\"}", TD_TASK_PATCH, "America/New_York"), 0);
+    cr_expect_str_eq(str("due_at"), "2026-11-01T05:30:00Z");
+}
+
+Test(task, minutes_only_date_times_with_an_offset)
+{
+    ok("{\"due_at\":\"2026-12-20T09:00Z\"}", TD_TASK_PATCH);
+    cr_expect_str_eq(str("due_at"), "2026-12-20T09:00:00Z");
+    /* An offset makes it an instant: the zone plays no part. */
+    cr_assert_eq(run_tz("{\"due_at\":\"2026-12-20T09:00+01:00\"}", TD_TASK_PATCH, "America/New_York"), 0);
+    cr_expect_str_eq(str("due_at"), "2026-12-20T08:00:00Z");
+}
+
 Test(task, bad_zone_does_not_also_blame_a_date_only_due)
 {
     /* The fallback zone is unusable too, so only the skip keeps this at one error. */
@@ -448,6 +627,13 @@ Test(task, bad_zone_does_not_also_blame_a_date_only_due)
     /* A date-only due with an unusable user zone is blamed on due_at. */
     cr_assert_eq(run_tz("{\"due_at\":\"2026-01-15\"}", TD_TASK_PATCH, "Venus/Base"), -EINVAL);
     cr_expect_str_eq(errs.items[0].field, "due_at");
+    cr_expect_str_eq(errs.items[0].message, "cannot be placed in time_zone");
+    /* The same for a local date-time. */
+    cr_assert_eq(run_tz("{\"due_at\":\"2026-01-15T09:00\",\"time_zone\":\"Mars/Base\"}",
+                        TD_TASK_PATCH, "Venus/Base"), -EINVAL);
+    cr_expect_eq(errs.count, 1);
+    cr_expect_str_eq(errs.items[0].field, "time_zone");
+    cr_assert_eq(run_tz("{\"due_at\":\"2026-01-15T09:00\"}", TD_TASK_PATCH, "Venus/Base"), -EINVAL);
     cr_expect_str_eq(errs.items[0].message, "cannot be placed in time_zone");
 }
 
@@ -466,22 +652,76 @@ Test(task, recurrence_is_stored_without_prefix)
     cr_expect_null(json_object_get(out, "recurrence_pattern"));
     bad("{\"recurrence\":\"hello\"}", TD_TASK_PATCH, "recurrence", "RRULE");
     bad("{\"recurrence_pattern\":\"FREQ=SOMETIMES\"}", TD_TASK_PATCH, "recurrence_pattern", "RRULE");
-    bad("{\"recurrence\":\"FREQ=DAILY\",\"recurrence_pattern\":\"FREQ=DAILY\"}", TD_TASK_PATCH,
+    bad("{\"recurrence\":\"FREQ=DAILY\",\"recurrence_pattern\":\"FREQ=HOURLY\"}", TD_TASK_PATCH,
         "recurrence_pattern", "conflicts");
 }
 
-Test(task, recurrence_needs_due_at)
+Test(task, recurrence_in_words)
 {
-    bad("{\"title\":\"x\",\"recurrence\":\"FREQ=DAILY\"}", TD_TASK_CREATE, "recurrence",
-        "needs due_at");
-    bad("{\"title\":\"x\",\"due_at\":null,\"recurrence\":\"FREQ=DAILY\"}", TD_TASK_REPLACE,
-        "recurrence", "needs due_at");
-    /* The stored row may have a due date. */
-    ok("{\"recurrence\":\"FREQ=DAILY\"}", TD_TASK_PATCH);
-    cr_expect_eq(json_object_size(out), 1);
-    /* ...but not when the same patch clears it. */
-    bad("{\"due_at\":null,\"recurrence\":\"FREQ=DAILY\"}", TD_TASK_PATCH, "recurrence",
-        "needs due_at");
+    static const struct { const char *in, *want; } cases[] = {
+        {"daily", "FREQ=DAILY"}, {"weekly", "FREQ=WEEKLY"}, {"monthly", "FREQ=MONTHLY"},
+        {"yearly", "FREQ=YEARLY"}, {"Weekly", "FREQ=WEEKLY"}, {"DAILY", "FREQ=DAILY"},
+        {"none", NULL}, {"None", NULL}, {"NONE", NULL}, {"", NULL},
+    };
+    const char *names[] = {"recurrence", "recurrence_pattern"};
+    char text[128];
+    for (size_t n = 0; n < 2; n++) {
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            snprintf(text, sizeof text, "{\"%s\":\"%s\"}", names[n], cases[i].in);
+            ok(text, TD_TASK_PATCH);
+            cr_expect_eq(json_object_size(out), 1, "%s", text);
+            if (cases[i].want)
+                cr_expect_str_eq(str("recurrence"), cases[i].want, "%s", text);
+            else
+                cr_expect(json_is_null(json_object_get(out, "recurrence")), "%s", text);
+        }
+    }
+    bad("{\"recurrence\":\"fortnightly\"}", TD_TASK_PATCH, "recurrence",
+        "must be none, daily, weekly, monthly, yearly or an RRULE");
+    bad("{\"recurrence_pattern\":\" weekly\"}", TD_TASK_PATCH, "recurrence_pattern", "weekly");
+    json_t *in = json_pack("{s:s%}", "recurrence", "daily\0x", (size_t)7);
+    cr_assert_eq(td_task_validate(in, TD_TASK_PATCH, "UTC", &out, &errs), -EINVAL);
+    json_decref(in);
+    cr_expect_str_eq(errs.items[0].field, "recurrence");
+    cr_expect(strstr(errs.items[0].message, "NUL"));
+}
+
+Test(task, recurrence_word_names_only_the_four_plain_rules)
+{
+    cr_expect_str_eq(td_task_recurrence_word("FREQ=DAILY"), "daily");
+    cr_expect_str_eq(td_task_recurrence_word("FREQ=WEEKLY"), "weekly");
+    cr_expect_str_eq(td_task_recurrence_word("FREQ=MONTHLY"), "monthly");
+    cr_expect_str_eq(td_task_recurrence_word("freq=yearly"), "yearly", "RRULE names are case-blind");
+    static const char *const others[] = {"FREQ=DAILY;INTERVAL=2", "FREQ=WEEKLY;BYDAY=MO",
+                                         "FREQ=HOURLY", "RRULE:FREQ=DAILY", "FREQ=DAILY;",
+                                         " FREQ=DAILY", "daily", "", NULL};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        cr_expect_null(td_task_recurrence_word(others[i]), "%s", others[i] ? others[i] : "NULL");
+    /* Every word goes in and comes back out as itself. */
+    static const char *const words[] = {"daily", "weekly", "monthly", "yearly"};
+    char text[64];
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(text, sizeof text, "{\"recurrence_pattern\":\"%s\"}", words[i]);
+        ok(text, TD_TASK_PATCH);
+        cr_expect_str_eq(td_task_recurrence_word(str("recurrence")), words[i]);
+    }
+}
+
+Test(task, recurrence_without_due_date_is_kept)
+{
+    /* Without a due date a recurrence counts from the task's creation. */
+    ok("{\"title\":\"x\",\"recurrence\":\"Weekly\"}", TD_TASK_CREATE);
+    cr_expect_str_eq(str("recurrence"), "FREQ=WEEKLY");
+    cr_expect(json_is_null(json_object_get(out, "due_at")));
+    ok("{\"title\":\"x\",\"recurrence\":\"FREQ=DAILY;INTERVAL=2\"}", TD_TASK_CREATE);
+    cr_expect_str_eq(str("recurrence"), "FREQ=DAILY;INTERVAL=2");
+    ok("{\"title\":\"x\",\"due_at\":null,\"recurrence_pattern\":\"daily\"}", TD_TASK_REPLACE);
+    cr_expect_str_eq(str("recurrence"), "FREQ=DAILY");
+    ok("{\"due_at\":null,\"recurrence\":\"FREQ=DAILY\"}", TD_TASK_PATCH);
+    cr_expect_eq(json_object_size(out), 3);
+    /* Offset reminders still need a due date. */
+    bad("{\"title\":\"x\",\"recurrence\":\"daily\",\"reminders\":[{\"offset\":\"PT5M\"}]}",
+        TD_TASK_CREATE, "reminders", "need due_at");
 }
 
 /* ---------- reminders ---------- */

@@ -251,3 +251,58 @@ Test(tz, conversion_errors)
     cr_expect_eq(td_tz_utc_to_local("America/New_York", TD_DATETIME_MIN, &c), -ERANGE);
     cr_expect_eq(td_tz_utc_to_local("UTC", TD_DATETIME_MAX + 1, &c), -ERANGE);
 }
+
+/* RFC 5545 3.3.5: a local time a spring-forward skips is read with the offset in force
+ * before the gap; a local time a fall-back repeats is its first occurrence. */
+Test(tz, local_to_utc_resolves_dst_gaps_and_overlaps_as_rfc5545_says)
+{
+    /* New York, 2026-03-08: 02:00 EST becomes 03:00 EDT. 02:30 is 03:30 EDT. */
+    assert_utc(to_utc("America/New_York", 2026, 3, 8, 2, 30), "2026-03-08T07:30:00Z");
+    assert_utc(to_utc("America/New_York", 2026, 3, 8, 2, 0), "2026-03-08T07:00:00Z");
+    assert_utc(to_utc("America/New_York", 2026, 3, 8, 1, 59), "2026-03-08T06:59:00Z");
+    assert_utc(to_utc("America/New_York", 2026, 3, 8, 3, 0), "2026-03-08T07:00:00Z");
+    /* New York, 2026-11-01: 02:00 EDT becomes 01:00 EST. 01:30 is first 01:30 EDT. */
+    assert_utc(to_utc("America/New_York", 2026, 11, 1, 1, 30), "2026-11-01T05:30:00Z");
+    assert_utc(to_utc("America/New_York", 2026, 11, 1, 1, 0), "2026-11-01T05:00:00Z");
+    assert_utc(to_utc("America/New_York", 2026, 11, 1, 0, 59), "2026-11-01T04:59:00Z");
+    assert_utc(to_utc("America/New_York", 2026, 11, 1, 2, 0), "2026-11-01T07:00:00Z");
+    /* Paris, 2026-03-29: 02:00 CET becomes 03:00 CEST; 2026-10-25: 03:00 CEST → 02:00 CET. */
+    assert_utc(to_utc("Europe/Paris", 2026, 3, 29, 2, 30), "2026-03-29T01:30:00Z");
+    assert_utc(to_utc("Europe/Paris", 2026, 10, 25, 2, 30), "2026-10-25T00:30:00Z");
+    assert_utc(to_utc("Europe/Paris", 2026, 10, 25, 3, 0), "2026-10-25T02:00:00Z");
+    /* Southern hemisphere, Sydney: 2026-10-04 02:00 AEST → 03:00 AEDT; 2026-04-05 03:00
+     * AEDT → 02:00 AEST. */
+    assert_utc(to_utc("Australia/Sydney", 2026, 10, 4, 2, 30), "2026-10-03T16:30:00Z");
+    assert_utc(to_utc("Australia/Sydney", 2026, 4, 5, 2, 30), "2026-04-04T15:30:00Z");
+    /* Lord Howe shifts by 30 minutes: 2026-10-04 02:00 → 02:30 (+10:30 → +11). */
+    assert_utc(to_utc("Australia/Lord_Howe", 2026, 10, 4, 2, 15), "2026-10-03T15:45:00Z");
+    /* A whole skipped day: Samoa went from 2011-12-29 to 2011-12-31 (-10 → +14). */
+    assert_utc(to_utc("Pacific/Apia", 2011, 12, 30, 12, 0), "2011-12-30T22:00:00Z");
+}
+
+/* Every wall-clock time the zone shows converts back to the first instant that shows it:
+ * round trips everywhere except in repeated hours, where the earlier instant wins. */
+Test(tz, local_to_utc_is_the_first_instant_showing_that_wall_time)
+{
+    static const char *const zones[] = {"America/New_York", "Europe/London", "Australia/Sydney",
+                                        "Australia/Lord_Howe", "America/Santiago", "Asia/Tehran"};
+    for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++) {
+        int repeated = 0;
+        for (long long t = 1767225600; t < 1798761600; t += 900) { /* 2026, every 15 min */
+            struct td_datetime_civil c, again;
+            long long back;
+            cr_assert_eq(td_tz_utc_to_local(zones[z], t, &c), 0);
+            cr_assert_eq(td_tz_local_to_utc(zones[z], &c, &back), 0);
+            cr_assert_leq(back, t, "%s at %lld gave a later %lld", zones[z], t, back);
+            cr_assert_eq(td_tz_utc_to_local(zones[z], back, &again), 0);
+            cr_assert(again.day == c.day && again.hour == c.hour && again.minute == c.minute,
+                      "%s at %lld: %lld shows another time", zones[z], t, back);
+            repeated += back != t;
+        }
+        /* Tehran has had no DST since 2022: nothing repeats there. */
+        if (strcmp(zones[z], "Asia/Tehran"))
+            cr_expect_gt(repeated, 0, "%s: no repeated time seen in 2026", zones[z]);
+        else
+            cr_expect_eq(repeated, 0);
+    }
+}
