@@ -1,6 +1,7 @@
 /* core/db_pool.c: the pool's queue and its connections. Size respected and used, waiting
  * when every connection is busy or leased, first come first served, the queue timeout,
- * failing fast while PostgreSQL is down and recovering when it is back. Against a real
+ * failing fast while PostgreSQL is down and recovering when it is back, registered
+ * statements prepared again at their next use when their PREPARE failed. Against a real
  * PostgreSQL (tests/support/pg_harness). */
 #include <criterion/criterion.h>
 #include <errno.h>
