@@ -177,6 +177,7 @@ static void db_free(struct td_db *db)
     for (size_t i = 0; i < db->nstmts; i++) {
         free(db->stmts[i].name);
         free(db->stmts[i].sql);
+        free(db->stmts[i].on);
     }
     free(db->stmts);
     free(db->conns);
@@ -253,15 +254,16 @@ int td_db_prepare(struct td_db *db, const char *name, const char *sql, int npara
     s->name = strdup(name);
     s->sql = strdup(sql);
     s->nparams = nparams;
-    if (!s->name || !s->sql) {
+    s->on = calloc((size_t)db->pool_size, 1);   /* DB_ST_NONE everywhere */
+    s->failing = 0;
+    if (!s->name || !s->sql || !s->on) {
         free(s->name);
         free(s->sql);
+        free(s->on);
         return -ENOMEM;
     }
+    /* connections up now prepare it at its first use there; later ones at connect */
     db->nstmts++;
-    /* connections already up learn it now; later ones at connect */
-    for (int i = 0; i < db->pool_size; i++)
-        db_prepare_pending(db, &db->conns[i]);
     return 0;
 }
 
@@ -395,7 +397,6 @@ static int tx_end(struct td_db_tx *tx, enum db_req_kind kind, td_db_cb cb, void 
         return 0;
     }
     db_conn_send(c, r);
-    db_prepare_pending(db, c);   /* statements registered while it was leased */
     db_pump(db);
     return 0;
 }
@@ -452,6 +453,8 @@ long td_db_res_affected(const struct td_db_res *res)
 
 const char *td_db_res_sqlstate(const struct td_db_res *res)
 {
+    if (res && res->prep_err)
+        return res->prep_err;
     const char *s = res && res->pg ? PQresultErrorField(res->pg, PG_DIAG_SQLSTATE) : NULL;
     return s ? s : "";
 }
@@ -460,6 +463,8 @@ const char *td_db_res_error(const struct td_db_res *res)
 {
     if (!res)
         return "";
+    if (res->prep_err)
+        return res->prep_err + 6;
     if (res->pg) {
         const char *m = PQresultErrorField(res->pg, PG_DIAG_MESSAGE_PRIMARY);
         return m ? m : "";

@@ -71,7 +71,10 @@ int  td_db_open(uv_loop_t *loop, const struct td_db_opts *opts, struct td_db **o
 void td_db_close(struct td_db *db, td_db_closed_cb cb, void *arg);
 
 /* Registers a named prepared statement; each connection prepares all registered
- * statements when it connects. Call before start-up completes (role init). */
+ * statements when it connects. One registered later, or one whose PREPARE failed there
+ * (its table did not exist yet, say), is prepared at its next use on that connection,
+ * pipelined ahead of it: no round trip more, at most one PREPARE per use. A use whose
+ * PREPARE failed answers -EIO with that PREPARE's SQLSTATE and message. */
 int  td_db_prepare(struct td_db *db, const char *name, const char *sql, int nparams);
 
 /* One statement on any free connection, in its own implicit transaction.

@@ -1,6 +1,7 @@
-/* One pooled libpq connection on the loop: connect (resolving DNS off the loop), prepare,
- * send in pipeline mode, read results, break, back off, reconnect. The pool, the queue
- * and what a finished statement means live in core/db.c. */
+/* One pooled libpq connection on the loop: connect (resolving DNS off the loop), send in
+ * pipeline mode (a registered statement not prepared here yet gets its PREPARE ahead of
+ * it), read results, break, back off, reconnect. The pool, the queue and what a finished
+ * statement means live in core/db_pool.c. */
 #include "core/db_internal.h"
 
 #include <arpa/inet.h>
@@ -196,7 +197,7 @@ static void conn_ready(struct db_conn *c)
     c->state = DB_C_READY;
     c->backoff_ms = 0;
     c->attempts = 0;
-    c->nprepared = 0;
+    c->nready = 0;
     c->syncs = 0;
     c->want_write = 0;
     db_conn_up(c->db, c);
@@ -267,6 +268,14 @@ static void conn_flush(struct db_conn *c)
  * transaction (or in the open one) and an error cannot abort the statements behind it. */
 void db_conn_send(struct db_conn *c, struct db_req *r)
 {
+    /* one compare on the hot path: every registered statement is prepared here */
+    if (r->kind == DB_PREPARED && c->nready < c->db->nstmts) {
+        db_prepare_ahead(c, r);
+        if (c->state != DB_C_READY) {   /* sending the PREPARE broke the connection */
+            db_defer(c->db, r, -ECONNRESET);
+            return;
+        }
+    }
     PGconn *pg = c->pg;
     int ok;
     switch (r->kind) {

@@ -30,6 +30,12 @@ struct db_req {
     uint64_t           queued_ms;  /* uv_now at submission, for the queue timeout */
     uint64_t           hr0;        /* uv_hrtime at submission, for the histogram */
     PGresult          *res;        /* result collected so far (first error wins) */
+    struct db_conn    *conn;       /* DB_PREPARE: the connection it prepares on */
+    size_t             stmt;       /* DB_PREPARE, or a DB_PREPARED relying on one sent ahead
+                                    * of it on its connection: index in db->stmts + 1 */
+    int                asked;      /* DB_PREPARE outside a transaction: later uses rely on it */
+    char              *prep_err;   /* DB_PREPARED: why the PREPARE it relied on failed,
+                                    * "SQLSTATE\0message"; malloc'd, NULL when none */
     int                nparams;
     const char        *text;       /* statement name or SQL; points into mem or static */
     const char        *sql;        /* DB_PREPARE: the SQL; text is the name */
@@ -57,7 +63,7 @@ struct db_conn {
     struct db_reqq      sent;      /* sent, result not yet complete, in order */
     int                 syncs;     /* pipeline sync results still to come */
     struct td_db_tx    *tx;        /* leased to this transaction, or NULL */
-    size_t              nprepared; /* registered statements sent to PREPARE here */
+    size_t              nready;    /* registered statements prepared in this session */
     uv_timer_t          timer;     /* reconnect backoff, or the connect deadline */
     unsigned            backoff_ms;
     int                 attempts;  /* failed attempts since last up */
@@ -73,10 +79,19 @@ struct td_db_tx {
     struct td_db_tx *prev, *next; /* db->txs: freed at close if the caller never ends them */
 };
 
+/* Where a registered statement stands on one connection, in its current session. */
+enum db_stmt_state {
+    DB_ST_NONE,    /* not prepared: the next use sends PREPARE ahead of itself */
+    DB_ST_ASKED,   /* a PREPARE outside any transaction is in flight: uses rely on it */
+    DB_ST_ON,      /* prepared: uses go alone (the hot path) */
+};
+
 struct db_stmt {
-    char *name;
-    char *sql;
-    int   nparams;
+    char          *name;
+    char          *sql;
+    int            nparams;
+    unsigned char *on;        /* enum db_stmt_state per connection (index c->idx) */
+    int            failing;   /* its last PREPARE failed: logged once, until one succeeds */
 };
 
 struct td_db {
@@ -112,8 +127,9 @@ struct td_db {
 };
 
 struct td_db_res {
-    PGresult   *pg;    /* NULL when the statement never got a server answer */
-    const char *why;   /* message for that case */
+    PGresult   *pg;        /* NULL when the statement never got a server answer */
+    const char *why;       /* message for that case */
+    const char *prep_err;  /* its statement failed to prepare: that error, not 26000 */
 };
 
 /* core/db_pool.c */
@@ -128,7 +144,8 @@ void db_complete(struct td_db *db, struct db_req *r);     /* status from r->res 
 void db_defer(struct td_db *db, struct db_req *r, int status);    /* db_finish next tick */
 void db_pump(struct td_db *db);                           /* queue -> free connections */
 void db_queue_changed(struct td_db *db);
-void db_prepare_pending(struct td_db *db, struct db_conn *c);
+void db_prepare_all(struct td_db *db, struct db_conn *c);     /* a new session */
+void db_prepare_ahead(struct db_conn *c, struct db_req *r);    /* before r is sent on c */
 void db_conn_up(struct td_db *db, struct db_conn *c);
 void db_conn_down(struct td_db *db, struct db_conn *c);
 void db_conn_failed(struct td_db *db, struct db_conn *c);   /* a connect attempt failed */

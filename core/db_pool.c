@@ -53,6 +53,7 @@ void db_req_put(struct td_db *db, struct db_req *r)
 {
     if (r->res)
         PQclear(r->res);
+    free(r->prep_err);
     if (r->mem != r->inl.c)
         free(r->mem);
     if (db->nfree < DB_FREELIST_MAX) {
@@ -98,13 +99,12 @@ static void count(struct td_db *db, struct db_req *r, int status)
         td_metric_observe(db->m_dur, (double)(uv_hrtime() - r->hr0) / 1e9);
 }
 
+static void prepare_done(struct td_db *db, struct db_req *p, int status);
+
 void db_finish(struct td_db *db, struct db_req *r, int status)
 {
     if (r->kind == DB_PREPARE) {
-        if (status == -EIO) {   /* bad SQL; a lost connection prepares again anyway */
-            const char *m = PQresultErrorField(r->res, PG_DIAG_MESSAGE_PRIMARY);
-            td_log_error(db->log, "db: cannot prepare statement %s: %s", r->text, m ? m : "?");
-        }
+        prepare_done(db, r, status);
         db_req_put(db, r);
         return;
     }
@@ -126,7 +126,7 @@ void db_finish(struct td_db *db, struct db_req *r, int status)
             db_pump(db);
         return;
     }
-    struct td_db_res res = { r->res, why_text(status) };
+    struct td_db_res res = { r->res, why_text(status), status == -EIO ? r->prep_err : NULL };
     if (r->cb)
         r->cb(status, &res, r->arg);
     db_req_put(db, r);
@@ -141,6 +141,10 @@ void db_complete(struct td_db *db, struct db_req *r)
         const char *ss = PQresultErrorField(r->res, PG_DIAG_SQLSTATE);
         int gone = ss && (!strncmp(ss, "08", 2) || !strncmp(ss, "57P", 3));
         status = gone ? -ECONNRESET : -EIO;
+    }
+    if (r->prep_err && status != -EIO) {   /* it ran after all, or the server is going */
+        free(r->prep_err);
+        r->prep_err = NULL;
     }
     db_finish(db, r, status);
 }
@@ -168,6 +172,8 @@ void db_defer(struct td_db *db, struct db_req *r, int status)
         PQclear(r->res);
         r->res = NULL;
     }
+    free(r->prep_err);
+    r->prep_err = NULL;
     r->status = status;
     db_reqq_push(&db->deferred, r);
     if (!uv_is_active((uv_handle_t *)&db->idle))
@@ -275,22 +281,116 @@ void db_set_error(struct td_db *db, const char *msg)
     db->last_err[n] = '\0';
 }
 
-/* Not inside a caller's transaction: if that one is aborted, Parse fails with it. */
-void db_prepare_pending(struct td_db *db, struct db_conn *c)
+/* ---- registered statements on each connection ------------------------------------ */
+
+/* A PREPARE of statement i, pipelined on c. One sent outside a transaction is what later
+ * uses on c rely on (DB_ST_ASKED); inside one, its fate is the transaction's, so only the
+ * execute right behind it relies on it. */
+static int send_prepare(struct td_db *db, struct db_conn *c, size_t i)
 {
-    while (c->state == DB_C_READY && !c->tx && c->nprepared < db->nstmts) {
-        struct db_stmt *s = &db->stmts[c->nprepared];
-        struct db_req *r = db_req_get(db);
-        if (!r) {
-            db_conn_reset(c, "out of memory");   /* it retries all of them on reconnect */
+    struct db_stmt *s = &db->stmts[i];
+    struct db_req *p = db_req_get(db);
+    if (!p)
+        return -ENOMEM;
+    p->kind = DB_PREPARE;
+    p->text = s->name;
+    p->sql = s->sql;
+    p->nparams = s->nparams;
+    p->conn = c;
+    p->stmt = i + 1;
+    p->asked = !c->tx;
+    if (p->asked)
+        s->on[c->idx] = DB_ST_ASKED;
+    db_conn_send(c, p);
+    return 0;
+}
+
+/* A new session has none of them: all are sent at once, pipelined ahead of any work, so
+ * the statements sent behind them find them. */
+void db_prepare_all(struct td_db *db, struct db_conn *c)
+{
+    c->nready = 0;
+    for (size_t i = 0; i < db->nstmts; i++)
+        db->stmts[i].on[c->idx] = DB_ST_NONE;
+    for (size_t i = 0; i < db->nstmts && c->state == DB_C_READY; i++)
+        if (send_prepare(db, c, i)) {
+            db_conn_reset(c, "out of memory");   /* it prepares them all on reconnect */
             return;
         }
-        r->kind = DB_PREPARE;
-        r->text = s->name;
-        r->sql = s->sql;
-        r->nparams = s->nparams;
-        c->nprepared++;
-        db_conn_send(c, r);
+}
+
+/* Off the hot path: only while some registered statement is not prepared on c (one
+ * registered after c connected, or one whose PREPARE failed, say because its table did
+ * not exist yet). A use of a statement not prepared there sends its PREPARE right ahead
+ * of itself, in the same pipeline: no round trip more, and at most one PREPARE per use.
+ * Out of memory, r goes alone and the server says 26000. */
+void db_prepare_ahead(struct db_conn *c, struct db_req *r)
+{
+    struct td_db *db = c->db;
+    size_t i = 0;
+    while (i < db->nstmts && strcmp(db->stmts[i].name, r->text))
+        i++;
+    if (i == db->nstmts || db->stmts[i].on[c->idx] == DB_ST_ON)
+        return;   /* not ours (the server answers 26000), or already there */
+    if (db->stmts[i].on[c->idx] == DB_ST_ASKED || send_prepare(db, c, i) == 0)
+        r->stmt = i + 1;
+}
+
+/* "SQLSTATE\0message" of a failed result, for the executes that relied on it. */
+static char *error_copy(const PGresult *res)
+{
+    const char *ss = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (!m)
+        m = "cannot prepare the statement";
+    size_t n = strlen(m) + 1;
+    char *e = calloc(1, 6 + n);
+    if (!e)
+        return NULL;
+    if (ss)
+        memcpy(e, ss, strnlen(ss, 5));
+    memcpy(e + 6, m, n);
+    return e;
+}
+
+/* A PREPARE answered. Success: its statement is prepared on that connection for the rest
+ * of the session (PREPARE is not undone by a rollback; 42P05 means an earlier PREPARE got
+ * there first). Failure: the statement's next use prepares it again, and the executes
+ * already sent relying on this one, which the server answers 26000, report its error
+ * instead. A statement that stays bad is logged once, not at every use. */
+static void prepare_done(struct td_db *db, struct db_req *p, int status)
+{
+    struct db_conn *c = p->conn;
+    struct db_stmt *s = &db->stmts[p->stmt - 1];
+    unsigned char *on = &s->on[c->idx];
+    const char *ss = status ? PQresultErrorField(p->res, PG_DIAG_SQLSTATE) : NULL;
+    if (status == 0 || (ss && !strcmp(ss, "42P05"))) {
+        if (*on != DB_ST_ON) {
+            *on = DB_ST_ON;
+            c->nready++;
+        }
+        if (s->failing) {
+            s->failing = 0;
+            td_log_info(db->log, "db: statement %s is prepared now", s->name);
+        }
+        return;
+    }
+    if (p->asked && *on == DB_ST_ASKED)
+        *on = DB_ST_NONE;
+    for (struct db_req *r = c->sent.head; r; r = r->next) {
+        if (r->stmt != p->stmt)
+            continue;
+        if (r->kind == DB_PREPARE)
+            break;   /* those behind that one rely on it */
+        if (!r->prep_err)
+            r->prep_err = error_copy(p->res);   /* out of memory: it says 26000 */
+    }
+    /* an aborted transaction or a connection going away says nothing about the SQL */
+    if (status == -EIO && !(ss && !strcmp(ss, "25P02")) && !s->failing) {
+        const char *m = PQresultErrorField(p->res, PG_DIAG_MESSAGE_PRIMARY);
+        s->failing = 1;
+        td_log_error(db->log, "db: cannot prepare statement %s: %s (tried again at its "
+                     "next use)", s->name, m ? m : "?");
     }
 }
 
@@ -303,8 +403,7 @@ void db_conn_up(struct td_db *db, struct db_conn *c)
         td_log_info(db->log, "db: connection %d to PostgreSQL is back", c->idx);
     c->lost = 0;
     db->starting = 0;
-    /* pipelined ahead of any work, so every statement sent here finds them */
-    db_prepare_pending(db, c);
+    db_prepare_all(db, c);
     db_pump(db);
     if (db->on_session)
         db->on_session(1, db->hook_arg);

@@ -1,16 +1,20 @@
 /* core/db_pool.c: the pool's queue and its connections. Size respected and used, waiting
  * when every connection is busy or leased, first come first served, the queue timeout,
- * failing fast while PostgreSQL is down and recovering when it is back. Against a real
+ * failing fast while PostgreSQL is down and recovering when it is back, registered
+ * statements prepared again at their next use when their PREPARE failed. Against a real
  * PostgreSQL (tests/support/pg_harness). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "core/db.h"
+#include "core/log.h"
 #include "core/metrics.h"
 #include "tests/support/db_harness.h"
 #include "tests/support/loop_harness.h"
@@ -314,6 +318,212 @@ Test(db_pool, start_up_queues_instead_of_refusing)
     cr_expect_eq(c.status, 0, "%d %s", c.status, c.error);
     cr_expect_str_eq(c.v[0], "early");
     td_test_db_close(db);
+}
+
+/* ---- registered statements that cannot be prepared yet, or ever ------------------- */
+
+/* One registered statement, start to finish, on the pool or on a transaction. */
+static void exec_stmt(struct td_db *db, struct td_db_tx *tx, struct td_test_call *c,
+                      const char *name)
+{
+    memset(c, 0, sizeof *c);
+    int rc = tx ? td_db_tx_exec(tx, name, 0, NULL, td_test_db_on_res, c)
+                : td_db_exec(db, name, 0, NULL, td_test_db_on_res, c);
+    cr_assert(rc == 0, "exec %s = %d", name, rc);
+    cr_assert(td_test_run_until(&loop, &c->done, 1, 10000), "no answer to %s", name);
+}
+
+static void end_tx(struct td_db_tx *tx, int commit)
+{
+    struct td_test_call c = {0};
+    cr_assert((commit ? td_db_tx_commit : td_db_tx_rollback)(tx, td_test_db_on_res, &c) == 0);
+    cr_assert(td_test_run_until(&loop, &c.done, 1, 10000));
+}
+
+/* Lines of a file holding needle (the server's log, ours). */
+static int lines_with(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s: %s", path, strerror(errno));
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* PostgreSQL logs each failed statement with its text: PREPAREs of a bad one, counted. */
+static int server_log_lines(const char *needle)
+{
+    char path[sizeof pg.dir + 16];
+    snprintf(path, sizeof path, "%s/pg.log", pg.dir);
+    return lines_with(path, needle);
+}
+
+enum { NLATE = 3 };
+
+/* A role registers its statements before anyone migrated: each connection's PREPARE fails
+ * at connect. Uses fail with the reason (42P01), not "prepared statement does not exist";
+ * once the table is there the statement works on every connection, through the pool and
+ * in transactions, and stays prepared (a rollback does not undo a PREPARE). */
+Test(db_pool, a_statement_works_on_every_connection_once_its_table_exists)
+{
+    struct td_metrics *m = NULL;
+    cr_assert(td_metrics_new(&m) == 0);
+    struct td_db *db = td_test_db_open(pg.conninfo, NLATE, 10000, m);
+    cr_assert(td_db_prepare(db, "late", "select count(*), pg_backend_pid() from late_t", 0) == 0);
+    cr_assert(td_db_prepare(db, "late_tx", "select count(*) from late_t", 0) == 0);
+    cr_assert(wait_connections(m, NLATE, 10000));
+
+    /* transactions open together lease every connection */
+    struct td_db_tx *tx[NLATE];
+    struct td_test_call c;
+    for (int i = 0; i < NLATE; i++)
+        tx[i] = td_test_db_begin(db);
+    for (int i = 0; i < NLATE; i++) {
+        exec_stmt(db, tx[i], &c, "late");
+        cr_expect_eq(c.status, -EIO, "connection %d: %d", i, c.status);
+        cr_expect_str_eq(c.sqlstate, "42P01", "connection %d: %s", i, c.error);
+        cr_expect(strstr(c.error, "late_t"), "connection %d: %s", i, c.error);
+        end_tx(tx[i], 0);
+    }
+    exec_stmt(db, NULL, &c, "late");
+    cr_expect_eq(c.status, -EIO);
+    cr_expect_str_eq(c.sqlstate, "42P01", "%s", c.error);
+
+    free(td_test_pg_query(&pg, "create table late_t (id int)"));
+
+    /* a burst through the pool: every connection prepares it ahead of its first use */
+    enum { N = 30 };
+    static struct td_test_call cs[N];
+    for (int i = 0; i < N; i++)
+        cr_assert(td_db_exec(db, "late", 0, NULL, td_test_db_on_res, &cs[i]) == 0);
+    int all = 0;
+    double end = td_test_now_ms() + 10000;
+    while (all < N && td_test_now_ms() < end) {
+        uv_run(&loop, UV_RUN_ONCE);
+        all = 0;
+        for (int i = 0; i < N; i++)
+            all += cs[i].done;
+    }
+    cr_assert_eq(all, N);
+    char pids[NLATE][64];
+    int npids = 0;
+    for (int i = 0; i < N; i++) {
+        cr_expect_eq(cs[i].status, 0, "#%d: %s %s", i, cs[i].sqlstate, cs[i].error);
+        cr_expect_str_eq(cs[i].v[0], "0");
+        int seen = 0;
+        for (int j = 0; j < npids; j++)
+            seen |= !strcmp(pids[j], cs[i].v[1]);
+        if (!seen && npids < NLATE)
+            snprintf(pids[npids++], sizeof pids[0], "%s", cs[i].v[1]);
+    }
+    cr_expect_eq(npids, NLATE, "the burst ran on %d connections", npids);
+
+    /* in transactions: prepared inside one that rolls back, it is still there after */
+    for (int i = 0; i < NLATE; i++)
+        tx[i] = td_test_db_begin(db);
+    for (int i = 0; i < NLATE; i++) {
+        exec_stmt(db, tx[i], &c, "late_tx");
+        cr_expect_eq(c.status, 0, "connection %d: %s %s", i, c.sqlstate, c.error);
+        end_tx(tx[i], 0);
+    }
+    for (int i = 0; i < NLATE; i++)
+        tx[i] = td_test_db_begin(db);
+    for (int i = 0; i < NLATE; i++) {
+        td_test_db_txsql(tx[i], &c, "select count(*), string_agg(name, ',' order by name) "
+                                    "from pg_prepared_statements", 0, NULL);
+        cr_expect_str_eq(c.v[1], "late,late_tx", "connection %d", i);
+        exec_stmt(db, tx[i], &c, "late");
+        cr_expect_eq(c.status, 0, "connection %d: %s %s", i, c.sqlstate, c.error);
+        exec_stmt(db, tx[i], &c, "late_tx");
+        cr_expect_eq(c.status, 0, "connection %d: %s %s", i, c.sqlstate, c.error);
+        end_tx(tx[i], 1);
+    }
+    /* none was sent twice once it worked */
+    cr_expect_eq(server_log_lines("already exists"), 0);
+    td_test_db_close(db);
+    td_metrics_free(m);
+}
+
+#define BAD_SQL "selec 1 /* td-bad-statement */"
+
+/* A statement that can never be prepared: each use fails with the syntax error (not
+ * 26000) after sending one PREPARE, never more, and nothing is sent between uses; the
+ * failure is logged once, and the pool is fine otherwise. */
+Test(db_pool, a_bad_statement_fails_clearly_with_one_prepare_per_use)
+{
+    char logpath[sizeof pg.dir + 16];
+    snprintf(logpath, sizeof logpath, "%s/todod.log", pg.dir);
+    int logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    cr_assert(logfd >= 0);
+    struct td_log log = {.level = TD_LOG_ERROR, .format = TD_LOG_TEXT, .role = "test", .fd = logfd};
+    struct td_metrics *m = NULL;
+    cr_assert(td_metrics_new(&m) == 0);
+    struct td_db_opts o = {.conninfo = pg.conninfo, .pool_size = 2, .queue_timeout_ms = 10000,
+                           .metrics = m, .log = &log};
+    struct td_db *db = td_test_db_open_opts(&o);
+    cr_assert(td_db_prepare(db, "bad", BAD_SQL, 0) == 0);
+    cr_assert(td_db_prepare(db, "good", "select 'good'", 0) == 0);
+    cr_assert(wait_connections(m, 2, 10000));
+    /* the PREPAREs each connection sent when it came up */
+    double end = td_test_now_ms() + 10000;
+    while (server_log_lines("td-bad-statement") < 2 && td_test_now_ms() < end)
+        td_test_run_for(&loop, 10);
+    cr_assert_eq(server_log_lines("td-bad-statement"), 2);
+
+    struct td_test_call c;
+    enum { N = 10 };
+    for (int i = 0; i < N; i++) {
+        exec_stmt(db, NULL, &c, "bad");
+        cr_expect_eq(c.status, -EIO, "use %d: %d", i, c.status);
+        cr_expect_str_eq(c.sqlstate, "42601", "use %d: %s", i, c.error);
+        cr_expect(strstr(c.error, "syntax error"), "use %d: %s", i, c.error);
+    }
+    cr_expect_eq(server_log_lines("td-bad-statement"), 2 + N, "PREPAREs for %d uses", N);
+
+    /* at once: the uses on one connection rely on one PREPARE, and all say why */
+    enum { M = 20 };
+    static struct td_test_call cs[M];
+    for (int i = 0; i < M; i++)
+        cr_assert(td_db_exec(db, i % 2 ? "bad" : "good", 0, NULL, td_test_db_on_res, &cs[i]) == 0);
+    cr_assert(td_test_run_until(&loop, &cs[M - 1].done, 1, 10000));
+    td_test_run_for(&loop, 50);
+    for (int i = 0; i < M; i++) {
+        cr_expect_eq(cs[i].done, 1);
+        if (i % 2) {
+            cr_expect_eq(cs[i].status, -EIO, "#%d: %d", i, cs[i].status);
+            cr_expect_str_eq(cs[i].sqlstate, "42601", "#%d: %s", i, cs[i].error);
+        } else {
+            cr_expect_eq(cs[i].status, 0, "#%d: %s", i, cs[i].error);
+            cr_expect_str_eq(cs[i].v[0], "good");
+        }
+    }
+    int sent = server_log_lines("td-bad-statement") - 2 - N;
+    cr_expect(sent >= 1 && sent <= M / 2, "%d PREPAREs for %d uses", sent, M / 2);
+
+    /* in a transaction: the same error, and the transaction is aborted as usual */
+    struct td_db_tx *tx = td_test_db_begin(db);
+    exec_stmt(db, tx, &c, "bad");
+    cr_expect_eq(c.status, -EIO);
+    cr_expect_str_eq(c.sqlstate, "42601", "%s", c.error);
+    exec_stmt(db, tx, &c, "good");
+    cr_expect_str_eq(c.sqlstate, "25P02", "%s", c.error);
+    end_tx(tx, 0);
+
+    /* no use, no PREPARE */
+    int before = server_log_lines("td-bad-statement");
+    td_test_run_for(&loop, 300);
+    cr_expect_eq(server_log_lines("td-bad-statement"), before);
+    exec_stmt(db, NULL, &c, "good");
+    cr_expect_eq(c.status, 0, "%s", c.error);
+    cr_expect_eq(gauge(m, "td_db_connections_up"), 2, "a bad statement broke a connection");
+    td_test_db_close(db);
+    td_metrics_free(m);
+    close(logfd);
+    cr_expect_eq(lines_with(logpath, "cannot prepare statement bad"), 1,
+                 "logged at every failure");
 }
 
 /* No server at all: nothing to start, so these use only the loop. */
