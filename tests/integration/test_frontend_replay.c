@@ -58,7 +58,7 @@ static int call(const char *token, const char *method, const char *path, const c
 /* Every field the task list and the edit form read, with its type. */
 static void expect_ui_fields(json_t *t)
 {
-    static const struct { const char *name; int type; } fields[] = {
+    static const struct { const char *name; json_type type; } fields[] = {
         {"id", JSON_STRING}, {"title", JSON_STRING}, {"description", JSON_STRING},
         {"status", JSON_STRING}, {"priority", JSON_STRING}, {"tags", JSON_ARRAY},
         {"created_at", JSON_STRING}, {"updated_at", JSON_STRING},
