@@ -142,13 +142,13 @@ static void through_door(struct td_http_req *req, void *arg)
     td_http_add_header(req, "Cache-Control", "no-store");
     if ((r->flags & TD_DOOR_BEARER) && admit_bearer(r->door, req, sub) != 0)
         return;
-    td_http_set_user(req, (r->flags & TD_DOOR_BEARER) ? sub : NULL);
+    td_http_set_principal(req, (r->flags & TD_DOOR_BEARER) ? sub : NULL);
     r->fn(req, r->arg);
 }
 
 const char *td_door_subject(const struct td_http_req *req)
 {
-    return td_http_user(req);
+    return td_http_principal(req);
 }
 
 int td_door_route(struct td_door *door, struct td_http *http, const char *method,

@@ -44,8 +44,8 @@ void td_door_free(struct td_door *door);
 /* Registers a route whose requests pass the door first (flags: TD_DOOR_* | TD_ROUTE_*). */
 int  td_door_route(struct td_door *door, struct td_http *http, const char *method,
                    const char *pattern, unsigned flags, td_http_handler_fn fn, void *arg);
-/* The token's subject, inside a TD_DOOR_BEARER handler (copy it: it lives until the
- * handler returns). NULL elsewhere. */
+/* The token's subject for a TD_DOOR_BEARER route's request, valid until it is answered;
+ * NULL elsewhere. */
 const char *td_door_subject(const struct td_http_req *req);
 /* The process's token verifier and issuer. */
 struct td_auth *td_door_auth(struct td_door *door);

@@ -73,9 +73,10 @@ const char *td_http_request_id(const struct td_http_req *req);
 /* Decoded value of the n-th (from 0) query parameter called name, or NULL. The string
  * lives as long as the request. */
 const char *td_http_query_param(struct td_http_req *req, const char *name, int n);
-/* Per-request slot for the handler's own state (e.g. the authenticated user). */
-void  td_http_set_user(struct td_http_req *req, void *user);
-void *td_http_user(const struct td_http_req *req);
+/* Who made the request (set by the /api door), copied into the request so it stays
+ * valid until the answer: -ENAMETOOLONG past 128 bytes. NULL clears it. */
+int         td_http_set_principal(struct td_http_req *req, const char *who);
+const char *td_http_principal(const struct td_http_req *req);   /* NULL when unknown */
 /* The client's address ("127.0.0.1", "::1"); "unknown" when it cannot be read. */
 void  td_http_peer(const struct td_http_req *req, char *out, size_t len);
 /* 1 when the client went away; the handler should still answer (it is discarded). */

@@ -120,7 +120,7 @@ struct td_http_req {
     char               **decoded_query; /* lazily built name/value pairs */
     int                  nquery;
     const struct td_route *route;
-    void                *user;
+    char                 principal[129]; /* who made it (the /api door), "" when unknown */
     char                 request_id[72];
     struct td_trace      trace;
     struct td_log_ctx    log_ctx;

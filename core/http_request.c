@@ -14,8 +14,19 @@ const char *td_http_query(const struct td_http_req *req) { return req->query ? r
 const struct td_log_ctx *td_http_log_ctx(const struct td_http_req *req) { return &req->log_ctx; }
 const struct td_trace *td_http_trace(const struct td_http_req *req) { return &req->trace; }
 const char *td_http_request_id(const struct td_http_req *req) { return req->request_id; }
-void td_http_set_user(struct td_http_req *req, void *user) { req->user = user; }
-void *td_http_user(const struct td_http_req *req) { return req->user; }
+int td_http_set_principal(struct td_http_req *req, const char *who)
+{
+    size_t n = who ? strlen(who) : 0;
+    if (n >= sizeof req->principal)
+        return -ENAMETOOLONG;
+    memcpy(req->principal, who ? who : "", n + 1);
+    return 0;
+}
+
+const char *td_http_principal(const struct td_http_req *req)
+{
+    return req->principal[0] ? req->principal : NULL;
+}
 
 int td_http_client_gone(const struct td_http_req *req)
 {
