@@ -1,4 +1,5 @@
-/* Accounts: signup, login, me. Passwords are argon2id hashes computed off the loop. */
+/* Accounts: signup, login, me (read, and PATCH its name and zone). Passwords are argon2id
+ * hashes computed off the loop. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -277,6 +278,131 @@ static void handle_me(struct td_http_req *req, void *arg)
     api_exec(call, "user_by_id", 1, params, on_me);
 }
 
+/* ---------- PATCH /api/me: the account's settings ---------- */
+
+/* The settings a PATCH changes: NULL leaves the stored value. */
+struct settings {
+    char *name;        /* trimmed */
+    char  time_zone[TD_TZ_NAME_MAX + 1];
+    int   has_zone;
+};
+
+static void free_settings(void *p)
+{
+    struct settings *s = p;
+    if (s)
+        free(s->name);
+    free(s);
+}
+
+/* Checks {name?, time_zone?} into s; collects every bad member in errs. Absent and null
+ * members leave the stored value; any other member is unknown. Returns 0, -EINVAL (errs
+ * filled) or -ENOMEM. */
+static int check_settings(json_t *body, struct settings *s, struct td_task_errors *errs)
+{
+#define FIELD_ERROR(f, m) do { if (errs->count < 32) { \
+        snprintf(errs->items[errs->count].field, 64, "%s", f); \
+        snprintf(errs->items[errs->count++].message, 160, "%s", m); } } while (0)
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        if (strcmp(key, "name") == 0) {
+            struct td_utf8_span t;
+            if (json_is_null(v))
+                continue;
+            if (!json_is_string(v) ||
+                td_utf8_scan(json_string_value(v), json_string_length(v), 1, &t) ||
+                t.chars < 1 || t.chars > 200 || t.has_control) {
+                FIELD_ERROR("name", "must be a string of 1 to 200 characters (after trimming "
+                            "white space) without control characters");
+                continue;
+            }
+            free(s->name);
+            s->name = strndup(json_string_value(v) + t.start, t.end - t.start);
+            if (!s->name)
+                return -ENOMEM;
+        } else if (strcmp(key, "time_zone") == 0) {
+            const char *tz = json_string_value(v);
+            if (json_is_null(v))
+                continue;
+            if (!tz || strlen(tz) > TD_TZ_NAME_MAX || !td_tz_valid(tz)) {
+                FIELD_ERROR("time_zone", "must be an IANA time zone such as Europe/Paris");
+                continue;
+            }
+            snprintf(s->time_zone, sizeof s->time_zone, "%s", tz);
+            s->has_zone = 1;
+        } else {
+            char f[64];
+            snprintf(f, sizeof f, "%s", key);
+            FIELD_ERROR(f, "is not a member of the account settings (name, time_zone)");
+        }
+    }
+#undef FIELD_ERROR
+    return errs->count ? -EINVAL : 0;
+}
+
+static void on_me_patched(int status, struct td_db_res *res, void *arg)
+{
+    struct api_call *call = arg;
+    if (status)
+        api_db_error(call, status, res);
+    else if (res && td_db_res_rows(res) > 0)
+        api_send_json(call, 200, td_db_res_value(res, 0, 0), 0);
+    else
+        td_http_problem(call->req, 404, "user-not-found", "Not Found",
+                        "no account of this service has the token's subject; settings "
+                        "exist only for accounts that signed up here", NULL);
+    api_end(call);
+}
+
+static void handle_me_patch(struct td_http_req *req, void *arg)
+{
+    struct api *api = arg;
+    struct api_call *call = api_begin(api, req);
+    if (!call)
+        return;
+    struct settings *s = calloc(1, sizeof *s);
+    call->extra = s;
+    call->free_extra = free_settings;
+    if (!s) {
+        td_http_problem(req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
+        api_end(call);
+        return;
+    }
+    json_t *body = api_json_body(call);
+    if (!body) {
+        api_end(call);
+        return;
+    }
+    struct td_task_errors errs = {0};
+    int rc = check_settings(body, s, &errs);
+    json_decref(body);
+    if (rc == -EINVAL) {
+        char *extra = NULL;
+        td_task_errors_json(&errs, &extra);
+        td_http_problem(req, 422, "validation-failed", "Unprocessable Content",
+                        "some fields are invalid", extra);
+        free(extra);
+    } else if (rc) {
+        td_http_problem(req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
+    }
+    if (rc) {
+        api_end(call);
+        return;
+    }
+    if (!td_task_is_uuid(call->user_id)) {
+        on_me_patched(0, NULL, call);   /* an external IdP's subject: no row to change */
+        return;
+    }
+    if (!s->name && !s->has_zone) {
+        const char *params[] = {call->user_id};
+        api_exec(call, "user_by_id", 1, params, on_me_patched);   /* {}: unchanged */
+        return;
+    }
+    const char *params[] = {call->user_id, s->name, s->has_zone ? s->time_zone : NULL};
+    api_exec(call, "user_update", 3, params, on_me_patched);
+}
+
 const struct td_stmt_def api_auth_stmts[] = {
     {"user_insert", "INSERT INTO users (email, name, password_hash, time_zone) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT DO NOTHING RETURNING id::text, todod_user_json(users)::text", 4},
@@ -284,6 +410,8 @@ const struct td_stmt_def api_auth_stmts[] = {
      "SELECT id::text, password_hash, todod_user_json(users)::text FROM users "
      "WHERE lower(email) = $1 AND password_hash IS NOT NULL", 1},
     {"user_by_id", "SELECT todod_user_json(users)::text FROM users WHERE id = $1::uuid", 1},
+    {"user_update", "UPDATE users SET name = coalesce($2, name), time_zone = coalesce($3, time_zone) "
+        "WHERE id = $1::uuid RETURNING todod_user_json(users)::text", 3},
     {0},
 };
 
@@ -293,5 +421,6 @@ const struct td_route_def api_auth_routes[] = {
     {"POST", "/api/auth/register", handle_signup, TD_DOOR_PUBLIC},
     {"POST", "/api/auth/login", handle_login, TD_DOOR_PUBLIC},
     {"GET", "/api/me", handle_me, TD_DOOR_BEARER},
+    {"PATCH", "/api/me", handle_me_patch, TD_DOOR_BEARER},
     {0},
 };

@@ -115,7 +115,10 @@ static int read_filters(struct td_http_req *req, const char **p, char *type, siz
         return bad_param(req, "to", "expected an RFC 3339 date-time or date");
     if (kind) {
         static const char *const kinds[] = {"created", "updated", "completed", "deleted"};
-        const char *k = strncmp(kind, "todo.task.", 10) == 0 ? kind + 10 : kind;
+        /* The word, the CloudEvents type, or the seeds' data.event_type (task_created). */
+        const char *k = strncmp(kind, "todo.task.", 10) == 0 ? kind + 10
+                      : strncmp(kind, "task_", 5) == 0      ? kind + 5
+                                                            : kind;
         size_t i = 0;
         while (i < 4 && strcmp(k, kinds[i]) != 0)
             i++;

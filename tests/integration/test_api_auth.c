@@ -249,6 +249,146 @@ Test(api_auth, signup_and_login_validation_names_each_field)
     td_test_http_free(&r);
 }
 
+/* ---------- PATCH /api/me ---------- */
+
+/* PATCH /api/me with body; returns the status and the answer as JSON in *out. */
+static int patch_me(const char *token, const char *body, json_t **out)
+{
+    return td_test_api_json(todod.port, token, "PATCH", "/api/me", body, NULL, out);
+}
+
+Test(api_auth, patch_me_changes_the_zone_later_tasks_use_and_the_name)
+{
+    json_t *s = NULL;
+    cr_assert_eq(td_test_api_json(todod.port, NULL, "POST", "/api/auth/signup",
+                                  "{\"email\":\"zone@example.com\",\"password\":\"correct horse battery\","
+                                  "\"name\":\"Grace\"}", NULL, &s), 201);
+    const char *token = td_test_jstr(s, "token");
+    const char *id = td_test_jstr(s, "user.id");
+    cr_assert(token && id);
+    const char *local = "{\"title\":\"x\",\"due_at\":\"2027-01-31T09:00:00\"}";
+    /* Before: the account's zone is UTC, so 09:00 local is 09:00Z. */
+    json_t *t = td_test_create_task(todod.port, token, local);
+    cr_expect_str_eq(td_test_jstr(t, "due_at"), "2027-01-31T09:00:00Z");
+    json_decref(t);
+
+    json_t *me = NULL;
+    cr_assert_eq(patch_me(token, "{\"time_zone\":\"America/New_York\"}", &me), 200);
+    cr_expect_str_eq(td_test_jstr(me, "time_zone"), "America/New_York");
+    cr_expect_str_eq(td_test_jstr(me, "name"), "Grace", "an absent name stays");
+    cr_expect_str_eq(td_test_jstr(me, "id"), id);
+    json_decref(me);
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM users WHERE id = '%s' AND "
+                                      "time_zone = 'America/New_York'", id), 1);
+    /* After: 09:00 in New York in January (EST, -05:00) is 14:00Z. */
+    t = td_test_create_task(todod.port, token, local);
+    cr_expect_str_eq(td_test_jstr(t, "due_at"), "2027-01-31T14:00:00Z");
+    cr_expect_str_eq(td_test_jstr(t, "time_zone"), "America/New_York");
+    json_decref(t);
+    /* A bare date is midnight there. */
+    t = td_test_create_task(todod.port, token, "{\"title\":\"y\",\"due_date\":\"2027-01-31\"}");
+    cr_expect_str_eq(td_test_jstr(t, "due_at"), "2027-01-31T05:00:00Z");
+    json_decref(t);
+
+    /* The name, trimmed; null leaves the zone; GET /api/me shows both. */
+    cr_expect_eq(patch_me(token, "{\"name\":\"  Grace Hopper \\n\",\"time_zone\":null}", &me), 200);
+    cr_expect_str_eq(td_test_jstr(me, "name"), "Grace Hopper");
+    json_decref(me);
+    cr_expect_eq(td_test_api_json(todod.port, token, "GET", "/api/me", NULL, NULL, &me), 200);
+    cr_expect_str_eq(td_test_jstr(me, "name"), "Grace Hopper");
+    cr_expect_str_eq(td_test_jstr(me, "time_zone"), "America/New_York");
+    /* {} answers the account unchanged. */
+    json_t *same = NULL;
+    cr_expect_eq(patch_me(token, "{}", &same), 200);
+    cr_expect(json_equal(me, same), "{} changed the account");
+    json_decref(same);
+    json_decref(me);
+    /* 200 characters (not bytes) is the longest name. */
+    char body[1024] = "{\"name\":\"";
+    for (int i = 0; i < 200; i++)
+        strcat(body, "\xc3\xa9");
+    strcat(body, "\"}");
+    cr_expect_eq(patch_me(token, body, &me), 200, "200 two-byte characters");
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT char_length(name) FROM users WHERE id = '%s'", id), 200);
+    json_decref(me);
+    json_decref(s);
+}
+
+Test(api_auth, patch_me_refuses_bad_settings_and_changes_nothing)
+{
+    json_t *s = NULL;
+    cr_assert_eq(td_test_api_json(todod.port, NULL, "POST", "/api/auth/signup",
+                                  "{\"email\":\"bad@example.com\",\"password\":\"correct horse battery\","
+                                  "\"name\":\"Ann\",\"time_zone\":\"Europe/Paris\"}", NULL, &s), 201);
+    const char *token = td_test_jstr(s, "token");
+    const char *id = td_test_jstr(s, "user.id");
+    cr_assert(token && id);
+    char long_name[300] = "{\"name\":\"";
+    for (int i = 0; i < 201; i++)
+        strcat(long_name, "a");
+    strcat(long_name, "\"}");
+    const char *one[][2] = {
+        {"{\"time_zone\":\"Mars/Olympus_Mons\"}", "time_zone"},
+        {"{\"time_zone\":\"\"}", "time_zone"},
+        {"{\"time_zone\":42}", "time_zone"},
+        {"{\"time_zone\":\"../../etc/passwd\"}", "time_zone"},
+        {"{\"name\":\"   \"}", "name"},
+        {"{\"name\":\"\"}", "name"},
+        {"{\"name\":true}", "name"},
+        {"{\"name\":\"a\\u0007b\"}", "name"},
+        {long_name, "name"},
+        {"{\"nickname\":\"x\"}", "nickname"},
+        {"{\"email\":\"other@example.com\"}", "email"},
+    };
+    struct td_test_http r;
+    for (size_t i = 0; i < sizeof one / sizeof one[0]; i++) {
+        td_test_api(todod.port, token, "PATCH", "/api/me", one[i][0], NULL, &r);
+        td_test_expect_problem(&r, 422, "validation-failed", one[i][0]);
+        json_t *j = td_test_body_json(&r);
+        td_test_http_free(&r);
+        cr_expect(td_test_problem_names(j, one[i][1]), "%s: not named in %s", one[i][1], one[i][0]);
+        cr_expect_eq(json_array_size(json_object_get(j, "errors")), 1, "%s", one[i][0]);
+        json_decref(j);
+    }
+    /* Both bad at once: both named, and a good member beside a bad one is not applied. */
+    td_test_api(todod.port, token, "PATCH", "/api/me", "{\"name\":\"\",\"time_zone\":\"Nowhere\"}", NULL, &r);
+    td_test_expect_problem(&r, 422, "validation-failed", "both bad");
+    json_t *j = td_test_body_json(&r);
+    td_test_http_free(&r);
+    cr_expect(td_test_problem_names(j, "name") && td_test_problem_names(j, "time_zone"));
+    json_decref(j);
+    td_test_api(todod.port, token, "PATCH", "/api/me", "{\"name\":\"Bob\",\"time_zone\":\"Nowhere\"}", NULL, &r);
+    td_test_expect_problem(&r, 422, "validation-failed", "good name, bad zone");
+    td_test_http_free(&r);
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM users WHERE id = '%s' AND name = 'Ann' "
+                                      "AND time_zone = 'Europe/Paris'", id), 1, "nothing half-written");
+
+    /* Malformed JSON 400, a non-object 400, a wrong content type 415, no token 401. */
+    td_test_api(todod.port, token, "PATCH", "/api/me", "{\"name\":", NULL, &r);
+    td_test_expect_problem(&r, 400, "malformed-json", "malformed");
+    td_test_http_free(&r);
+    td_test_api(todod.port, token, "PATCH", "/api/me", "[\"name\"]", NULL, &r);
+    td_test_expect_problem(&r, 400, "malformed-json", "an array");
+    td_test_http_free(&r);
+    const char *text[] = {"Content-Type: text/plain", NULL};
+    td_test_api(todod.port, token, "PATCH", "/api/me", "{\"name\":\"Bob\"}", text, &r);
+    td_test_expect_problem(&r, 415, "unsupported-media-type", "text/plain");
+    td_test_http_free(&r);
+    td_test_api(todod.port, NULL, "PATCH", "/api/me", "{\"name\":\"Bob\"}", NULL, &r);
+    td_test_expect_problem(&r, 401, "unauthorized", "no token");
+    td_test_http_free(&r);
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM users WHERE id = '%s' AND name = 'Ann'", id), 1);
+
+    /* A valid token for a subject that never signed up: no account to change. */
+    struct td_test_user ghost;
+    td_test_user_fake(&ghost);
+    td_test_api(todod.port, ghost.token, "PATCH", "/api/me", "{\"name\":\"Ghost\"}", NULL, &r);
+    td_test_expect_problem(&r, 404, "user-not-found", "a UUID subject without a row");
+    td_test_http_free(&r);
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM users WHERE name = 'Ghost'"), 0);
+    json_decref(s);
+}
+
 /* exp - iat of a token, read by PostgreSQL from its payload (base64url JSON). */
 static long token_lifetime(const char *token)
 {
@@ -610,6 +750,11 @@ Test(api_better_auth, front_end_tokens_with_non_uuid_subjects_work)
     cr_expect_eq(td_test_api_json(todod.port, token, "GET", "/api/me", NULL, NULL, &me), 200);
     cr_expect_str_eq(td_test_jstr(me, "id"), sub);
     json_decref(me);
+    /* Settings belong to accounts that signed up here: a BetterAuth subject has none. */
+    struct td_test_http r;
+    td_test_api(todod.port, token, "PATCH", "/api/me", "{\"time_zone\":\"America/New_York\"}", NULL, &r);
+    td_test_expect_problem(&r, 404, "user-not-found", "PATCH /api/me for a BetterAuth subject");
+    td_test_http_free(&r);
 
     /* Task CRUD on both route families. */
     json_t *t = td_test_create_task(todod.port, token, "{\"title\":\"from the front end\"}");

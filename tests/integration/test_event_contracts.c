@@ -1,5 +1,6 @@
 /* Every event the api writes to the outbox matches proto/events: the CloudEvents
- * envelope and the task-event data with the seeds' field names. */
+ * envelope and the task-event data with the seeds' field names and event_type values
+ * (task_created, task_updated, task_completed, task_deleted). */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
@@ -81,7 +82,11 @@ Test(event_contracts, every_emitted_event_matches_the_schemas)
     json_t *data = td_test_schema_load("proto/events/task-event.schema.json");
     json_t *rows = outbox_rows();
     int seen[4] = {0};
-    static const char *const kinds[] = {"created", "updated", "completed", "deleted"};
+    /* The seeds' names, each with its CloudEvents type. */
+    static const char *const kinds[] = {"task_created", "task_updated", "task_completed",
+                                        "task_deleted"};
+    static const char *const types[] = {"todo.task.created", "todo.task.updated",
+                                        "todo.task.completed", "todo.task.deleted"};
     size_t i;
     json_t *row;
     json_array_foreach(rows, i, row) {
@@ -91,13 +96,18 @@ Test(event_contracts, every_emitted_event_matches_the_schemas)
         cr_expect_eq(td_test_schema_validate(data, json_object_get(ev, "data"), why, sizeof why), 0,
                      "event %zu data: %s", i, why);
         const char *type = td_test_jstr(ev, "type"), *kind = td_test_jstr(ev, "data.event_type");
-        cr_expect(type && kind && !strcmp(type + strlen("todo.task."), kind), "%s vs %s", type, kind);
+        int k = 0;
+        while (k < 4 && !(kind && !strcmp(kind, kinds[k])))
+            k++;
+        cr_expect_lt(k, 4, "event %zu: data.event_type %s is not one of the seeds'", i, kind);
+        cr_expect(k < 4 && type && !strcmp(type, types[k]), "event %zu: type %s with event_type %s",
+                  i, type, kind);
         cr_expect_str_eq(td_test_jstr(ev, "subject"), td_test_jstr(ev, "data.task_id"));
         cr_expect_str_eq(td_test_jstr(row, "topic"), "task-events");
         cr_expect_str_eq(td_test_jstr(row, "key"), u.id, "key is the user: per-user order");
         cr_expect_str_eq(td_test_jstr(row, "headers.traceparent"), td_test_jstr(ev, "traceparent"));
-        for (int k = 0; k < 4; k++)
-            seen[k] += kind && !strcmp(kind, kinds[k]);
+        if (k < 4)
+            seen[k]++;
     }
     for (int k = 0; k < 4; k++)
         cr_expect_gt(seen[k], 0, "no %s event was emitted", kinds[k]);
@@ -127,6 +137,13 @@ Test(event_contracts, the_checker_rejects_broken_events)
     cr_expect_neq(td_test_schema_validate(envelope, ev, why, sizeof why), 0);
     cr_expect_neq(td_test_schema_validate(data, json_object(), why, sizeof why), 0);
     cr_expect(strstr(why, "event_type") != NULL, "%s", why);
+    /* The bare words todod wrote before 0006 are not the seeds' names: refused. */
+    json_t *d = json_pack("{s:s,s:s,s:s,s:s,s:{}}", "event_type", "created",
+                          "task_id", "7d444840-9dc0-11d1-b245-5ffdce74fad2", "user_id", "u",
+                          "timestamp", "2026-11-23T10:00:00Z", "task_data");
+    cr_expect_neq(td_test_schema_validate(data, d, why, sizeof why), 0);
+    cr_expect(strstr(why, "event_type") != NULL, "%s", why);
+    json_decref(d);
     json_decref(ev);
     json_decref(envelope);
     json_decref(data);
@@ -144,24 +161,38 @@ Test(event_contracts, task_update_and_reminder_schemas_fit_real_tasks)
         "\"reminders\":[{\"offset\":\"PT1H\",\"channel\":\"email\"}]}");
     json_t *update = td_test_schema_load("proto/events/task-update.schema.json");
     json_t *reminder = td_test_schema_load("proto/events/reminder-event.schema.json");
-    json_t *payload = json_pack("{s:s,s:O,s:s,s:O,s:O,s:s}", "event_type", "updated",
+    json_t *payload = json_pack("{s:s,s:O,s:s,s:O,s:O,s:s}", "event_type", "task_updated",
                                 "task_id", json_object_get(t, "id"), "user_id", u.id,
                                 "task", t, "version", json_object_get(t, "version"),
                                 "timestamp", "2026-11-23T10:00:00Z");
     char why[512];
     cr_expect_eq(td_test_schema_validate(update, payload, why, sizeof why), 0, "%s", why);
     json_object_set_new(payload, "task", json_null());
-    json_object_set_new(payload, "event_type", json_string("deleted"));
+    json_object_set_new(payload, "event_type", json_string("task_deleted"));
     cr_expect_eq(td_test_schema_validate(update, payload, why, sizeof why), 0, "%s", why);
     json_object_set_new(payload, "event_type", json_string("renamed"));
     cr_expect_neq(td_test_schema_validate(update, payload, why, sizeof why), 0);
+    json_object_set_new(payload, "event_type", json_string("deleted"));
+    cr_expect_neq(td_test_schema_validate(update, payload, why, sizeof why), 0, "the pre-0006 word");
 
-    json_t *r = json_pack("{s:s,s:O,s:s,s:O,s:O,s:s,s:s,s:s,s:i}", "event_type", "scheduled",
+    json_t *r = json_pack("{s:s,s:O,s:s,s:O,s:O,s:s,s:s,s:s,s:i}", "event_type", "reminder_scheduled",
                           "task_id", json_object_get(t, "id"), "user_id", u.id,
                           "title", json_object_get(t, "title"), "due_at", json_object_get(t, "due_at"),
                           "remind_at", "2026-12-01T08:00:00Z", "notification_type", "email",
                           "timestamp", "2026-11-23T10:00:00Z", "offset_minutes", 60);
     cr_expect_eq(td_test_schema_validate(reminder, r, why, sizeof why), 0, "%s", why);
+    /* The seeds' three reminder names fit; the old words and "due" do not. */
+    static const char *const good[] = {"reminder_scheduled", "reminder_triggered", "reminder_sent"};
+    static const char *const old[] = {"scheduled", "due", "sent", "reminder_due"};
+    for (int k = 0; k < 3; k++) {
+        json_object_set_new(r, "event_type", json_string(good[k]));
+        cr_expect_eq(td_test_schema_validate(reminder, r, why, sizeof why), 0, "%s: %s", good[k], why);
+    }
+    for (int k = 0; k < 4; k++) {
+        json_object_set_new(r, "event_type", json_string(old[k]));
+        cr_expect_neq(td_test_schema_validate(reminder, r, why, sizeof why), 0, "%s fits", old[k]);
+    }
+    json_object_set_new(r, "event_type", json_string("reminder_scheduled"));
     json_object_set_new(r, "remind_at", json_string("soon"));
     cr_expect_neq(td_test_schema_validate(reminder, r, why, sizeof why), 0);
     cr_expect(strstr(why, "remind_at"), "%s", why);
@@ -220,7 +251,7 @@ Test(event_contracts, recurrence_pattern_is_the_word_or_the_rule_everywhere)
         json_t *sql = json_loads(row ? row : "null", 0, NULL);
         cr_expect(json_equal(sql, t), "%s: todod_task_json %s differs from the answer %s", body, row,
                   json_dumps(t, 0));
-        json_t *payload = json_pack("{s:s,s:s,s:s,s:O,s:O,s:s}", "event_type", "created", "task_id", id,
+        json_t *payload = json_pack("{s:s,s:s,s:s,s:O,s:O,s:s}", "event_type", "task_created", "task_id", id,
                                     "user_id", u.id, "task", t, "version", json_object_get(t, "version"),
                                     "timestamp", "2026-11-23T10:00:00Z");
         cr_expect_eq(td_test_schema_validate(update, payload, why, sizeof why), 0, "%s: %s", body, why);

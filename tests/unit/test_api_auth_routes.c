@@ -219,3 +219,49 @@ Test(auth_routes, me_for_subjects_without_an_account)
         free(token);
     }
 }
+
+/* PATCH /api/me: the route is the role's, it changes only the account's own row, and
+ * subjects without a row (a UUID nobody signed up with, an IdP's id) get 404. */
+Test(auth_routes, patch_me_changes_name_and_zone_of_that_account_only)
+{
+    start_with(0);
+    json_t *a = NULL, *b = NULL;
+    cr_assert_eq(account_call("/api/auth/signup", email, "correct horse battery",
+                              ",\"name\":\"Ada\"", &a, NULL), 201);
+    email[0] = 'B';
+    cr_assert_eq(account_call("/api/auth/signup", email, "correct horse battery",
+                              ",\"name\":\"Bea\"", &b, NULL), 201);
+    const char *token = td_test_jstr(a, "token");
+    cr_assert(token);
+    json_t *me = NULL;
+    cr_expect_eq(td_test_api_json(S.port, token, "PATCH", "/api/me",
+                                  "{\"name\":\" Ada King \",\"time_zone\":\"Asia/Tokyo\"}", NULL, &me), 200);
+    cr_expect_str_eq(js(me, "name"), "Ada King");
+    cr_expect_str_eq(js(me, "time_zone"), "Asia/Tokyo");
+    cr_expect_str_eq(js(me, "id"), js(a, "user.id"));
+    json_decref(me);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM users WHERE id = '%s' AND name = 'Ada King' "
+                                     "AND time_zone = 'Asia/Tokyo'", js(a, "user.id")), 1);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM users WHERE id = '%s' AND name = 'Bea' "
+                                     "AND time_zone = 'UTC'", js(b, "user.id")), 1, "the other account");
+    struct td_test_http r;
+    td_test_api(S.port, token, "PATCH", "/api/me", "{\"time_zone\":\"Europe/Atlantis\"}", NULL, &r);
+    td_test_expect_problem(&r, 422, "validation-failed", "unknown zone");
+    json_t *p = td_test_body_json(&r);
+    cr_expect(td_test_problem_names(p, "time_zone"), "%s", r.body);
+    json_decref(p);
+    td_test_http_free(&r);
+
+    char ghost[37];
+    td_test_uuid(ghost);
+    const char *subjects[] = {ghost, "github|4711"};
+    for (int i = 0; i < 2; i++) {
+        char *t = td_test_jwt(subjects[i]);
+        td_test_api(S.port, t, "PATCH", "/api/me", "{}", NULL, &r);
+        td_test_expect_problem(&r, 404, "user-not-found", subjects[i]);
+        td_test_http_free(&r);
+        free(t);
+    }
+    json_decref(a);
+    json_decref(b);
+}

@@ -138,6 +138,8 @@ Test(audit_routes, filters_combine)
     free(p);
     expect_page("/api/audit?type=completed", "4", "-");
     expect_page("/api/audit?type=todo.task.created", "1,3", "-");
+    expect_page("/api/audit?type=task_created", "1,3", "-");   /* the seeds' event_type */
+    expect_page("/api/audit?type=task_completed", "4", "-");
     expect_page("/api/audit?from=2026-01-02", "2,3,4,5", "-");
     expect_page("/api/audit?to=2026-01-03T10:00:00Z", "1,2", "-");   /* to is exclusive */
     expect_page("/api/audit?from=2026-01-02T10:00:00Z&to=2026-01-04T00:00:00Z", "2,3", "-");
@@ -186,6 +188,8 @@ Test(audit_routes, bad_query_parameters_are_400_naming_them)
         {"/api/audit?to=2026-13-01", "to"},
         {"/api/audit?type=archived", "type"},
         {"/api/audit?type=todo.task.", "type"},
+        {"/api/audit?type=task_", "type"},
+        {"/api/audit?type=task_archived", "type"},
         {"/api/audit?cursor=-1", "cursor"},
         {"/api/audit?cursor=abc", "cursor"},
         {"/api/audit?cursor=", "cursor"},
