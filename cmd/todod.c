@@ -16,6 +16,7 @@
 
 extern const struct td_role td_role_api;
 extern const struct td_role td_role_audit;
+extern const struct td_role td_role_recur;
 
 /* What a command needs, as git's builtins say RUN_SETUP: the runner reads these flags
  * and never the command's name. */
@@ -49,6 +50,8 @@ static const struct command commands[] = {
      &td_role_api, CMD_ROLE | CMD_SETTINGS},
     {"audit", "consume task-events into the hash-chained audit log; serve /api/audit",
      run_roles, &td_role_audit, CMD_ROLE | CMD_SETTINGS},
+    {"recur", "consume task-events: a completed recurring task gets its next occurrence",
+     run_roles, &td_role_recur, CMD_ROLE | CMD_SETTINGS},
     {"relay", "publish the outbox to the bus only (api runs a relay too)", run_roles, NULL,
      CMD_RELAY | CMD_SETTINGS},
     {"migrate", "apply the database schema and exit", run_migrate, NULL, CMD_SETTINGS},

@@ -51,3 +51,229 @@ int td_rrule_validate(const char *rrule, char *why, size_t whylen)
     icalrecur_iterator_free(it);
     return 0;
 }
+
+/* ---------- expansion ---------- */
+
+#include <limits.h>
+
+#include "core/datetime.h"
+#include "core/tz.h"
+
+#define DAY 86400LL
+
+/* A rule ready to expand: libical's rule with COUNT and UNTIL taken out (they are
+ * applied here, to instants), and dtstart's wall clock in the zone. */
+struct plan {
+    struct icalrecurrencetype r;
+    int count;                       /* 0: none */
+    enum { UNTIL_NONE, UNTIL_INSTANT, UNTIL_WALL } until_kind;
+    long long until;                 /* unix s, or the wall clock read as UTC */
+    struct td_datetime_civil start;  /* dtstart's wall clock in zone */
+    long long start_wall;            /* the same, read as UTC */
+};
+
+static struct td_datetime_civil civil_of(struct icaltimetype t)
+{
+    return (struct td_datetime_civil){t.year, t.month, t.day, t.hour, t.minute, t.second};
+}
+
+static int plan_make(const struct td_rrule_series *s, struct plan *p)
+{
+    if (!s || !s->rrule || !s->zone || (s->nexdates && !s->exdates))
+        return -EINVAL;
+    if (td_rrule_validate(s->rrule, NULL, 0))
+        return -EINVAL;
+    p->r = icalrecurrencetype_from_string(td_rrule_strip_prefix(s->rrule));
+    if (p->r.freq != ICAL_DAILY_RECURRENCE && p->r.freq != ICAL_WEEKLY_RECURRENCE &&
+        p->r.freq != ICAL_MONTHLY_RECURRENCE && p->r.freq != ICAL_YEARLY_RECURRENCE)
+        return -EINVAL;
+    if (td_tz_utc_to_local(s->zone, s->dtstart, &p->start) ||
+        td_datetime_join(&p->start, &p->start_wall))
+        return -EINVAL; /* unknown zone, or out of range */
+    p->count = p->r.count;
+    p->until_kind = UNTIL_NONE;
+    if (!icaltime_is_null_time(p->r.until)) {
+        struct icaltimetype u = p->r.until;
+        struct td_datetime_civil c = civil_of(u);
+        if (u.is_date)
+            c.hour = 23, c.minute = 59, c.second = 59; /* the whole day is in */
+        if (td_datetime_join(&c, &p->until))
+            return -EINVAL;
+        p->until_kind = icaltime_is_utc(u) && !u.is_date ? UNTIL_INSTANT : UNTIL_WALL;
+    }
+    p->r.count = 0;
+    p->r.until = icaltime_null_time();
+    return 0;
+}
+
+static bool excluded(const struct td_rrule_series *s, long long t)
+{
+    for (size_t i = 0; i < s->nexdates; i++)
+        if (s->exdates[i] == t)
+            return true;
+    return false;
+}
+
+/* Sorted insert of t into out[0..*have) (at most n), dropping duplicates: two wall-clock
+ * times can meet in one instant (a gap time and the hour after it), and a gap time lands
+ * after the wall times just past the gap. */
+static void emit(long long *out, int n, int *have, long long t)
+{
+    int i = *have;
+    while (i > 0 && out[i - 1] > t)
+        i--;
+    if (i > 0 && out[i - 1] == t)
+        return;
+    if (i >= n)
+        return;
+    int last = *have < n ? *have : n - 1;
+    memmove(out + i + 1, out + i, (size_t)(last - i) * sizeof *out);
+    out[i] = t;
+    if (*have < n)
+        (*have)++;
+}
+
+/* Handles one instance at wall clock c (wall = c read as UTC; known: its instant when
+ * the caller has it, dtstart's, which may be the second of a repeated time). Returns 1 to go on, 0 when
+ * the series ends here, or a negative errno. Instants lie within a day of their wall
+ * clock (no zone is 24 h off UTC), which spares the conversion for instances far from
+ * `after` and UNTIL. */
+static int instance(const struct td_rrule_series *s, const struct plan *p, int *k,
+                    const struct td_datetime_civil *c, long long wall, const long long *known,
+                    long long after, long long *out, int n, int *have)
+{
+    if (p->count && ++*k > p->count)
+        return 0;
+    if (p->until_kind == UNTIL_WALL && wall > p->until)
+        return 0;
+    bool near_until = p->until_kind == UNTIL_INSTANT && wall + DAY > p->until;
+    if (wall + DAY <= after && !near_until)
+        return 1;
+    long long t;
+    int rc = known ? (t = *known, 0) : td_tz_local_to_utc(s->zone, c, &t);
+    if (rc == -ERANGE)
+        return 0;
+    if (rc)
+        return -EINVAL;
+    if (p->until_kind == UNTIL_INSTANT && t > p->until)
+        return 0;
+    if (t > after && !excluded(s, t))
+        emit(out, n, have, t);
+    return 1;
+}
+
+/* The series' instances after `after`, up to n of them. A gap time sorts after the wall
+ * times just past it, so the scan ends one day of wall clock after the n-th instance. */
+static int expand(const struct td_rrule_series *s, long long after, long long *out, int n)
+{
+    struct plan p;
+    int rc = plan_make(s, &p);
+    if (rc)
+        return rc;
+    if (n <= 0)
+        return 0;
+    int have = 0, k = 0;
+    rc = instance(s, &p, &k, &p.start, p.start_wall, &s->dtstart, after, out, n, &have);
+    if (rc <= 0)
+        return rc < 0 ? rc : have;
+    struct icaltimetype dt = icaltime_null_time();
+    dt.year = p.start.year, dt.month = p.start.month, dt.day = p.start.day;
+    dt.hour = p.start.hour, dt.minute = p.start.minute, dt.second = p.start.second;
+    icalrecur_iterator *it = icalrecur_iterator_new(p.r, dt); /* floating: no zone */
+    if (!it)
+        return -EINVAL;
+    long long done_at = LLONG_MAX; /* wall clock past which nothing can sort in */
+    for (int scanned = 0; scanned < TD_RRULE_SCAN_MAX; scanned++) {
+        struct icaltimetype o = icalrecur_iterator_next(it);
+        if (icaltime_is_null_time(o) || o.year > p.start.year + TD_RRULE_SCAN_YEARS)
+            break;
+        struct td_datetime_civil c = civil_of(o);
+        long long wall;
+        if (td_datetime_join(&c, &wall))
+            break;
+        if (wall <= p.start_wall)
+            continue; /* dtstart itself, or before it: dtstart is the first instance */
+        if (wall > done_at)
+            break;
+        rc = instance(s, &p, &k, &c, wall, NULL, after, out, n, &have);
+        if (rc <= 0)
+            break;
+        if (have == n && done_at == LLONG_MAX)
+            done_at = wall + DAY;
+    }
+    icalrecur_iterator_free(it);
+    return rc < 0 ? rc : have;
+}
+
+int td_rrule_upcoming(const struct td_rrule_series *s, long long after, long long *out, int n)
+{
+    if (!out && n > 0)
+        return -EINVAL;
+    return expand(s, after, out, n);
+}
+
+int td_rrule_next(const struct td_rrule_series *s, long long after, long long *next)
+{
+    long long t;
+    if (!next)
+        return -EINVAL;
+    int rc = expand(s, after, &t, 1);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return -ENOENT;
+    *next = t;
+    return 0;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : d[m - 1];
+}
+
+int td_rrule_after_completion(const struct td_rrule_series *s, long long completed_at,
+                              long long *next)
+{
+    struct plan p;
+    struct td_datetime_civil c;
+    if (!next)
+        return -EINVAL;
+    int rc = plan_make(s, &p);
+    if (rc)
+        return rc;
+    if (td_tz_utc_to_local(s->zone, completed_at, &c))
+        return -EINVAL;
+    long long step = p.r.interval > 0 ? p.r.interval : 1;
+    c.hour = p.start.hour, c.minute = p.start.minute, c.second = p.start.second;
+    if (p.r.freq == ICAL_DAILY_RECURRENCE || p.r.freq == ICAL_WEEKLY_RECURRENCE) {
+        long long d;
+        if (td_datetime_join(&c, &d))
+            return -EINVAL;
+        d += step * (p.r.freq == ICAL_WEEKLY_RECURRENCE ? 7 : 1) * DAY;
+        if (td_datetime_split(d, &c))
+            return -ENOENT; /* past year 9999 */
+    } else {
+        long long months = (long long)c.year * 12 + (c.month - 1) +
+                           step * (p.r.freq == ICAL_YEARLY_RECURRENCE ? 12 : 1);
+        if (months / 12 > 9999)
+            return -ENOENT;
+        c.year = (int)(months / 12), c.month = (int)(months % 12) + 1;
+        int dim = days_in_month(c.year, c.month);
+        if (c.day > dim)
+            c.day = dim;
+    }
+    long long t, wall;
+    if (td_datetime_join(&c, &wall))
+        return -EINVAL;
+    if (p.until_kind == UNTIL_WALL && wall > p.until)
+        return -ENOENT;
+    rc = td_tz_local_to_utc(s->zone, &c, &t);
+    if (rc)
+        return rc == -ERANGE ? -ENOENT : -EINVAL;
+    if (p.until_kind == UNTIL_INSTANT && t > p.until)
+        return -ENOENT;
+    *next = t;
+    return 0;
+}

@@ -250,10 +250,12 @@ static void api_fini(void *state)
 }
 
 static const struct td_route_def *const api_routes[] = {
-    api_auth_routes, api_create_routes, api_task_routes, api_list_routes, NULL,
+    api_auth_routes, api_create_routes, api_task_routes, api_list_routes,
+    api_recurrence_routes, NULL,
 };
 static const struct td_stmt_def *const api_stmts[] = {
-    api_auth_stmts, api_create_stmts, api_task_stmts, api_list_stmts, api_zone_stmts, NULL,
+    api_auth_stmts, api_create_stmts, api_task_stmts, api_list_stmts, api_zone_stmts,
+    api_recurrence_stmts, NULL,
 };
 
 const struct td_role td_role_api = {

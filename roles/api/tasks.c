@@ -299,6 +299,13 @@ static void handle_delete(struct td_http_req *req, void *arg)
         api_end(call);
         return;
     }
+    /* ?series=true ends the task's recurring series (recurrence.c); If-Match is not
+     * checked there: it names one task's version, not the series'. */
+    const char *series = td_http_query_param(req, "series", 0);
+    if (series && strcmp(series, "true") == 0) {
+        api_series_end(call);
+        return;
+    }
     char version[16];
     snprintf(version, sizeof version, "%d", call->if_match);
     const char *params[] = {call->task_id, call->user_id, call->if_match > 0 ? version : NULL,

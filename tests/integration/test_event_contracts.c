@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tests/support/api_harness.h"
+#include "tests/support/event_harness.h"
 #include "tests/support/json_schema.h"
 #include "tests/support/pg_harness.h"
 #include "tests/support/proc_harness.h"
@@ -51,6 +52,10 @@ static void exercise_every_write(const struct td_test_user *u)
                                   NULL, NULL), 200);
     char *complete = td_test_fmt("%s/complete", pa), *reopen = td_test_fmt("%s/reopen", pa);
     cr_expect_eq(td_test_api_json(todod.port, u->token, "POST", complete, NULL, NULL, NULL), 200);
+    /* The recur role follows the recurring task's completion with its next occurrence. */
+    char *next = td_test_fmt("SELECT count(*) FROM tasks WHERE series_id = '%s'", td_test_jstr(a, "id"));
+    cr_expect_eq(td_test_wait_count(&pg, 1, 20000, next), 1, "no next occurrence");
+    free(next);
     cr_expect_eq(td_test_api_json(todod.port, u->token, "POST", reopen, NULL, NULL, NULL), 200);
     cr_expect_eq(td_test_api_json(todod.port, u->token, "PATCH", toggle, NULL, NULL, NULL), 200);
     cr_expect_eq(td_test_api_json(todod.port, u->token, "DELETE", pa, NULL, NULL, NULL), 204);
@@ -111,8 +116,9 @@ Test(event_contracts, every_emitted_event_matches_the_schemas)
     }
     for (int k = 0; k < 4; k++)
         cr_expect_gt(seen[k], 0, "no %s event was emitted", kinds[k]);
-    /* 3 creates, PATCH, PUT, complete, reopen, toggle, delete */
-    cr_expect_eq(json_array_size(rows), 9, "one event per change, got %zu", json_array_size(rows));
+    /* 3 creates, PATCH, PUT, complete, the next occurrence's create (recur), reopen,
+     * toggle, delete */
+    cr_expect_eq(json_array_size(rows), 10, "one event per change, got %zu", json_array_size(rows));
     json_decref(rows);
     json_decref(envelope);
     json_decref(data);

@@ -1,0 +1,127 @@
+/* The next occurrence of a recurring task (core/series.h). */
+#include "core/series.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "core/datetime.h"
+#include "core/rrule.h"
+
+int td_series_anchor_parse(const char *s, enum td_series_anchor *out)
+{
+    if (!s || strcmp(s, "schedule") == 0)
+        *out = TD_SERIES_SCHEDULE;
+    else if (strcmp(s, "completion") == 0)
+        *out = TD_SERIES_COMPLETION;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+static void rule_of(const struct td_series_occ *o, struct td_rrule_series *s)
+{
+    *s = (struct td_rrule_series){.rrule = o->rrule, .zone = o->zone, .dtstart = o->start};
+}
+
+int td_series_next(const struct td_series_occ *o, long long at, long long *next)
+{
+    if (!o || !o->rrule || !o->zone || !next)
+        return -EINVAL;
+    struct td_rrule_series s;
+    rule_of(o, &s);
+    long long due = o->has_due ? o->due : o->start;
+    if (o->anchor == TD_SERIES_COMPLETION) {
+        long long n;
+        int rc = td_rrule_after_completion(&s, at, &n);
+        if (rc)
+            return rc;
+        if (n <= due) {
+            /* Done well ahead of time (a skip, say): the occurrence after this one's due
+             * date, so the task never stays where it is or moves back. */
+            rc = td_rrule_after_completion(&s, due, &n);
+            if (rc)
+                return rc;
+        }
+        *next = n;
+        return 0;
+    }
+    return td_rrule_next(&s, at > due ? at : due, next);
+}
+
+int td_series_upcoming(const struct td_series_occ *o, long long at, long long *out, int n)
+{
+    if (!out || n < 0)
+        return -EINVAL;
+    if (n == 0)
+        return 0;
+    long long first;
+    int rc = td_series_next(o, at, &first);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc)
+        return rc;
+    out[0] = first;
+    if (o->anchor == TD_SERIES_SCHEDULE) {
+        struct td_rrule_series s;
+        rule_of(o, &s);
+        rc = td_rrule_upcoming(&s, first, out + 1, n - 1);
+        return rc < 0 ? rc : rc + 1;
+    }
+    int got = 1;
+    struct td_series_occ cur = *o;
+    while (got < n) {
+        cur.due = out[got - 1];
+        cur.has_due = 1;
+        rc = td_series_next(&cur, cur.due, &out[got]);
+        if (rc == -ENOENT)
+            break;
+        if (rc)
+            return rc;
+        got++;
+    }
+    return got;
+}
+
+static int time_member(json_t *obj, const char *key, long long *out, int *present)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v)) {
+        *present = 0;
+        return 0;
+    }
+    int date_only;
+    if (!json_is_string(v) || td_datetime_parse_rfc3339(json_string_value(v), out, &date_only))
+        return -EINVAL;
+    *present = 1;
+    return 0;
+}
+
+int td_series_from_task_data(json_t *td, struct td_series_occ *o, long long *completed_at)
+{
+    if (!json_is_object(td) || !o)
+        return -EINVAL;
+    json_t *rule = json_object_get(td, "recurrence");
+    if (!rule || json_is_null(rule))
+        return -ENOENT;
+    json_t *zone = json_object_get(td, "time_zone"), *series = json_object_get(td, "series");
+    if (!json_is_string(rule) || !json_is_string(zone) || !json_is_object(series))
+        return -EINVAL;
+    *o = (struct td_series_occ){.rrule = json_string_value(rule), .zone = json_string_value(zone)};
+    int has_start, has_done = 0;
+    long long done = 0;
+    if (time_member(series, "start", &o->start, &has_start) || !has_start ||
+        time_member(td, "due_date", &o->due, &o->has_due) ||
+        time_member(td, "completed_at", &done, &has_done))
+        return -EINVAL;
+    json_t *anchor = json_object_get(series, "anchor");
+    if (anchor && !json_is_string(anchor))
+        return -EINVAL;
+    if (td_series_anchor_parse(anchor ? json_string_value(anchor) : NULL, &o->anchor))
+        return -EINVAL;
+    if (completed_at) {
+        if (!has_done)
+            return -EINVAL;
+        *completed_at = done;
+    }
+    return 0;
+}

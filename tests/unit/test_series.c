@@ -1,0 +1,156 @@
+/* core/series.c: the next occurrence of a recurring task on completion or skip, with
+ * both anchors, exhaustion, previews, and reading a series from an event's task_data. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "core/datetime.h"
+#include "core/series.h"
+
+static long long at(const char *s)
+{
+    long long t;
+    int d;
+    cr_assert_eq(td_datetime_parse_rfc3339(s, &t, &d), 0, "%s", s);
+    return t;
+}
+
+static void expect_time(long long got, const char *want)
+{
+    char buf[32];
+    td_datetime_format_utc(got, buf, sizeof buf);
+    cr_expect_str_eq(buf, want);
+}
+
+TestSuite(series);
+
+/* Daily at 09:00 New York (14:00Z in winter), first due 2026-01-05. */
+static struct td_series_occ daily(void)
+{
+    return (struct td_series_occ){.rrule = "FREQ=DAILY", .zone = "America/New_York",
+                                  .start = at("2026-01-05T14:00:00Z"),
+                                  .due = at("2026-01-05T14:00:00Z"), .has_due = 1};
+}
+
+Test(series, schedule_completed_on_time_is_the_next_day_same_local_time)
+{
+    struct td_series_occ o = daily();
+    long long n;
+    cr_assert_eq(td_series_next(&o, at("2026-01-05T15:00:00Z"), &n), 0);
+    expect_time(n, "2026-01-06T14:00:00Z");
+}
+
+Test(series, schedule_skips_occurrences_already_past)
+{
+    struct td_series_occ o = daily();
+    long long n;
+    /* done three days late, after that day's 09:00 */
+    cr_assert_eq(td_series_next(&o, at("2026-01-08T16:00:00Z"), &n), 0);
+    expect_time(n, "2026-01-09T14:00:00Z");
+    /* done early: the occurrence after the due one, not the due one again */
+    cr_assert_eq(td_series_next(&o, at("2026-01-04T10:00:00Z"), &n), 0);
+    expect_time(n, "2026-01-06T14:00:00Z");
+}
+
+Test(series, local_time_holds_across_dst)
+{
+    struct td_series_occ o = daily();
+    o.due = at("2026-03-07T14:00:00Z");   /* Saturday before the spring change */
+    long long n;
+    cr_assert_eq(td_series_next(&o, o.due, &n), 0);
+    expect_time(n, "2026-03-08T13:00:00Z");   /* 09:00 EDT */
+}
+
+Test(series, completion_anchor_counts_from_the_completion_date)
+{
+    struct td_series_occ o = daily();
+    o.rrule = "FREQ=WEEKLY;INTERVAL=2";
+    o.anchor = TD_SERIES_COMPLETION;
+    long long n;
+    /* completed Thursday 2026-01-08 local: two weeks later, at 09:00 */
+    cr_assert_eq(td_series_next(&o, at("2026-01-08T20:00:00Z"), &n), 0);
+    expect_time(n, "2026-01-22T14:00:00Z");
+    /* completed long before its due: never before the due date, never the same */
+    cr_assert_eq(td_series_next(&o, at("2025-12-01T20:00:00Z"), &n), 0);
+    cr_expect(n > o.due);
+}
+
+Test(series, count_and_until_end_the_series)
+{
+    struct td_series_occ o = daily();
+    o.rrule = "FREQ=DAILY;COUNT=2";
+    long long n;
+    cr_assert_eq(td_series_next(&o, o.due, &n), 0);
+    expect_time(n, "2026-01-06T14:00:00Z");
+    o.due = n;
+    cr_expect_eq(td_series_next(&o, o.due, &n), -ENOENT, "COUNT=2: no third");
+    o = daily();
+    o.rrule = "FREQ=DAILY;UNTIL=20260106T235959Z";
+    o.due = at("2026-01-06T14:00:00Z");
+    cr_expect_eq(td_series_next(&o, o.due, &n), -ENOENT);
+}
+
+Test(series, no_due_date_counts_from_the_start)
+{
+    struct td_series_occ o = daily();
+    o.has_due = 0;
+    long long n;
+    cr_assert_eq(td_series_next(&o, at("2026-01-05T10:00:00Z"), &n), 0);
+    expect_time(n, "2026-01-06T14:00:00Z");
+}
+
+Test(series, upcoming_lists_what_next_would_give_in_order)
+{
+    struct td_series_occ o = daily();
+    long long out[5], first;
+    cr_assert_eq(td_series_upcoming(&o, o.due, out, 5), 5);
+    cr_assert_eq(td_series_next(&o, o.due, &first), 0);
+    cr_expect_eq(out[0], first);
+    expect_time(out[4], "2026-01-10T14:00:00Z");
+    o.rrule = "FREQ=DAILY;COUNT=3";
+    cr_expect_eq(td_series_upcoming(&o, o.due, out, 5), 2, "instances 2 and 3 of 3");
+    o.rrule = "FREQ=MONTHLY";
+    o.anchor = TD_SERIES_COMPLETION;
+    cr_assert_eq(td_series_upcoming(&o, o.due, out, 3), 3);
+    expect_time(out[2], "2026-04-05T13:00:00Z");
+    cr_expect_eq(td_series_upcoming(&o, o.due, out, 0), 0);
+}
+
+Test(series, bad_rules_and_anchors_are_refused)
+{
+    struct td_series_occ o = daily();
+    o.rrule = "FREQ=SOMETIMES";
+    long long n;
+    cr_expect_eq(td_series_next(&o, o.due, &n), -EINVAL);
+    enum td_series_anchor a;
+    cr_expect_eq(td_series_anchor_parse("completion", &a), 0);
+    cr_expect_eq(a, TD_SERIES_COMPLETION);
+    cr_expect_eq(td_series_anchor_parse(NULL, &a), 0);
+    cr_expect_eq(a, TD_SERIES_SCHEDULE);
+    cr_expect_eq(td_series_anchor_parse("whenever", &a), -EINVAL);
+}
+
+Test(series, reads_task_data)
+{
+    json_t *td = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "recurrence", "FREQ=DAILY",
+                           "time_zone", "Europe/Paris", "due_date", "2026-01-05T08:00:00Z",
+                           "completed_at", "2026-01-05T09:30:00Z", "series", "start",
+                           "2026-01-01T08:00:00Z", "anchor", "completion");
+    struct td_series_occ o;
+    long long done;
+    cr_assert_eq(td_series_from_task_data(td, &o, &done), 0);
+    cr_expect_str_eq(o.rrule, "FREQ=DAILY");
+    cr_expect_str_eq(o.zone, "Europe/Paris");
+    cr_expect_eq(o.start, at("2026-01-01T08:00:00Z"));
+    cr_expect_eq(o.due, at("2026-01-05T08:00:00Z"));
+    cr_expect_eq(done, at("2026-01-05T09:30:00Z"));
+    cr_expect_eq(o.anchor, TD_SERIES_COMPLETION);
+    json_object_set_new(td, "recurrence", json_null());
+    cr_expect_eq(td_series_from_task_data(td, &o, &done), -ENOENT);
+    json_object_set_new(td, "recurrence", json_string("FREQ=DAILY"));
+    json_object_set_new(td, "completed_at", json_string("yesterday"));
+    cr_expect_eq(td_series_from_task_data(td, &o, &done), -EINVAL);
+    json_object_del(td, "series");
+    cr_expect_eq(td_series_from_task_data(td, &o, NULL), -EINVAL);
+    json_decref(td);
+}
