@@ -62,6 +62,8 @@ void api_send_json(struct api_call *call, int status, const char *json, int vers
 /* Shared by the task handlers (tasks.c, create.c). */
 void  api_send_task(struct api_call *call, int status, struct td_db_res *res, int row, int col);
 void  api_not_found(struct api_call *call);
+/* api_begin for a /tasks/{id} route: a malformed id answers 404 (and NULL). */
+struct api_call *api_begin_on_task(struct api *api, struct td_http_req *req);
 /* Runs a statement for the call; on a send failure answers and ends the call. */
 void  api_exec(struct api_call *call, const char *stmt, int n, const char *const *params,
                td_db_cb cb);

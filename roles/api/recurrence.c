@@ -89,21 +89,6 @@ static void series_problem(struct api_call *call, int rc)
                         "the task's recurrence cannot be expanded in its time zone", NULL);
 }
 
-static struct api_call *begin_on_task(struct api *api, struct td_http_req *req)
-{
-    struct api_call *call = api_begin(api, req);
-    if (!call)
-        return NULL;
-    const char *id = td_http_param(req, "id");
-    if (!id || !td_task_is_uuid(id)) {
-        api_not_found(call);
-        api_end(call);
-        return NULL;
-    }
-    snprintf(call->task_id, sizeof call->task_id, "%s", id);
-    return call;
-}
-
 /* ---------- skip ---------- */
 
 static void on_skipped(int status, struct td_db_res *res, void *arg)
@@ -150,7 +135,7 @@ static void on_skip_read(int status, struct td_db_res *res, void *arg)
 
 static void handle_skip(struct td_http_req *req, void *arg)
 {
-    struct api_call *call = begin_on_task(arg, req);
+    struct api_call *call = api_begin_on_task(arg, req);
     if (!call)
         return;
     const char *params[] = {call->task_id, call->user_id};
@@ -202,7 +187,7 @@ static void handle_occurrences(struct td_http_req *req, void *arg)
                         "count must be an integer from 1 to 100", NULL);
         return;
     }
-    struct api_call *call = begin_on_task(arg, req);
+    struct api_call *call = api_begin_on_task(arg, req);
     if (!call)
         return;
     call->flags = (int)count;

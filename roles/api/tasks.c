@@ -86,7 +86,7 @@ void api_not_found(struct api_call *call)
 }
 
 /* Authenticated call on /tasks/{id}: the id must be a UUID (else 404, nothing sent). */
-static struct api_call *begin_on_task(struct api *api, struct td_http_req *req)
+struct api_call *api_begin_on_task(struct api *api, struct td_http_req *req)
 {
     struct api_call *call = api_begin(api, req);
     if (!call)
@@ -177,7 +177,7 @@ static void on_task_row(int status, struct td_db_res *res, void *arg)
 
 static void handle_get(struct td_http_req *req, void *arg)
 {
-    struct api_call *call = begin_on_task(arg, req);
+    struct api_call *call = api_begin_on_task(arg, req);
     if (!call)
         return;
     const char *params[] = {call->task_id, call->user_id};
@@ -245,7 +245,7 @@ static void update_in_zone(struct api_call *call, const char *zone)
 
 static void update(struct td_http_req *req, struct api *api, enum td_task_mode mode)
 {
-    struct api_call *call = begin_on_task(api, req);
+    struct api_call *call = api_begin_on_task(api, req);
     if (!call)
         return;
     if (read_if_match(call) != 0) {
@@ -292,7 +292,7 @@ static void on_deleted(int status, struct td_db_res *res, void *arg)
 
 static void handle_delete(struct td_http_req *req, void *arg)
 {
-    struct api_call *call = begin_on_task(arg, req);
+    struct api_call *call = api_begin_on_task(arg, req);
     if (!call)
         return;
     if (read_if_match(call) != 0) {
@@ -317,7 +317,7 @@ static void handle_delete(struct td_http_req *req, void *arg)
 
 static void set_status(struct td_http_req *req, struct api *api, const char *status)
 {
-    struct api_call *call = begin_on_task(api, req);
+    struct api_call *call = api_begin_on_task(api, req);
     if (!call)
         return;
     const char *params[] = {call->task_id, call->user_id, status, call->traceparent,
@@ -337,7 +337,7 @@ static void handle_reopen(struct td_http_req *req, void *arg)
 
 static void handle_toggle(struct td_http_req *req, void *arg)
 {
-    struct api_call *call = begin_on_task(arg, req);
+    struct api_call *call = api_begin_on_task(arg, req);
     if (!call)
         return;
     const char *params[] = {call->task_id, call->user_id, call->traceparent, call->request_id};
