@@ -57,7 +57,7 @@ def expand(rule, zone, dtstart, after, exdates, n):
     for wall in rr:
         if wall <= local0:
             continue
-        if wall.year > local0.year + 30 or len(out) >= n + 4:
+        if wall.year > local0.year + 100 or len(out) >= n + 4:
             break
         seq.append(wall.replace(tzinfo=zi).astimezone(UTC))
     for t in seq:
