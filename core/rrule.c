@@ -188,6 +188,19 @@ static int instance(const struct td_rrule_series *s, const struct plan *p, int *
     return 1;
 }
 
+/* Moves the iterator to the wall clock `wall` (read as UTC). Returns false when libical
+ * refuses; the iterator is then unusable. */
+static bool skip_to(icalrecur_iterator *it, long long wall)
+{
+    struct td_datetime_civil c;
+    if (td_datetime_split(wall, &c))
+        return false;
+    struct icaltimetype t = icaltime_null_time();
+    t.year = c.year, t.month = c.month, t.day = c.day;
+    t.hour = c.hour, t.minute = c.minute, t.second = c.second;
+    return icalrecur_iterator_set_start(it, t) == 1;
+}
+
 /* The series' instances after `after`, up to n of them. A gap time sorts after the wall
  * times just past it, so the scan ends one day of wall clock after the n-th instance. */
 static int expand(const struct td_rrule_series *s, long long after, long long *out, int n)
@@ -208,6 +221,14 @@ static int expand(const struct td_rrule_series *s, long long after, long long *o
     icalrecur_iterator *it = icalrecur_iterator_new(p.r, dt); /* floating: no zone */
     if (!it)
         return -EINVAL;
+    /* Without COUNT nothing before `after` matters: start two days of wall clock before
+     * it (instants lie within a day of their wall clock) instead of walking from dtstart,
+     * which costs milliseconds per year of a daily series. */
+    if (!p.count && after - 2 * DAY > p.start_wall && !skip_to(it, after - 2 * DAY)) {
+        icalrecur_iterator_free(it);
+        if (!(it = icalrecur_iterator_new(p.r, dt)))
+            return -EINVAL;
+    }
     long long done_at = LLONG_MAX; /* wall clock past which nothing can sort in */
     for (int scanned = 0; scanned < TD_RRULE_SCAN_MAX; scanned++) {
         struct icaltimetype o = icalrecur_iterator_next(it);
