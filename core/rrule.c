@@ -70,7 +70,32 @@ struct plan {
     long long until;                 /* unix s, or the wall clock read as UTC */
     struct td_datetime_civil start;  /* dtstart's wall clock in zone */
     long long start_wall;            /* the same, read as UTC */
+    bool never;                      /* no instance after dtstart can match */
 };
+
+/* True when BYMONTHDAY names no day that any BYMONTH month has (Feb 30, Apr 31): libical
+ * would search centuries for it, which takes half a second. */
+static bool month_days_impossible(const struct icalrecurrencetype *r)
+{
+    static const int most[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int longest = 0;
+    if (r->by_month_day[0] == ICAL_RECURRENCE_ARRAY_MAX)
+        return false;
+    if (r->by_month[0] == ICAL_RECURRENCE_ARRAY_MAX)
+        longest = 31;
+    for (int i = 0; i < ICAL_BY_MONTH_SIZE && r->by_month[i] != ICAL_RECURRENCE_ARRAY_MAX; i++) {
+        int m = r->by_month[i];
+        if (m < 1 || m > 12 || most[m - 1] > longest)
+            longest = m < 1 || m > 12 ? 31 : most[m - 1];
+    }
+    for (int i = 0; i < ICAL_BY_MONTHDAY_SIZE &&
+                    r->by_month_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++) {
+        int d = r->by_month_day[i] < 0 ? -r->by_month_day[i] : r->by_month_day[i];
+        if (d <= longest)
+            return false;
+    }
+    return true;
+}
 
 static struct td_datetime_civil civil_of(struct icaltimetype t)
 {
@@ -103,6 +128,7 @@ static int plan_make(const struct td_rrule_series *s, struct plan *p)
     }
     p->r.count = 0;
     p->r.until = icaltime_null_time();
+    p->never = month_days_impossible(&p->r);
     return 0;
 }
 
@@ -162,6 +188,19 @@ static int instance(const struct td_rrule_series *s, const struct plan *p, int *
     return 1;
 }
 
+/* Moves the iterator to the wall clock `wall` (read as UTC). Returns false when libical
+ * refuses; the iterator is then unusable. */
+static bool skip_to(icalrecur_iterator *it, long long wall)
+{
+    struct td_datetime_civil c;
+    if (td_datetime_split(wall, &c))
+        return false;
+    struct icaltimetype t = icaltime_null_time();
+    t.year = c.year, t.month = c.month, t.day = c.day;
+    t.hour = c.hour, t.minute = c.minute, t.second = c.second;
+    return icalrecur_iterator_set_start(it, t) == 1;
+}
+
 /* The series' instances after `after`, up to n of them. A gap time sorts after the wall
  * times just past it, so the scan ends one day of wall clock after the n-th instance. */
 static int expand(const struct td_rrule_series *s, long long after, long long *out, int n)
@@ -174,7 +213,7 @@ static int expand(const struct td_rrule_series *s, long long after, long long *o
         return 0;
     int have = 0, k = 0;
     rc = instance(s, &p, &k, &p.start, p.start_wall, &s->dtstart, after, out, n, &have);
-    if (rc <= 0)
+    if (rc <= 0 || p.never)
         return rc < 0 ? rc : have;
     struct icaltimetype dt = icaltime_null_time();
     dt.year = p.start.year, dt.month = p.start.month, dt.day = p.start.day;
@@ -182,6 +221,14 @@ static int expand(const struct td_rrule_series *s, long long after, long long *o
     icalrecur_iterator *it = icalrecur_iterator_new(p.r, dt); /* floating: no zone */
     if (!it)
         return -EINVAL;
+    /* Without COUNT nothing before `after` matters: start two days of wall clock before
+     * it (instants lie within a day of their wall clock) instead of walking from dtstart,
+     * which costs milliseconds per year of a daily series. */
+    if (!p.count && after - 2 * DAY > p.start_wall && !skip_to(it, after - 2 * DAY)) {
+        icalrecur_iterator_free(it);
+        if (!(it = icalrecur_iterator_new(p.r, dt)))
+            return -EINVAL;
+    }
     long long done_at = LLONG_MAX; /* wall clock past which nothing can sort in */
     for (int scanned = 0; scanned < TD_RRULE_SCAN_MAX; scanned++) {
         struct icaltimetype o = icalrecur_iterator_next(it);

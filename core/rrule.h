@@ -5,8 +5,12 @@
 #define TD_RRULE_H
 #include <stddef.h>
 
-/* Rules are expanded at most this many candidates past dtstart, and at most this many
- * years; a rule that never matches gives up there (-ENOENT / fewer results). */
+/* Bounds of one expansion: this many candidates and years. A rule without COUNT is
+ * scanned from two days before `after`; with COUNT it must be counted from dtstart, so a
+ * daily COUNT series is answered for about 270 years (about 1.5 ms of work per year
+ * of the series at -O2).
+ * Past the bounds the series reads as over (-ENOENT / fewer results). A rule whose
+ * BYMONTHDAY no BYMONTH month has (Feb 30) has no instance after dtstart. */
 #define TD_RRULE_SCAN_MAX 100000
 #define TD_RRULE_SCAN_YEARS 1000
 
