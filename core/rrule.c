@@ -44,6 +44,12 @@ int td_rrule_validate(const char *rrule, char *why, size_t whylen)
     if (r.freq == ICAL_NO_RECURRENCE)
         return snprintf(why, whylen, "is not a valid RRULE (FREQ=DAILY;INTERVAL=2 is)"),
                -EINVAL;
+    /* Tasks repeat at most daily: expanding in local wall-clock time would lose the
+     * repeated hour of a fall-back night for anything finer. */
+    if (r.freq == ICAL_SECONDLY_RECURRENCE || r.freq == ICAL_MINUTELY_RECURRENCE ||
+        r.freq == ICAL_HOURLY_RECURRENCE)
+        return snprintf(why, whylen, "repeats more often than daily (FREQ=DAILY is the finest)"),
+               -EINVAL;
     /* The parser accepts some combinations the expander refuses; ask the expander too. */
     icalrecur_iterator *it = icalrecur_iterator_new(r, icaltime_from_string("20260101T090000Z"));
     if (!it)

@@ -22,6 +22,7 @@ Test(rrule, valid_and_invalid)
         "FREQ=DAILY;COUNT=2;UNTIL=20270101T000000Z", "FREQ=YEARLY;RSCALE=GREGORIAN",
         "FREQ=YEARLY;rscale=gregorian",
         "FREQ=WEEKLY;BYMONTHDAY=3", /* parses, but the expander refuses it */
+        "FREQ=HOURLY", "FREQ=MINUTELY;INTERVAL=30", /* finer than a task repeats */
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         cr_expect_eq(td_rrule_validate(good[i], why, sizeof why), 0, "%s: %s", good[i], why);
