@@ -219,7 +219,10 @@ static const struct td_stmt_def notify_stmts_rows[] = {
                     "$2::interval, $3::interval, $4::integer)", 4},
     {0},
 };
-static const struct td_stmt_def *const notify_stmts[] = {notify_stmts_rows, NULL};
+extern const struct td_stmt_def notify_route_stmts[];     /* routes.c */
+extern const struct td_route_def notify_route_rows[];
+static const struct td_stmt_def *const notify_stmts[] = {notify_stmts_rows, notify_route_stmts, NULL};
+static const struct td_route_def *const notify_routes[] = {notify_route_rows, NULL};
 static const struct td_sub_def notify_subs[] = {
     {"task-events", NOTIFY_GROUP, on_task_event, 1},
     {0},
@@ -277,6 +280,7 @@ const struct td_role td_role_notify = {
     .name = "notify",
     .needs = TD_NEED_DB | TD_NEED_BUS | TD_NEED_HTTP | TD_NEED_RELAY,
     .state_size = sizeof(struct notify),
+    .routes = notify_routes,
     .subs = notify_subs,
     .stmts = notify_stmts,
     .settings = &notify_settings,
