@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tests/support/api_harness.h"
 #include "tests/support/event_harness.h"
@@ -122,6 +123,46 @@ Test(event_contracts, every_emitted_event_matches_the_schemas)
     json_decref(rows);
     json_decref(envelope);
     json_decref(data);
+}
+
+/* The notify role of `todod all` fires a reminder a second ahead: its todo.reminder.due
+ * event goes to topic reminders, keyed by the user, and fits the envelope and the reminder
+ * schema. */
+Test(event_contracts, a_fired_reminder_event_matches_the_schemas)
+{
+    struct td_test_user u;
+    td_test_user_fake(&u);
+    char at[32];
+    time_t t = time(NULL) + 2;
+    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+    char *body = td_test_fmt("{\"title\":\"Call Bob\",\"reminders\":[{\"at\":\"%s\","
+                             "\"channel\":\"in_app\"}]}", at);
+    json_t *task = td_test_create_task(todod.port, u.token, body);
+    cr_expect_eq(td_test_wait_count(&pg, 1, 20000,
+                                    "SELECT count(*) FROM outbox WHERE topic = 'reminders'"), 1,
+                 "no reminder event");
+    char *text = td_test_pg_query(&pg, "SELECT json_build_object('event', event, 'key', key)::text "
+                                       "FROM outbox WHERE topic = 'reminders'");
+    json_t *row = json_loads(text ? text : "null", 0, NULL);
+    cr_assert_not_null(row);
+    json_t *ev = json_object_get(row, "event");
+    json_t *envelope = td_test_schema_load("proto/events/cloudevent.schema.json");
+    json_t *reminder = td_test_schema_load("proto/events/reminder-event.schema.json");
+    char why[512];
+    cr_expect_eq(td_test_schema_validate(envelope, ev, why, sizeof why), 0, "%s", why);
+    cr_expect_eq(td_test_schema_validate(reminder, json_object_get(ev, "data"), why, sizeof why), 0,
+                 "data: %s", why);
+    cr_expect_str_eq(td_test_jstr(ev, "type"), "todo.reminder.due");
+    cr_expect_str_eq(td_test_jstr(ev, "data.event_type"), "reminder_triggered");
+    cr_expect_str_eq(td_test_jstr(ev, "data.task_id"), td_test_jstr(task, "id"));
+    cr_expect_str_eq(td_test_jstr(ev, "data.remind_at"), at);
+    cr_expect_str_eq(td_test_jstr(row, "key"), u.id, "key is the user");
+    json_decref(envelope);
+    json_decref(reminder);
+    json_decref(row);
+    json_decref(task);
+    free(text);
+    free(body);
 }
 
 /* The checker itself must say no: a broken event fails, naming the member. */

@@ -1,0 +1,290 @@
+/* The notify role's hooks, its task-events consumer and its timer.
+ *
+ * The consumer runs one statement per event, todod_notify_schedule, which claims the inbox
+ * row and replaces (or cancels) the task's scheduled reminder rows in the same
+ * transaction: a redelivered event changes nothing. It answers the task's earliest
+ * scheduled instant, and the timer is re-armed when that is earlier than the one it waits
+ * for. No polling: the timer sleeps until the earliest instant the database holds.
+ *
+ * At expiry (and once at start, which is the catch-up after a stop) one statement,
+ * todod_notify_fire, claims the due rows FOR UPDATE SKIP LOCKED, so replicas never fire a
+ * row twice, and answers the earliest instant left, which arms the timer again. */
+#include "roles/notify/notify.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/bus.h"
+#include "core/db.h"
+#include "core/failpoint.h"
+#include "core/outbox.h"
+
+long long (*notify_clock)(void);
+
+long long notify_now_ms(void)
+{
+    if (notify_clock)
+        return notify_clock();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+#define CONF(field) offsetof(struct notify_conf, field)
+static const struct td_setting notify_rows[] = {
+    {"reminder-horizon", "TODOD_REMINDER_HORIZON", "DURATION", TD_SET_DURATION,
+     CONF(horizon_ms), 1000, 86400000, "1440m", NULL,
+     "notify: a reminder whose instant passed longer ago than this (while down) is recorded "
+     "as missed instead of fired late", "expected a duration from 1s to 1440m", NULL},
+    {0},
+};
+const struct td_settings_group notify_settings = {
+    .name = "notify", .rows = notify_rows, .block_size = sizeof(struct notify_conf),
+};
+
+/* One event in flight, as in roles/recur: fini orphans it (n = NULL). */
+struct notify_call {
+    struct notify          *n;
+    struct td_bus_delivery *d;
+    struct notify_call     *next, **pprev;
+};
+
+static void fire(struct notify *n);
+
+static void on_timer(uv_timer_t *t)
+{
+    struct notify *n = t->data;
+    n->armed_at = 0;
+    fire(n);
+}
+
+void notify_arm(struct notify *n, long long at)
+{
+    if (n->stopping || !n->timer || at <= 0)
+        return;
+    if (n->firing) {   /* the fire's answer arms the timer: remember the earlier instant */
+        if (!n->pending || at < n->pending)
+            n->pending = at;
+        return;
+    }
+    if (n->armed_at && n->armed_at <= at)
+        return;
+    long long delay = at - notify_now_ms();
+    n->armed_at = at;
+    uv_timer_start(n->timer, on_timer, delay > 0 ? (uint64_t)delay : 0, 0);
+}
+
+static void arm_in(struct notify *n, long long ms)
+{
+    if (n->stopping || !n->timer)
+        return;
+    n->armed_at = notify_now_ms() + ms;
+    uv_timer_start(n->timer, on_timer, (uint64_t)ms, 0);
+}
+
+static void on_fired(int status, struct td_db_res *res, void *arg)
+{
+    struct notify *n = arg;
+    n->firing = 0;
+    long long pending = n->pending;
+    n->pending = 0;
+    if (n->stopping || status == -ECANCELED)
+        return;
+    if (status != 0) {
+        td_log_warn(n->svc->log, "notify: firing reminders failed (%s); again in %d ms",
+                    res ? td_db_res_error(res) : "the database is not there", NOTIFY_RETRY_MS);
+        arm_in(n, NOTIFY_RETRY_MS);
+        return;
+    }
+    const char *v = td_db_res_value(res, 0, 0);
+    long count = 0;
+    long long next = 0;
+    if (v) {
+        char *bar;
+        count = strtol(v, &bar, 10);
+        if (*bar == '|' && bar[1])
+            next = strtoll(bar + 1, NULL, 10);
+    }
+    n->fired += count;
+    if (count > 0)
+        td_outbox_wake(n->svc->outbox);   /* publish the todo.reminder.due events now */
+    if (count >= NOTIFY_FIRE_BATCH) {
+        arm_in(n, 0);   /* more are due */
+        return;
+    }
+    if (pending && (!next || pending < next))
+        next = pending;
+    if (!next)
+        return;   /* nothing scheduled: the consumer arms the timer when that changes */
+    if (next <= notify_now_ms())
+        arm_in(n, NOTIFY_BUSY_MS);   /* due but locked by another replica, or a clock step */
+    else
+        notify_arm(n, next);
+}
+
+static void fire(struct notify *n)
+{
+    if (n->stopping || n->firing)
+        return;
+    char now[32], horizon[32], late[32], lim[16];
+    snprintf(now, sizeof now, "%lld", notify_now_ms());
+    snprintf(horizon, sizeof horizon, "%d milliseconds", n->conf ? n->conf->horizon_ms : 86400000);
+    snprintf(late, sizeof late, "%d milliseconds", NOTIFY_LATE_MS);
+    snprintf(lim, sizeof lim, "%d", NOTIFY_FIRE_BATCH);
+    const char *params[] = {now, horizon, late, lim};
+    n->firing = 1;
+    if (td_db_exec(n->svc->db, "notify_fire", 4, params, on_fired, n)) {
+        n->firing = 0;
+        arm_in(n, NOTIFY_RETRY_MS);
+    }
+}
+
+static void call_unlink(struct notify_call *c)
+{
+    if (c->pprev) {
+        *c->pprev = c->next;
+        if (c->next)
+            c->next->pprev = c->pprev;
+    }
+    c->next = NULL;
+    c->pprev = NULL;
+}
+
+static void on_scheduled(int status, struct td_db_res *res, void *arg)
+{
+    struct notify_call *c = arg;
+    struct notify *n = c->n;
+    call_unlink(c);
+    if (!n) {
+        free(c);
+        return;
+    }
+    if (status == 0) {
+        const char *v = td_db_res_value(res, 0, 0);
+        if (v && *v >= '0' && *v <= '9')
+            notify_arm(n, strtoll(v, NULL, 10));
+        td_bus_done(c->d, 0, NULL);
+    } else if (status == -EIO && strncmp(td_db_res_sqlstate(res), "22", 2) == 0) {
+        td_bus_done(c->d, TD_BUS_REJECT, td_db_res_error(res));   /* no retry will fix it */
+    } else if (status == -EIO) {
+        td_bus_done(c->d, TD_BUS_RETRY, td_db_res_error(res));
+    } else {
+        td_bus_done(c->d, TD_BUS_WAIT, res ? td_db_res_error(res) : "the database is not there");
+    }
+    free(c);
+}
+
+static void on_task_event(const struct td_bus_msg *msg, struct td_bus_delivery *d, void *arg)
+{
+    struct notify *n = arg;
+    json_error_t e;
+    json_t *root = json_loadb(msg->value, msg->len, 0, &e);
+    const char *id = root ? json_string_value(json_object_get(root, "id")) : NULL;
+    if (!id) {
+        char why[200];
+        snprintf(why, sizeof why, root ? "a task event needs an id" : "not JSON: %s", e.text);
+        json_decref(root);
+        td_bus_done(d, TD_BUS_REJECT, why);
+        return;
+    }
+    /* The statement reads the event itself; the text goes as it came. */
+    char *text = strndup(msg->value, msg->len);
+    const char *params[] = {NOTIFY_GROUP, id, text};
+    struct notify_call *c = text ? calloc(1, sizeof *c) : NULL;
+    int rc = c ? td_db_exec(n->svc->db, "notify_schedule", 3, params, on_scheduled, c) : -ENOMEM;
+    free(text);
+    json_decref(root);
+    if (rc) {
+        free(c);
+        td_bus_done(d, rc == -ENOMEM ? TD_BUS_RETRY : TD_BUS_WAIT, "the statement was not sent");
+        return;
+    }
+    c->n = n;
+    c->d = d;
+    c->next = n->calls;
+    if (n->calls)
+        n->calls->pprev = &c->next;
+    c->pprev = &n->calls;
+    n->calls = c;
+}
+
+static const struct td_stmt_def notify_stmts_rows[] = {
+    {"notify_schedule", "SELECT todod_notify_schedule($1, $2::uuid, $3::jsonb)", 3},
+    {"notify_fire", "SELECT todod_notify_fire(to_timestamp($1::double precision / 1000), "
+                    "$2::interval, $3::interval, $4::integer)", 4},
+    {0},
+};
+extern const struct td_stmt_def notify_route_stmts[];     /* routes.c */
+extern const struct td_route_def notify_route_rows[];
+static const struct td_stmt_def *const notify_stmts[] = {notify_stmts_rows, notify_route_stmts, NULL};
+static const struct td_route_def *const notify_routes[] = {notify_route_rows, NULL};
+static const struct td_sub_def notify_subs[] = {
+    {"task-events", NOTIFY_GROUP, on_task_event, 1},
+    {0},
+};
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static int notify_init(struct td_svc *svc, void *state)
+{
+    struct notify *n = state;
+    n->svc = svc;
+    n->conf = td_config_group(svc->cfg, &notify_settings);
+    n->timer = malloc(sizeof *n->timer);
+    if (!n->timer)
+        return -ENOMEM;
+    int rc = uv_timer_init(svc->loop, n->timer);
+    if (rc) {
+        free(n->timer);
+        n->timer = NULL;
+        return rc;
+    }
+    n->timer->data = n;
+    return td_failpoint("notify.init");   /* on failure core calls notify_fini */
+}
+
+/* The catch-up: rows whose instant passed while no notify ran fire now (late), or are
+ * recorded as missed past the horizon; the answer arms the timer. */
+static int notify_start(void *state)
+{
+    fire(state);
+    return 0;
+}
+
+static void notify_fini(void *state)
+{
+    struct notify *n = state;
+    n->stopping = 1;
+    while (n->calls) {
+        struct notify_call *c = n->calls;
+        call_unlink(c);
+        c->n = NULL;
+        c->d = NULL;
+    }
+    if (n->timer) {
+        uv_timer_stop(n->timer);
+        uv_close((uv_handle_t *)n->timer, on_timer_closed);
+        n->timer = NULL;
+    }
+}
+
+const struct td_role td_role_notify = {
+    .name = "notify",
+    .needs = TD_NEED_DB | TD_NEED_BUS | TD_NEED_HTTP | TD_NEED_RELAY,
+    .state_size = sizeof(struct notify),
+    .routes = notify_routes,
+    .subs = notify_subs,
+    .stmts = notify_stmts,
+    .settings = &notify_settings,
+    .init = notify_init,
+    .start = notify_start,
+    .fini = notify_fini,
+};
