@@ -4,7 +4,8 @@
  * row and replaces (or cancels) the task's scheduled reminder rows in the same
  * transaction: a redelivered event changes nothing. It answers the task's earliest
  * scheduled instant, and the timer is re-armed when that is earlier than the one it waits
- * for. No polling: the timer sleeps until the earliest instant the database holds.
+ * for. No cron: the timer sleeps until the earliest instant the database holds, at most
+ * NOTIFY_RECHECK_MS (what another replica scheduled is found within that).
  *
  * At expiry (and once at start, which is the catch-up after a stop) one statement,
  * todod_notify_fire, claims the due rows FOR UPDATE SKIP LOCKED, so replicas never fire a
@@ -119,12 +120,13 @@ static void on_fired(int status, struct td_db_res *res, void *arg)
     }
     if (pending && (!next || pending < next))
         next = pending;
-    if (!next)
-        return;   /* nothing scheduled: the consumer arms the timer when that changes */
-    if (next <= notify_now_ms())
+    long long now = notify_now_ms();
+    if (next && next <= now)
         arm_in(n, NOTIFY_BUSY_MS);   /* due but locked by another replica, or a clock step */
-    else
+    else if (next && next <= now + NOTIFY_RECHECK_MS)
         notify_arm(n, next);
+    else   /* nothing or nothing soon: our consumer re-arms earlier when that changes */
+        arm_in(n, NOTIFY_RECHECK_MS);
 }
 
 static void fire(struct notify *n)

@@ -12,6 +12,9 @@
 #define NOTIFY_LATE_MS 5000        /* fired further behind its instant than this: late */
 #define NOTIFY_RETRY_MS 1000       /* the fire statement failed: try again after this */
 #define NOTIFY_BUSY_MS 100         /* due rows held by another replica: look again after */
+/* The longest the timer sleeps: rows another replica scheduled (its consumer arms only its
+ * own timer) are found within this when that replica is gone. One cheap query a period. */
+#define NOTIFY_RECHECK_MS 30000
 
 /* The role's settings block (notify_settings). */
 struct notify_conf {
