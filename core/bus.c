@@ -181,20 +181,26 @@ struct td_bus_delivery *bus_delivery_new(struct bus_sub *sub, const char *topic,
     d->msg.partition = partition;
     d->msg.offset = offset;
     d->msg.error = "";
+    d->msg.failed_group = "";
     return d;
 }
 
-void bus_delivery_set_error(struct td_bus_delivery *d, const char *error, size_t len)
+void bus_delivery_set_error(struct td_bus_delivery *d, const char *error, size_t len,
+                            const char *group, size_t grouplen)
 {
     free(d->error);
     d->error = strndup(error, len);
     d->msg.error = d->error ? d->error : "";
+    free(d->group);
+    d->group = group ? strndup(group, grouplen) : NULL;
+    d->msg.failed_group = d->group ? d->group : "";
 }
 
 static void delivery_free(struct td_bus_delivery *d)
 {
     free(d->why);
     free(d->error);
+    free(d->group);
     free(d->mem);
     free(d);
 }

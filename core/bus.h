@@ -47,6 +47,7 @@ struct td_bus_msg {
     int64_t     offset;       /* Kafka offset; a sequence number on the local bus */
     int         attempt;      /* 1 on first delivery */
     const char *error;        /* on a dead-letter topic: why it got there; "" otherwise */
+    const char *failed_group; /* on a dead-letter topic: the consumer group that gave up */
 };
 
 /* Publish outcome: 0 once the broker acknowledged (kafka) or every handler finished

@@ -27,6 +27,7 @@ struct td_bus_delivery {
     void                   *ref;     /* driver's: the local publish (Kafka needs none) */
     char                   *why;     /* last failure */
     char                   *error;   /* msg.error's copy (dead letters), or NULL */
+    char                   *group;   /* msg.failed_group's copy (dead letters), or NULL */
     char                   *mem;     /* topic, key, value, traceparent */
 };
 
@@ -95,8 +96,10 @@ struct td_bus_delivery *bus_delivery_new(struct bus_sub *sub, const char *topic,
                                          int32_t partition, int64_t offset);
 /* Hands a delivery to its lane; the handler runs now if the lane is idle. */
 void bus_deliver(struct td_bus *bus, struct td_bus_delivery *d);
-/* A dead letter's reason, copied into d (msg.error). */
-void bus_delivery_set_error(struct td_bus_delivery *d, const char *error, size_t len);
+/* A dead letter's reason and the group that gave up, copied into d (msg.error,
+ * msg.failed_group). group may be NULL. */
+void bus_delivery_set_error(struct td_bus_delivery *d, const char *error, size_t len,
+                            const char *group, size_t grouplen);
 /* Kafka revoked a partition: queued deliveries there are dropped (redelivered elsewhere). */
 void bus_revoke(struct bus_sub *sub, int32_t partition);
 /* The driver finished closing; the bus frees itself once its own handles are closed. */

@@ -326,10 +326,13 @@ static void take(struct kgroup *g, rd_kafka_message_t *m)
                                                      m->payload ? m->payload : "", m->len,
                                                      tp, tplen, m->partition, m->offset)
                                   : NULL;
-    const void *why = NULL;
-    size_t whylen = 0;
-    if (d && h && rd_kafka_header_get_last(h, "todod-error", &why, &whylen) == 0 && why)
-        bus_delivery_set_error(d, why, whylen);
+    const void *why = NULL, *group = NULL;
+    size_t whylen = 0, grouplen = 0;
+    if (d && h && rd_kafka_header_get_last(h, "todod-error", &why, &whylen) == 0 && why) {
+        if (rd_kafka_header_get_last(h, "todod-group", &group, &grouplen) != 0)
+            group = NULL, grouplen = 0;
+        bus_delivery_set_error(d, why, whylen, group, grouplen);
+    }
     rd_kafka_message_destroy(m);
     if (d)
         bus_deliver(bus, d);

@@ -18,6 +18,7 @@ struct local_pub {
     char                *topic, *key, *value, *traceparent;
     size_t               len;
     char                *why;           /* dead letters: the error, for the log */
+    char                *group;         /* dead letters: the group that gave up */
 };
 
 struct local {
@@ -42,6 +43,7 @@ static void pub_free(struct local *l, struct local_pub *p)
     free(p->value);
     free(p->traceparent);
     free(p->why);
+    free(p->group);
     free(p);
 }
 
@@ -73,7 +75,8 @@ static void dispatch(struct td_bus *bus, struct local_pub *p)
         }
         d->ref = p;
         if (p->why)
-            bus_delivery_set_error(d, p->why, strlen(p->why));
+            bus_delivery_set_error(d, p->why, strlen(p->why), p->group,
+                                   p->group ? strlen(p->group) : 0);
         p->refs++;
         bus_deliver(bus, d);
     }
@@ -144,9 +147,12 @@ static int local_publish(struct td_bus *bus, const char *topic, const char *key,
             p->traceparent = strdup(hdrs[i].value);
         if (strcmp(hdrs[i].name, "todod-error") == 0 && hdrs[i].value)
             p->why = strdup(hdrs[i].value);
+        if (strcmp(hdrs[i].name, "todod-group") == 0 && hdrs[i].value)
+            p->group = strdup(hdrs[i].value);
     }
     if (!p->topic || !p->key || !p->value) {
         free(p->why);
+        free(p->group);
         free(p->topic);
         free(p->key);
         free(p->value);

@@ -315,10 +315,10 @@ static void on_dead_letter_stored(int status, struct td_db_res *res, void *arg)
 static void on_dead_letter(const struct td_bus_msg *msg, struct td_bus_delivery *d, void *arg)
 {
     struct svc_run *run = arg;
-    const char *params[] = {msg->topic, msg->key, msg->value, msg->error};
+    const char *params[] = {msg->topic, msg->key, msg->value, msg->error, msg->failed_group};
     int rc = td_db_exec_sql(run->svc.db,
-        "INSERT INTO dead_letters (topic, key, event, error) VALUES ($1, $2, $3, $4)", 4,
-        params, on_dead_letter_stored, d);
+        "INSERT INTO dead_letters (topic, key, event, error, consumer_group) "
+        "VALUES ($1, $2, $3, $4, $5)", 5, params, on_dead_letter_stored, d);
     if (rc)
         td_bus_done(d, TD_BUS_WAIT, strerror(-rc));
 }
