@@ -82,3 +82,12 @@ Test(rrule, strip_prefix)
     cr_expect_str_eq(td_rrule_strip_prefix(""), "");
     cr_expect_null(td_rrule_strip_prefix(NULL));
 }
+
+Test(rrule, count_is_read_from_the_rule)
+{
+    cr_expect_eq(td_rrule_count("FREQ=DAILY;COUNT=3"), 3);
+    cr_expect_eq(td_rrule_count("rrule:FREQ=WEEKLY;BYDAY=MO;COUNT=12"), 12);
+    cr_expect_eq(td_rrule_count("RRULE:FREQ=WEEKLY"), 0);
+    cr_expect_eq(td_rrule_count("FREQ=NEVER"), -EINVAL);
+    cr_expect_eq(td_rrule_count(NULL), -EINVAL);
+}
