@@ -184,6 +184,7 @@ Test(api_recurrence, create_and_put_store_the_anchor)
                                     "{\"title\":\"a\",\"recurrence\":\"weekly\","
                                     "\"recurrence_anchor\":\"completion\"}");
     const char *id = td_test_jstr(t, "id");
+    cr_expect_str_eq(td_test_jstr(t, "recurrence_anchor"), "completion", "answered");
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE id = '%s' AND "
                                      "recurrence_anchor = 'completion'", id), 1);
     char *task = td_test_fmt("/api/tasks/%s", id);

@@ -277,7 +277,7 @@ Test(task, an_answer_sent_back_is_accepted)
         "\"description\":\"\",\"status\":\"completed\",\"completed\":true,\"priority\":\"high\","
         "\"tags\":[\"home\"],\"due_at\":\"2026-12-20T14:00:00Z\",\"due_date\":\"2026-12-20T14:00:00Z\","
         "\"all_day\":false,\"time_zone\":\"America/New_York\",\"recurrence\":\"FREQ=MONTHLY\","
-        "\"recurrence_pattern\":\"monthly\",\"reminders\":[{\"offset\":\"PT15M\",\"channel\":\"in_app\"}],"
+        "\"recurrence_pattern\":\"monthly\",\"recurrence_anchor\":\"completion\",\"reminders\":[{\"offset\":\"PT15M\",\"channel\":\"in_app\"}],"
         "\"created_at\":\"2026-11-23T10:00:00Z\",\"updated_at\":\"2026-11-23T10:00:00Z\","
         "\"completed_at\":\"2026-11-24T10:00:00Z\",\"version\":4}";
     ok(answer, TD_TASK_REPLACE);
@@ -285,6 +285,7 @@ Test(task, an_answer_sent_back_is_accepted)
     cr_expect_str_eq(str("recurrence"), "FREQ=MONTHLY");
     cr_expect_str_eq(str("status"), "completed");
     cr_expect_eq(num("priority"), 3);
+    cr_expect_str_eq(str("recurrence_anchor"), "completion");
     cr_expect_eq(json_object_size(out), 10, "all_day is the store's: left out for a date-time");
     ok(answer, TD_TASK_PATCH);
 }
