@@ -23,6 +23,14 @@ const char *td_rrule_strip_prefix(const char *rrule)
     return rrule && !strncasecmp(rrule, "RRULE:", 6) ? rrule + 6 : rrule;
 }
 
+int td_rrule_count(const char *rrule)
+{
+    if (td_rrule_validate(rrule, NULL, 0))
+        return -EINVAL;
+    struct icalrecurrencetype r = icalrecurrencetype_from_string(td_rrule_strip_prefix(rrule));
+    return r.count > 0 ? r.count : 0;
+}
+
 int td_rrule_validate(const char *rrule, char *why, size_t whylen)
 {
     char dummy[1];

@@ -25,6 +25,9 @@ int td_rrule_validate(const char *rrule, char *why, size_t whylen);
 /* rrule without a leading "RRULE:" (any case); the stored form is without it. */
 const char *td_rrule_strip_prefix(const char *rrule);
 
+/* The rule's COUNT (> 0), 0 when it has none, -EINVAL for a bad rule. */
+int td_rrule_count(const char *rrule);
+
 /* A recurring series. The caller owns every pointer; nothing is kept after a call. */
 struct td_rrule_series {
     const char *rrule;          /* "FREQ=MONTHLY;BYMONTHDAY=31" (an "RRULE:" prefix allowed) */

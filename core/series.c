@@ -27,6 +27,11 @@ int td_series_next(const struct td_series_occ *o, long long at, long long *next)
 {
     if (!o || !o->rrule || !o->zone || !next)
         return -EINVAL;
+    int count = td_rrule_count(o->rrule);
+    if (count < 0 || o->index < 0)
+        return -EINVAL;
+    if (count > 0 && o->index + 1 >= count)
+        return -ENOENT;
     struct td_rrule_series s;
     rule_of(o, &s);
     long long due = o->has_due ? o->due : o->start;
@@ -72,6 +77,7 @@ int td_series_upcoming(const struct td_series_occ *o, long long at, long long *o
     while (got < n) {
         cur.due = out[got - 1];
         cur.has_due = 1;
+        cur.index = o->index + got;
         rc = td_series_next(&cur, cur.due, &out[got]);
         if (rc == -ENOENT)
             break;
@@ -118,6 +124,11 @@ int td_series_from_task_data(json_t *td, struct td_series_occ *o, long long *com
         return -EINVAL;
     if (td_series_anchor_parse(anchor ? json_string_value(anchor) : NULL, &o->anchor))
         return -EINVAL;
+    json_t *index = json_object_get(series, "index");
+    if (index && (!json_is_integer(index) || json_integer_value(index) < 0 ||
+                  json_integer_value(index) > 1000000000))
+        return -EINVAL;
+    o->index = index ? (int)json_integer_value(index) : 0;
     if (completed_at) {
         if (!has_done)
             return -EINVAL;

@@ -17,6 +17,7 @@ struct td_series_occ {
     long long             start;    /* DTSTART: the series' first due (or creation) instant */
     long long             due;      /* this occurrence's due instant (valid when has_due) */
     int                   has_due;
+    int                   index;    /* this occurrence's place: 0 for the first task */
     enum td_series_anchor anchor;
 };
 
@@ -26,8 +27,11 @@ int td_series_anchor_parse(const char *s, enum td_series_anchor *out);
 /* The due time of the occurrence after o when o is done (completed, or skipped) at
  * `at`: schedule anchor: td_rrule_next after the later of o's due (DTSTART when it has
  * none) and `at`; completion anchor: td_rrule_after_completion(at), and never at or
- * before o's due. Returns 0 with *next, -ENOENT when the series is exhausted (COUNT,
- * UNTIL), -EINVAL for a bad rule or zone. */
+ * before o's due. Either way a rule with COUNT=n has at most n occurrences: o.index + 1
+ * occurrences are made, so none follows when that reaches n (for the completion anchor
+ * this is the only COUNT there is; for the schedule anchor instants past COUNT end it
+ * too). Returns 0 with *next, -ENOENT when the series is exhausted (COUNT, UNTIL),
+ * -EINVAL for a bad rule or zone. EXDATE is not applied: tasks carry none yet. */
 int td_series_next(const struct td_series_occ *o, long long at, long long *next);
 
 /* Up to n due times of the occurrences that would follow o if each were done on time

@@ -384,6 +384,16 @@ static int recurrence_value(json_t *v, const char **rule, char *why, size_t n)
     return 0;
 }
 
+/* What the next occurrence counts from (core/series.h): "schedule" or "completion". */
+static void check_anchor(struct ctx *c, json_t *v)
+{
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    if (!s || strlen(s) != json_string_length(v) ||
+        (strcmp(s, "schedule") != 0 && strcmp(s, "completion") != 0))
+        return err_add(c->errs, "recurrence_anchor", "must be \"schedule\" or \"completion\"");
+    put(c, "recurrence_anchor", json_string(s));
+}
+
 /* recurrence and recurrence_pattern sent together (as GET answers them), same rule. */
 static bool recurrence_same(struct ctx *c, json_t *a, json_t *b)
 {
@@ -493,7 +503,8 @@ static bool check_reminders(struct ctx *c, json_t *v)
 
 static const char *const known_fields[] = {
     "title", "description", "status", "completed", "priority", "tags", "due_at",
-    "due_date", "time_zone", "recurrence", "recurrence_pattern", "reminders",
+    "due_date", "time_zone", "recurrence", "recurrence_pattern", "recurrence_anchor",
+    "reminders",
 };
 
 /* What the server keeps and answers but never takes from a client: ignored on every
@@ -565,6 +576,8 @@ static void put_defaults(struct ctx *c, json_t *in, const char *user_tz)
         put(c, "time_zone", json_string(user_tz));
     if (!json_object_get(in, "recurrence") && !json_object_get(in, "recurrence_pattern"))
         put(c, "recurrence", json_null());
+    if (!json_object_get(in, "recurrence_anchor"))
+        put(c, "recurrence_anchor", json_string("schedule"));
     if (!json_object_get(in, "reminders"))
         put(c, "reminders", json_array());
 }
@@ -608,6 +621,8 @@ static void check_members(struct ctx *c, json_t *in)
                            &rec_conflict);
     if (recur)
         check_recurrence(c, recur, f_rec);
+    if ((v = json_object_get(in, "recurrence_anchor")))
+        check_anchor(c, v);
     if ((v = json_object_get(in, "reminders")))
         offsets = check_reminders(c, v);
     check_needs_due(c, due, due_conflict, offsets);

@@ -38,6 +38,8 @@ struct td_task_errors {
  *   unique lower-cased strings), due_at (RFC 3339 UTC "YYYY-MM-DDTHH:MM:SSZ" or null),
  *   all_day (bool; a date alone "YYYY-MM-DD" means all-day at 00:00 in time_zone),
  *   time_zone (IANA), recurrence (RRULE text validated with libical, or null),
+ *   recurrence_anchor ("schedule", the default, or "completion": Todoist's "every!", the
+ *   next occurrence counts from the completion date; core/series.h; no alias, null refused),
  *   reminders (array of {"offset":"PT15M","channel":..} or {"at":RFC3339 UTC,"channel":..}).
  * due_at takes an RFC 3339 date-time (seconds optional), a date alone, or a local
  * date-time without offset as an HTML datetime-local input sends it ("2026-12-20T09:00"),

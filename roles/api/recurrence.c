@@ -26,7 +26,7 @@ const struct td_stmt_def api_recurrence_stmts[] = {
     {"task_series_get",
      "SELECT recurrence, time_zone, extract(epoch FROM due_at)::bigint, "
      "  extract(epoch FROM coalesce(series_start, due_at, created_at))::bigint, "
-     "  recurrence_anchor, status, version FROM tasks WHERE id = $1::uuid AND user_id = $2", 0},
+     "  recurrence_anchor, status, version, occurrence_index FROM tasks WHERE id = $1::uuid AND user_id = $2", 0},
     /* The first skip of a series' first task fixes its DTSTART before the due time moves. */
     {"task_skip",
      "WITH u AS (UPDATE tasks t SET due_at = $3::timestamptz, series_id = coalesce(t.series_id, t.id), "
@@ -74,7 +74,7 @@ static int series_of(struct api_call *call, int status, struct td_db_res *res,
     *o = (struct td_series_occ){.rrule = td_db_res_value(res, 0, 0),
                                 .zone = td_db_res_value(res, 0, 1),
                                 .due = num(res, 2), .has_due = td_db_res_value(res, 0, 2) != NULL,
-                                .start = num(res, 3)};
+                                .start = num(res, 3), .index = (int)num(res, 7)};
     td_series_anchor_parse(td_db_res_value(res, 0, 4), &o->anchor);
     return 0;
 }

@@ -28,6 +28,7 @@
     "  THEN t.all_day WHEN d ? 'due_at' THEN false ELSE t.all_day END, " \
     SET_IF("time_zone", "d->>'time_zone'") \
     SET_IF("recurrence", "d->>'recurrence'") \
+    SET_IF("recurrence_anchor", "d->>'recurrence_anchor'") \
     SET_IF("reminders", "coalesce(d->'reminders', '[]')") \
     "completed_at = CASE WHEN NOT d ? 'status' THEN t.completed_at " \
     "  WHEN d->>'status' = 'completed' THEN coalesce(t.completed_at, now()) END, " \

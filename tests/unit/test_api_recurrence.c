@@ -143,3 +143,61 @@ Test(api_recurrence, deleting_the_series_removes_pending_occurrences_and_ends_it
     free(reopen);
     json_decref(t);
 }
+
+Test(api_recurrence, a_completion_anchored_task_completed_late_counts_from_the_completion)
+{
+    /* Due 09:00 New York in 2024, completed now: schedule would give the first 09:00
+     * after now; completion gives the completion's local date + 1 day at 09:00. */
+    json_t *t = td_test_create_task(S.port, user.token,
+                                    "{\"title\":\"water plants\",\"due_at\":\"2024-01-07T14:00:00Z\","
+                                    "\"time_zone\":\"America/New_York\",\"recurrence\":\"daily\"}");
+    const char *id = td_test_jstr(t, "id");
+    char *task = td_test_fmt("/api/tasks/%s", id);
+    /* PATCH stores it (create's default was schedule); anything else is a 422 on the field */
+    json_t *p = NULL;
+    cr_assert_eq(td_test_api_json(S.port, user.token, "PATCH", task,
+                                  "{\"recurrence_anchor\":\"whenever\"}", NULL, &p), 422);
+    cr_expect(td_test_problem_names(p, "recurrence_anchor"));
+    json_decref(p);
+    cr_assert_eq(td_test_api_json(S.port, user.token, "PATCH", task,
+                                  "{\"recurrence_anchor\":\"completion\"}", NULL, NULL), 200);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE id = '%s' AND "
+                                     "recurrence_anchor = 'completion'", id), 1);
+    char *path = td_test_fmt("/api/tasks/%s/complete", id);
+    cr_assert_eq(td_test_api_json(S.port, user.token, "POST", path, NULL, NULL, NULL), 200);
+    char *sql = td_test_fmt("SELECT count(*) FROM tasks WHERE series_id = '%s'", id);
+    cr_assert_eq(td_test_wait_count(pg, 1, 20000, sql), 1, "no next occurrence");
+    cr_expect_eq(td_test_pg_long(pg,
+        "SELECT count(*) FROM tasks n, tasks f WHERE f.id = '%s' AND n.series_id = f.id AND "
+        "n.recurrence_anchor = 'completion' AND n.occurrence_index = 1 AND n.due_at = "
+        "((f.completed_at AT TIME ZONE 'America/New_York')::date + 1 + time '09:00') "
+        "AT TIME ZONE 'America/New_York'", id), 1, "not the completion date + 1 day at 09:00");
+    free(sql);
+    free(path);
+    free(task);
+    json_decref(t);
+}
+
+Test(api_recurrence, create_and_put_store_the_anchor)
+{
+    json_t *t = td_test_create_task(S.port, user.token,
+                                    "{\"title\":\"a\",\"recurrence\":\"weekly\","
+                                    "\"recurrence_anchor\":\"completion\"}");
+    const char *id = td_test_jstr(t, "id");
+    cr_expect_str_eq(td_test_jstr(t, "recurrence_anchor"), "completion", "answered");
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE id = '%s' AND "
+                                     "recurrence_anchor = 'completion'", id), 1);
+    char *task = td_test_fmt("/api/tasks/%s", id);
+    /* PUT without it takes the default back */
+    cr_assert_eq(td_test_api_json(S.port, user.token, "PUT", task,
+                                  "{\"title\":\"a\",\"recurrence\":\"weekly\"}", NULL, NULL), 200);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE id = '%s' AND "
+                                     "recurrence_anchor = 'schedule'", id), 1);
+    json_t *p = NULL;
+    cr_assert_eq(td_test_api_json(S.port, user.token, "POST", "/api/tasks",
+                                  "{\"title\":\"b\",\"recurrence_anchor\":null}", NULL, &p), 422);
+    cr_expect(td_test_problem_names(p, "recurrence_anchor"));
+    json_decref(p);
+    free(task);
+    json_decref(t);
+}

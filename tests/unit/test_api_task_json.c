@@ -111,10 +111,11 @@ Test(task_json, every_row_matches_postgresqls_own_json)
     insert("title, priority", "'4 medium', 2");
     insert("title, priority, due_at", "'5 high', 3, '1999-12-31 23:59:59.5+00'");
     insert("title, description", "'6 empty strings', ''");
+    insert("title, recurrence, recurrence_anchor", "'7 every!', 'FREQ=DAILY', 'completion'");
     struct rows r;
     fetch("SELECT " TASK_COLS("t") ", todod_task_json(t)::text FROM tasks t "
           "WHERE t.user_id = $1 ORDER BY t.title", 0, TASK_NCOLS, &r);
-    cr_assert_eq(r.n, 6);
+    cr_assert_eq(r.n, 7);
     for (int i = 0; i < r.n; i++) {
         json_error_t e;
         json_t *ours = json_loads(r.json[i], 0, &e);
@@ -123,7 +124,7 @@ Test(task_json, every_row_matches_postgresqls_own_json)
         cr_expect(json_equal(ours, theirs), "row %d:\n  api_task_json:   %s\n  todod_task_json: %s", i,
                   r.json[i], r.extra[i]);
         /* The members clients rely on, in full. */
-        cr_expect_eq(json_object_size(ours), 19, "row %d: %s", i, r.json[i]);
+        cr_expect_eq(json_object_size(ours), 20, "row %d: %s", i, r.json[i]);
         json_decref(ours);
         json_decref(theirs);
     }
@@ -132,6 +133,8 @@ Test(task_json, every_row_matches_postgresqls_own_json)
     cr_expect_not_null(strstr(r.json[1], "\"priority\":\"urgent\""), "%s", r.json[1]);
     cr_expect_not_null(strstr(r.json[1], "\"version\":7}"), "%s", r.json[1]);
     cr_expect_not_null(strstr(r.json[0], "\"due_at\":null,\"due_date\":null,\"all_day\":false"), "%s", r.json[0]);
+    cr_expect_not_null(strstr(r.json[0], "\"recurrence_anchor\":\"schedule\""), "%s", r.json[0]);
+    cr_expect_not_null(strstr(r.json[6], "\"recurrence_anchor\":\"completion\""), "%s", r.json[6]);
     free_rows(&r);
 }
 

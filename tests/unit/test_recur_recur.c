@@ -146,6 +146,30 @@ Test(recur, count_exhausted_ends_the_series)
     free(second);
 }
 
+Test(recur, count_ends_a_completion_anchored_series_after_its_third)
+{
+    char first[37];
+    snprintf(first, sizeof first, "%s", new_task("FREQ=DAILY;COUNT=3", "2026-01-05T14:00:00Z"));
+    free(td_test_pg_queryf(pg, "UPDATE tasks SET recurrence_anchor = 'completion' WHERE id = '%s'",
+                           first));
+    char *id = strdup(first);
+    for (int i = 1; i <= 3; i++) {
+        char *ev = complete(id);
+        cr_assert_eq(processed(ev), 1, "completion %d was not consumed", i);
+        free(ev);
+        free(id);
+        cr_assert_eq(occurrences(first), i < 3 ? i : 2, "after completion %d", i);
+        id = td_test_pg_queryf(pg, "SELECT coalesce((SELECT id::text FROM tasks WHERE series_id = "
+                                   "'%s' AND occurrence_index = %d), '')", first, i);
+        if (i < 3)
+            cr_assert(strlen(id) == 36, "no occurrence %d", i);
+    }
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE series_id = '%s' AND "
+                                     "recurrence_anchor = 'completion'", first), 2,
+                 "the occurrences keep the anchor");
+    free(id);
+}
+
 Test(recur, an_ended_series_and_a_task_without_recurrence_get_nothing)
 {
     char first[37];

@@ -362,3 +362,12 @@ Test(rrule, scans_are_bounded)
     cr_expect_str_eq(buf, "2226-01-01T09:00:00Z");
     cr_expect_eq(td_rrule_next(&s, utc("2326-01-01T00:00:00Z"), &t), -ENOENT);
 }
+
+Test(rrule, count_is_read_from_the_rule)
+{
+    cr_expect_eq(td_rrule_count("FREQ=DAILY;COUNT=3"), 3);
+    cr_expect_eq(td_rrule_count("rrule:FREQ=WEEKLY;BYDAY=MO;COUNT=12"), 12);
+    cr_expect_eq(td_rrule_count("RRULE:FREQ=WEEKLY"), 0);
+    cr_expect_eq(td_rrule_count("FREQ=NEVER"), -EINVAL);
+    cr_expect_eq(td_rrule_count(NULL), -EINVAL);
+}

@@ -90,6 +90,34 @@ Test(series, count_and_until_end_the_series)
     cr_expect_eq(td_series_next(&o, o.due, &n), -ENOENT);
 }
 
+Test(series, count_ends_a_completion_anchored_series_after_its_last_occurrence)
+{
+    struct td_series_occ o = daily();
+    o.rrule = "FREQ=DAILY;COUNT=3";
+    o.anchor = TD_SERIES_COMPLETION;
+    long long n, done = at("2026-03-01T20:00:00Z");   /* completed weeks late */
+    cr_assert_eq(td_series_next(&o, done, &n), 0, "the first of 3: a second follows");
+    o.index = 1;
+    cr_assert_eq(td_series_next(&o, done, &n), 0, "the second of 3: a third follows");
+    o.index = 2;
+    cr_expect_eq(td_series_next(&o, done, &n), -ENOENT, "the third of 3 is the last");
+    o.index = 7;
+    cr_expect_eq(td_series_next(&o, done, &n), -ENOENT);
+    /* the schedule anchor ends by index too, even when an instant would be left */
+    o.anchor = TD_SERIES_SCHEDULE;
+    o.index = 2;
+    cr_expect_eq(td_series_next(&o, o.due, &n), -ENOENT);
+    o.index = -1;
+    cr_expect_eq(td_series_next(&o, o.due, &n), -EINVAL);
+    /* the preview stops there as well */
+    long long out[5];
+    o.anchor = TD_SERIES_COMPLETION;
+    o.index = 0;
+    cr_expect_eq(td_series_upcoming(&o, done, out, 5), 2, "occurrences 2 and 3 of 3");
+    o.index = 1;
+    cr_expect_eq(td_series_upcoming(&o, done, out, 5), 1);
+}
+
 Test(series, no_due_date_counts_from_the_start)
 {
     struct td_series_occ o = daily();
@@ -145,6 +173,15 @@ Test(series, reads_task_data)
     cr_expect_eq(o.due, at("2026-01-05T08:00:00Z"));
     cr_expect_eq(done, at("2026-01-05T09:30:00Z"));
     cr_expect_eq(o.anchor, TD_SERIES_COMPLETION);
+    cr_expect_eq(o.index, 0, "no index: the first task");
+    json_object_set_new(json_object_get(td, "series"), "index", json_integer(4));
+    cr_assert_eq(td_series_from_task_data(td, &o, &done), 0);
+    cr_expect_eq(o.index, 4);
+    json_object_set_new(json_object_get(td, "series"), "index", json_string("4"));
+    cr_expect_eq(td_series_from_task_data(td, &o, &done), -EINVAL);
+    json_object_set_new(json_object_get(td, "series"), "index", json_integer(-1));
+    cr_expect_eq(td_series_from_task_data(td, &o, &done), -EINVAL);
+    json_object_del(json_object_get(td, "series"), "index");
     json_object_set_new(td, "recurrence", json_null());
     cr_expect_eq(td_series_from_task_data(td, &o, &done), -ENOENT);
     json_object_set_new(td, "recurrence", json_string("FREQ=DAILY"));

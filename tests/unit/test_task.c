@@ -119,8 +119,9 @@ Test(task, create_fills_every_canonical_member)
 {
     ok("{\"title\":\"Buy milk\"}", TD_TASK_CREATE);
     const char *keys[] = {"title", "description", "status", "priority", "tags", "due_at",
-                          "all_day", "time_zone", "recurrence", "reminders"};
-    cr_assert_eq(json_object_size(out), 10);
+                          "all_day", "time_zone", "recurrence", "recurrence_anchor",
+                          "reminders"};
+    cr_assert_eq(json_object_size(out), 11);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         cr_expect_not_null(json_object_get(out, keys[i]), "%s missing", keys[i]);
     cr_expect_str_eq(str("description"), "");
@@ -136,7 +137,8 @@ Test(task, create_fills_every_canonical_member)
 Test(task, replace_takes_defaults_like_create)
 {
     ok("{\"title\":\"x\",\"priority\":\"high\"}", TD_TASK_REPLACE);
-    cr_expect_eq(json_object_size(out), 10);
+    cr_expect_eq(json_object_size(out), 11);
+    cr_expect_str_eq(str("recurrence_anchor"), "schedule");
     cr_expect_eq(num("priority"), 3);
     bad("{\"description\":\"no title\"}", TD_TASK_REPLACE, "title", "is required");
 }
@@ -201,7 +203,7 @@ Test(task, server_managed_members_are_ignored_on_every_path)
     snprintf(text, sizeof text, "{\"title\":\"x\",\"due_at\":\"2026-03-01T09:00:00Z\",%s}", ro);
     for (int lenient = 0; lenient <= 1; lenient++) {
         cr_assert_eq(run(text, TD_TASK_CREATE | (lenient ? TD_TASK_LENIENT : 0)), 0);
-        cr_expect_eq(json_object_size(out), 9, "the canonical members but all_day");
+        cr_expect_eq(json_object_size(out), 10, "the canonical members but all_day");
         cr_expect_null(json_object_get(out, "id"));
         cr_expect_null(json_object_get(out, "version"));
         cr_expect_null(json_object_get(out, "all_day"), "all_day follows the due date, not the body");
@@ -214,7 +216,7 @@ Test(task, lenient_mode_ignores_unknown_members_but_not_bad_values)
     cr_assert_eq(run(text, TD_TASK_CREATE), -EINVAL);
     cr_expect_eq(errs.count, 3, "strict: each unknown member named");
     cr_assert_eq(run(text, TD_TASK_CREATE | TD_TASK_LENIENT), 0);
-    cr_expect_eq(json_object_size(out), 10);
+    cr_expect_eq(json_object_size(out), 11);
     cr_expect_null(json_object_get(out, "isEditing"));
     cr_expect_str_eq(str("title"), "x");
     cr_assert_eq(run("{\"isEditing\":true}", TD_TASK_PATCH | TD_TASK_LENIENT), 0);
@@ -275,7 +277,7 @@ Test(task, an_answer_sent_back_is_accepted)
         "\"description\":\"\",\"status\":\"completed\",\"completed\":true,\"priority\":\"high\","
         "\"tags\":[\"home\"],\"due_at\":\"2026-12-20T14:00:00Z\",\"due_date\":\"2026-12-20T14:00:00Z\","
         "\"all_day\":false,\"time_zone\":\"America/New_York\",\"recurrence\":\"FREQ=MONTHLY\","
-        "\"recurrence_pattern\":\"monthly\",\"reminders\":[{\"offset\":\"PT15M\",\"channel\":\"in_app\"}],"
+        "\"recurrence_pattern\":\"monthly\",\"recurrence_anchor\":\"completion\",\"reminders\":[{\"offset\":\"PT15M\",\"channel\":\"in_app\"}],"
         "\"created_at\":\"2026-11-23T10:00:00Z\",\"updated_at\":\"2026-11-23T10:00:00Z\","
         "\"completed_at\":\"2026-11-24T10:00:00Z\",\"version\":4}";
     ok(answer, TD_TASK_REPLACE);
@@ -283,7 +285,8 @@ Test(task, an_answer_sent_back_is_accepted)
     cr_expect_str_eq(str("recurrence"), "FREQ=MONTHLY");
     cr_expect_str_eq(str("status"), "completed");
     cr_expect_eq(num("priority"), 3);
-    cr_expect_eq(json_object_size(out), 9, "all_day is the store's: left out for a date-time");
+    cr_expect_str_eq(str("recurrence_anchor"), "completion");
+    cr_expect_eq(json_object_size(out), 10, "all_day is the store's: left out for a date-time");
     ok(answer, TD_TASK_PATCH);
 }
 
@@ -722,6 +725,28 @@ Test(task, recurrence_without_due_date_is_kept)
     /* Offset reminders still need a due date. */
     bad("{\"title\":\"x\",\"recurrence\":\"daily\",\"reminders\":[{\"offset\":\"PT5M\"}]}",
         TD_TASK_CREATE, "reminders", "need due_at");
+}
+
+Test(task, recurrence_anchor_is_schedule_or_completion)
+{
+    ok("{\"title\":\"x\",\"recurrence\":\"daily\",\"recurrence_anchor\":\"completion\"}",
+       TD_TASK_CREATE);
+    cr_expect_str_eq(str("recurrence_anchor"), "completion");
+    ok("{\"title\":\"x\",\"recurrence_anchor\":\"schedule\"}", TD_TASK_REPLACE);
+    cr_expect_str_eq(str("recurrence_anchor"), "schedule");
+    ok("{\"recurrence_anchor\":\"completion\"}", TD_TASK_PATCH);
+    cr_expect_eq(json_object_size(out), 1);
+    cr_expect_str_eq(str("recurrence_anchor"), "completion");
+    ok("{\"priority\":1}", TD_TASK_PATCH);
+    cr_expect_null(json_object_get(out, "recurrence_anchor"), "PATCH keeps the stored anchor");
+    const char *msg = "must be \"schedule\" or \"completion\"";
+    bad("{\"title\":\"x\",\"recurrence_anchor\":\"every!\"}", TD_TASK_CREATE, "recurrence_anchor", msg);
+    bad("{\"title\":\"x\",\"recurrence_anchor\":\"Completion\"}", TD_TASK_REPLACE,
+        "recurrence_anchor", msg);
+    bad("{\"recurrence_anchor\":null}", TD_TASK_PATCH, "recurrence_anchor", msg);
+    bad("{\"recurrence_anchor\":1}", TD_TASK_PATCH, "recurrence_anchor", msg);
+    /* No alias: "anchor" is a typo like any other unknown member. */
+    bad("{\"anchor\":\"completion\"}", TD_TASK_PATCH, "anchor", "unknown field");
 }
 
 /* ---------- reminders ---------- */
