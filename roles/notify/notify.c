@@ -22,6 +22,7 @@
 
 #include "core/bus.h"
 #include "core/db.h"
+#include "core/consume.h"
 #include "core/failpoint.h"
 #include "core/outbox.h"
 
@@ -46,13 +47,6 @@ static const struct td_setting notify_rows[] = {
 };
 const struct td_settings_group notify_settings = {
     .name = "notify", .rows = notify_rows, .block_size = sizeof(struct notify_conf),
-};
-
-/* One event in flight, as in roles/recur: fini orphans it (n = NULL). */
-struct notify_call {
-    struct notify          *n;
-    struct td_bus_delivery *d;
-    struct notify_call     *next, **pprev;
 };
 
 static void fire(struct notify *n);
@@ -146,39 +140,12 @@ static void fire(struct notify *n)
     }
 }
 
-static void call_unlink(struct notify_call *c)
+/* The statement answers the task's earliest scheduled instant (ms), if any. */
+static void on_scheduled(struct td_db_res *res, void *arg)
 {
-    if (c->pprev) {
-        *c->pprev = c->next;
-        if (c->next)
-            c->next->pprev = c->pprev;
-    }
-    c->next = NULL;
-    c->pprev = NULL;
-}
-
-static void on_scheduled(int status, struct td_db_res *res, void *arg)
-{
-    struct notify_call *c = arg;
-    struct notify *n = c->n;
-    call_unlink(c);
-    if (!n) {
-        free(c);
-        return;
-    }
-    if (status == 0) {
-        const char *v = td_db_res_value(res, 0, 0);
-        if (v && *v >= '0' && *v <= '9')
-            notify_arm(n, strtoll(v, NULL, 10));
-        td_bus_done(c->d, 0, NULL);
-    } else if (status == -EIO && strncmp(td_db_res_sqlstate(res), "22", 2) == 0) {
-        td_bus_done(c->d, TD_BUS_REJECT, td_db_res_error(res));   /* no retry will fix it */
-    } else if (status == -EIO) {
-        td_bus_done(c->d, TD_BUS_RETRY, td_db_res_error(res));
-    } else {
-        td_bus_done(c->d, TD_BUS_WAIT, res ? td_db_res_error(res) : "the database is not there");
-    }
-    free(c);
+    const char *v = td_db_res_value(res, 0, 0);
+    if (v && *v >= '0' && *v <= '9')
+        notify_arm(arg, strtoll(v, NULL, 10));
 }
 
 static void on_task_event(const struct td_bus_msg *msg, struct td_bus_delivery *d, void *arg)
@@ -197,22 +164,12 @@ static void on_task_event(const struct td_bus_msg *msg, struct td_bus_delivery *
     /* The statement reads the event itself; the text goes as it came. */
     char *text = strndup(msg->value, msg->len);
     const char *params[] = {NOTIFY_GROUP, id, text};
-    struct notify_call *c = text ? calloc(1, sizeof *c) : NULL;
-    int rc = c ? td_db_exec(n->svc->db, "notify_schedule", 3, params, on_scheduled, c) : -ENOMEM;
+    if (text)
+        td_consume_exec(&n->calls, n->svc->db, d, "notify_schedule", 3, params, on_scheduled, n);
+    else
+        td_bus_done(d, TD_BUS_RETRY, "out of memory");
     free(text);
     json_decref(root);
-    if (rc) {
-        free(c);
-        td_bus_done(d, rc == -ENOMEM ? TD_BUS_RETRY : TD_BUS_WAIT, "the statement was not sent");
-        return;
-    }
-    c->n = n;
-    c->d = d;
-    c->next = n->calls;
-    if (n->calls)
-        n->calls->pprev = &c->next;
-    c->pprev = &n->calls;
-    n->calls = c;
 }
 
 static const struct td_stmt_def notify_stmts_rows[] = {
@@ -265,12 +222,7 @@ static void notify_fini(void *state)
 {
     struct notify *n = state;
     n->stopping = 1;
-    while (n->calls) {
-        struct notify_call *c = n->calls;
-        call_unlink(c);
-        c->n = NULL;
-        c->d = NULL;
-    }
+    td_consume_release(&n->calls);
     if (n->timer) {
         uv_timer_stop(n->timer);
         uv_close((uv_handle_t *)n->timer, on_timer_closed);

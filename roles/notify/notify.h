@@ -5,6 +5,7 @@
 #ifndef TD_ROLE_NOTIFY_H
 #define TD_ROLE_NOTIFY_H
 #include <uv.h>
+#include "core/consume.h"
 #include "core/svc.h"
 
 #define NOTIFY_GROUP "todod-notify"
@@ -37,7 +38,7 @@ struct notify {
     int                 firing;     /* a fire statement is in flight */
     long long           pending;    /* an instant learnt while firing (0: none) */
     int                 stopping;   /* fini ran: re-arm nothing */
-    struct notify_call *calls;      /* schedule statements in flight */
+    struct td_consume   calls;      /* schedule statements in flight (core/consume.h) */
     long long           fired;      /* reminders fired by this process (tests, metrics) */
 };
 

@@ -17,19 +17,11 @@
 #include "core/bus.h"
 #include "core/datetime.h"
 #include "core/db.h"
+#include "core/consume.h"
 #include "core/failpoint.h"
 #include "core/outbox.h"
 #include "core/series.h"
 #include "core/task.h"
-
-/* One event in flight. Owned by the list in struct recur until its statement answers;
- * fini orphans it (r = NULL) and the answer, which always comes (td_db_close cancels),
- * frees it. */
-struct recur_call {
-    struct recur          *r;
-    struct td_bus_delivery *d;
-    struct recur_call     *next, **pprev;
-};
 
 static int completed_event(json_t *root, json_t *data)
 {
@@ -85,39 +77,13 @@ enum recur_verdict recur_decide(const char *json, size_t len, json_t **root, lon
     return RECUR_NEXT;
 }
 
-static void call_unlink(struct recur_call *c)
+/* The statement answers the new occurrence's id when it made one. */
+static void on_next(struct td_db_res *res, void *arg)
 {
-    if (c->pprev) {
-        *c->pprev = c->next;
-        if (c->next)
-            c->next->pprev = c->pprev;
-    }
-    c->next = NULL;
-    c->pprev = NULL;
-}
-
-static void on_next(int status, struct td_db_res *res, void *arg)
-{
-    struct recur_call *c = arg;
-    struct recur *r = c->r;
-    call_unlink(c);
-    if (!r) {   /* fini ran: the bus has let go of the delivery already */
-        free(c);
-        return;
-    }
-    if (status == 0) {
-        const char *v = td_db_res_value(res, 0, 0);
-        if (v && td_task_is_uuid(v))
-            td_outbox_wake(r->svc->outbox);   /* a new occurrence: publish its event now */
-        td_bus_done(c->d, 0, NULL);
-    } else if (status == -EIO && strncmp(td_db_res_sqlstate(res), "22", 2) == 0) {
-        td_bus_done(c->d, TD_BUS_REJECT, td_db_res_error(res));   /* no retry will fix it */
-    } else if (status == -EIO) {
-        td_bus_done(c->d, TD_BUS_RETRY, td_db_res_error(res));
-    } else {
-        td_bus_done(c->d, TD_BUS_WAIT, res ? td_db_res_error(res) : "the database is not there");
-    }
-    free(c);
+    struct recur *r = arg;
+    const char *v = td_db_res_value(res, 0, 0);
+    if (v && td_task_is_uuid(v))
+        td_outbox_wake(r->svc->outbox);   /* a new occurrence: publish its event now */
 }
 
 static void on_task_event(const struct td_bus_msg *msg, struct td_bus_delivery *d, void *arg)
@@ -141,22 +107,12 @@ static void on_task_event(const struct td_bus_msg *msg, struct td_bus_delivery *
                             v == RECUR_NEXT ? due : NULL,
                             msg->traceparent && *msg->traceparent ? msg->traceparent : NULL,
                             json_string_value(json_object_get(root, "requestid"))};
-    struct recur_call *c = td ? calloc(1, sizeof *c) : NULL;
-    int rc = c ? td_db_exec(r->svc->db, "recur_next", 6, params, on_next, c) : -ENOMEM;
+    if (td)
+        td_consume_exec(&r->calls, r->svc->db, d, "recur_next", 6, params, on_next, r);
+    else
+        td_bus_done(d, TD_BUS_RETRY, "out of memory");
     free(td);
     json_decref(root);
-    if (rc) {
-        free(c);
-        td_bus_done(d, rc == -ENOMEM ? TD_BUS_RETRY : TD_BUS_WAIT, "the statement was not sent");
-        return;
-    }
-    c->r = r;
-    c->d = d;
-    c->next = r->calls;
-    if (r->calls)
-        r->calls->pprev = &c->next;
-    c->pprev = &r->calls;
-    r->calls = c;
 }
 
 static const struct td_stmt_def recur_stmts_rows[] = {
@@ -179,12 +135,7 @@ static int recur_init(struct td_svc *svc, void *state)
 static void recur_fini(void *state)
 {
     struct recur *r = state;
-    while (r->calls) {
-        struct recur_call *c = r->calls;
-        call_unlink(c);
-        c->r = NULL;
-        c->d = NULL;
-    }
+    td_consume_release(&r->calls);
 }
 
 const struct td_role td_role_recur = {

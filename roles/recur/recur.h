@@ -4,6 +4,7 @@
 #ifndef TD_ROLE_RECUR_H
 #define TD_ROLE_RECUR_H
 #include <jansson.h>
+#include "core/consume.h"
 #include "core/svc.h"
 
 #define RECUR_GROUP "todod-recur"
@@ -12,7 +13,7 @@ struct recur_call;
 
 struct recur {
     struct td_svc     *svc;
-    struct recur_call *calls;    /* statements in flight (a list: fini orphans them) */
+    struct td_consume  calls;    /* statements in flight (core/consume.h) */
 };
 
 struct td_bus_msg;
