@@ -131,17 +131,6 @@ char *api_validated_body(struct api_call *call, int mode, const char *zone)
     json_t *body = api_json_body(call);
     if (!body)
         return NULL;
-    /* A task sent back as GET returned it must be accepted: server-managed members are
-     * dropped rather than refused. */
-    static const char *const read_only[] = {"id", "user_id", "created_at", "updated_at",
-                                            "completed_at", "version", "all_day"};
-    for (size_t i = 0; i < sizeof read_only / sizeof read_only[0]; i++)
-        json_object_del(body, read_only[i]);
-    /* GET shows both status and its alias completed; when they agree, status speaks. */
-    json_t *status = json_object_get(body, "status"), *done = json_object_get(body, "completed");
-    if (json_is_string(status) && json_is_boolean(done) &&
-        json_is_true(done) == (strcmp(json_string_value(status), "completed") == 0))
-        json_object_del(body, "completed");
     json_t *norm = NULL;
     struct td_task_errors errs = {0};
     /* The hackathon contract's /api/{user_id}/ routes ignore members they do not know. */
