@@ -41,18 +41,11 @@ static void start(void)
     spawn(&audit, "audit");
 }
 
-static void stop_proc(struct td_test_proc *p)
-{
-    if (p->pid > 0)
-        cr_expect_eq(td_test_stop(p, SIGTERM, 20000), 0, "todod did not stop cleanly");
-    p->pid = 0;
-}
-
 static void stop(void)
 {
-    stop_proc(&api[0]);
-    stop_proc(&api[1]);
-    stop_proc(&audit);
+    td_test_stop_running(&api[0]);
+    td_test_stop_running(&api[1]);
+    td_test_stop_running(&audit);
     td_test_kafka_stop(&kafka);
     td_test_pg_destroy(&pg);
 }

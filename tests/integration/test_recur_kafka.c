@@ -39,18 +39,11 @@ static void start(void)
     spawn(&recur[1], "recur");
 }
 
-static void stop_proc(struct td_test_proc *p)
-{
-    if (p->pid > 0)
-        cr_expect_eq(td_test_stop(p, SIGTERM, 20000), 0, "todod did not stop cleanly");
-    p->pid = 0;
-}
-
 static void stop(void)
 {
-    stop_proc(&recur[0]);
-    stop_proc(&recur[1]);
-    stop_proc(&api);
+    td_test_stop_running(&recur[0]);
+    td_test_stop_running(&recur[1]);
+    td_test_stop_running(&api);
     td_test_kafka_stop(&kafka);
     td_test_pg_destroy(&pg);
 }

@@ -189,3 +189,10 @@ char *td_test_logs(const struct td_test_proc *p)
     close(fd);
     return s;
 }
+
+void td_test_stop_running(struct td_test_proc *p)
+{
+    if (p->pid > 0)
+        cr_expect_eq(td_test_stop(p, SIGTERM, 20000), 0, "todod did not stop cleanly");
+    p->pid = 0;
+}

@@ -26,6 +26,8 @@ void td_test_spawn(struct td_test_proc *p, const char *const *argv, const char *
 /* Sends sig and waits up to timeout_ms; returns exit status (or 128+signal), -1 on timeout
  * (then kills it). */
 int  td_test_stop(struct td_test_proc *p, int sig, int timeout_ms);
+/* Stops p with SIGTERM if it runs, expecting a clean exit within 20 s; p->pid becomes 0. */
+void td_test_stop_running(struct td_test_proc *p);
 /* Whole stderr captured so far (malloc'd). */
 char *td_test_logs(const struct td_test_proc *p);
 
