@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/failpoint.h"
+#include "core/jsonw.h"
 #include "core/task.h"
 #include "core/log.h"
 #include "core/outbox.h"
@@ -31,17 +32,22 @@ static struct api_call *new_call(struct api *api, struct td_http_req *req)
 {
     struct api_call *call = calloc(1, sizeof *call);
     if (!call) {
-        td_http_problem(req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
+        if (req)
+            td_http_problem(req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
         return NULL;
     }
     call->api = api;
-    call->req = req;
     call->if_match = -1;
+    api->inflight++;
+    if (!req) {
+        call->writes = 1;
+        return call;
+    }
+    call->req = req;
     const char *m = td_http_method(req);
     call->writes = strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 && strcmp(m, "OPTIONS") != 0;
     td_trace_format(td_http_trace(req), call->traceparent);
     snprintf(call->request_id, sizeof call->request_id, "%s", td_http_request_id(req));
-    api->inflight++;
     return call;
 }
 
@@ -71,6 +77,26 @@ struct api_call *api_begin(struct api *api, struct td_http_req *req)
     return call;
 }
 
+struct api_call *api_begin_internal(struct api *api, const char *user, const char *traceparent,
+                                    const char *request_id, api_sink_fn sink, void *sink_arg)
+{
+    struct api_call *call = new_call(api, NULL);
+    if (!call)
+        return NULL;
+    call->sink = sink;
+    call->sink_arg = sink_arg;
+    snprintf(call->user_id, sizeof call->user_id, "%s", user);
+    if (traceparent && *traceparent) {
+        snprintf(call->traceparent, sizeof call->traceparent, "%s", traceparent);
+    } else {
+        struct td_trace t;
+        td_trace_new(&t);
+        td_trace_format(&t, call->traceparent);
+    }
+    snprintf(call->request_id, sizeof call->request_id, "%s", request_id ? request_id : "");
+    return call;
+}
+
 static void api_free(struct api *api);
 
 void api_end(struct api_call *call)
@@ -82,6 +108,7 @@ void api_end(struct api_call *call)
         td_outbox_wake(api->svc->outbox);
     if (call->free_extra)
         call->free_extra(call->extra);
+    json_decref(call->body);
     free(call);
     if (--api->inflight == 0 && api->drained) {
         td_done_cb done = api->drained;
@@ -94,9 +121,74 @@ void api_end(struct api_call *call)
     }
 }
 
+void api_header(struct api_call *call, const char *name, const char *value)
+{
+    if (call->req)
+        td_http_add_header(call->req, name, value);
+}
+
+void api_respond(struct api_call *call, int status, struct td_buf *json)
+{
+    if (call->req) {
+        if (json && json->len)
+            td_http_respond_buf(call->req, status, "application/json", json);
+        else
+            td_http_respond(call->req, status, NULL, NULL, 0);
+        return;
+    }
+    call->sink(call, status, json && json->len ? json->data : NULL, json ? json->len : 0);
+    if (json)
+        td_buf_free(json);
+}
+
+void api_problem(struct api_call *call, int status, const char *slug, const char *title,
+                 const char *detail, const char *extra_json)
+{
+    if (call->req) {
+        td_http_problem(call->req, status, slug, title, detail, extra_json);
+        return;
+    }
+    struct td_buf b = {0};
+    td_buf_puts(&b, "{\"type\":\"" TD_PROBLEM_BASE);
+    td_buf_puts(&b, slug);
+    td_buf_puts(&b, "\",\"title\":");
+    td_jsonw_str(&b, title, (size_t)-1);
+    td_buf_printf(&b, ",\"status\":%d", status);
+    if (detail) {
+        td_buf_puts(&b, ",\"detail\":");
+        td_jsonw_str(&b, detail, (size_t)-1);
+    }
+    if (extra_json && *extra_json) {
+        td_buf_puts(&b, ",");
+        td_buf_puts(&b, extra_json);
+    }
+    td_buf_puts(&b, "}");
+    call->sink(call, status, b.data ? b.data : "{}", b.len);
+    td_buf_free(&b);
+}
+
 void api_db_error(struct api_call *call, int status, struct td_db_res *res)
 {
-    td_door_db_problem(call->req, status, res, call->api->svc->log);
+    if (call->req) {
+        td_door_db_problem(call->req, status, res, call->api->svc->log);
+        return;
+    }
+    /* The door's mapping, for calls without a request. */
+    const char *state = status == -EIO && res ? td_db_res_sqlstate(res) : "";
+    if (status != -EIO) {
+        api_problem(call, 503, "database-unavailable", "Service Unavailable",
+                    "the database is unavailable; retry shortly", NULL);
+    } else if (strcmp(state, "23505") == 0) {
+        api_problem(call, 409, "conflict", "Conflict", "the resource already exists", NULL);
+    } else if (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0) {
+        api_problem(call, 422, "validation-failed", "Unprocessable Content",
+                    "a value is out of range", NULL);
+    } else {
+        td_log_emit(call->api->svc->log, TD_LOG_ERROR, NULL, NULL, "database error %s: %s",
+                    state, res ? td_db_res_error(res) : "");
+        api_problem(call, 500, "internal", "Internal Server Error",
+                    "the request failed; it has been logged", NULL);
+    }
 }
 
 void api_exec(struct api_call *call, const char *stmt, int n, const char *const *params,
@@ -144,9 +236,12 @@ void api_send_json(struct api_call *call, int status, const char *json, int vers
     if (version > 0) {
         char etag[24];
         snprintf(etag, sizeof etag, "\"%d\"", version);
-        td_http_add_header(call->req, "ETag", etag);
+        api_header(call, "ETag", etag);
     }
-    td_http_respond(call->req, status, "application/json", json, strlen(json));
+    if (call->req)
+        td_http_respond(call->req, status, "application/json", json, strlen(json));
+    else
+        call->sink(call, status, json, strlen(json));
 }
 
 /* ---------- role hooks ---------- */

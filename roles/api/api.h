@@ -25,10 +25,21 @@ struct api {
     void                *drained_arg;
 };
 
-/* One request's context, allocated by api_begin and freed by api_end. */
+struct api_call;
+/* Where an answer goes when the call has no HTTP request (the tool layer): status as
+ * HTTP would have it, the JSON text of the body (a task, a list, a problem document) or
+ * NULL (204). The text is valid during the call only. */
+typedef void (*api_sink_fn)(struct api_call *call, int status, const char *json, size_t len);
+
+/* One request's context, allocated by api_begin (or api_begin_internal) and freed by
+ * api_end. The operations below answer through it: to req when there is one, else to
+ * sink. */
 struct api_call {
     struct api         *api;
-    struct td_http_req *req;
+    struct td_http_req *req;            /* NULL for a call of the tool layer */
+    api_sink_fn         sink;
+    void               *sink_arg;
+    json_t             *body;           /* the task document a write works on; owned */
     char                user_id[API_SUB_MAX];
     char                user_tz[64];
     char                traceparent[56];
@@ -49,7 +60,20 @@ struct api_call *api_begin(struct api *api, struct td_http_req *req);
 /* A call without a user (signup, login): limited by client address with limit. */
 struct api_call *api_begin_anonymous(struct api *api, struct td_http_req *req,
                                      struct td_ratelimit *limit);
+/* A call made by code in this process (the tool layer) for user: no HTTP request, the
+ * answer goes to sink. traceparent and request_id may be NULL (a new trace, none).
+ * NULL when out of memory. */
+struct api_call *api_begin_internal(struct api *api, const char *user, const char *traceparent,
+                                    const char *request_id, api_sink_fn sink, void *sink_arg);
 void api_end(struct api_call *call);
+
+/* Answers, to the request or the sink. api_problem writes an RFC 9457 document;
+ * api_header is dropped without a request; api_respond takes the buffer's bytes (NULL or
+ * empty: no body). */
+void api_problem(struct api_call *call, int status, const char *slug, const char *title,
+                 const char *detail, const char *extra_json);
+void api_header(struct api_call *call, const char *name, const char *value);
+void api_respond(struct api_call *call, int status, struct td_buf *json);
 
 /* Answers a database failure (td_door_db_problem). */
 void api_db_error(struct api_call *call, int status, struct td_db_res *res);
@@ -59,6 +83,34 @@ json_t *api_json_body(struct api_call *call);
 /* Answers 200/201 with a JSON text produced by PostgreSQL, adding ETag when version>0. */
 void api_send_json(struct api_call *call, int status, const char *json, int version);
 
+/* ---------- operations: one per action, the REST handlers and the tool layer both call
+ * them (no HTTP in between). Each answers through the call and ends it. ---------- */
+/* call->body: the new task (validated here); key/hash: Idempotency-Key and the request
+ * hash, or NULL. */
+void api_op_create(struct api_call *call, const char *key, const char *hash);
+/* call->task_id set by the caller. */
+void api_op_get(struct api_call *call);
+/* call->body: the members to change (mode TD_TASK_PATCH or TD_TASK_REPLACE);
+ * call->if_match: the version the caller saw, or -1. */
+void api_op_update(struct api_call *call, int mode);
+/* Deletes one task (call->if_match as above); answers 204, or 200 with
+ * {"task_id","title"} when the call has no request. */
+void api_op_delete(struct api_call *call);
+/* "completed" or "pending"; a task already there is answered unchanged. */
+void api_op_set_status(struct api_call *call, const char *status);
+void api_op_skip(struct api_call *call);
+/* A list for the tool layer: status NULL/"all"/"pending"/"completed", search text, tags
+ * (all of them), priority name; limit 1..200 (0: 50). Answers a JSON array of tasks. */
+struct api_list_args {
+    const char        *status;
+    const char        *search;
+    const char *const *tags;
+    int                ntags;
+    const char        *priority;
+    int                limit;
+};
+void api_op_list(struct api_call *call, const struct api_list_args *a);
+
 /* Shared by the task handlers (tasks.c, create.c). */
 void  api_send_task(struct api_call *call, int status, struct td_db_res *res, int row, int col);
 void  api_not_found(struct api_call *call);
@@ -67,11 +119,11 @@ struct api_call *api_begin_on_task(struct api *api, struct td_http_req *req);
 /* Runs a statement for the call; on a send failure answers and ends the call. */
 void  api_exec(struct api_call *call, const char *stmt, int n, const char *const *params,
                td_db_cb cb);
-/* Validates a task body for mode (a core/task.h enum value); answers 4xx and returns NULL
+/* Validates call->body for mode (a core/task.h enum value); answers 4xx and returns NULL
  * on failure, else the normalised JSON text (malloc'd). */
 char *api_validated_body(struct api_call *call, int mode, const char *zone);
 /* A date-only due date ("2026-12-01") means midnight in the task's zone, a local date-time
- * ("2026-12-01T09:00") that time there. When the body has one and names no time_zone,
+ * ("2026-12-01T09:00") that time there. When call->body has one and names no time_zone,
  * this looks the zone up (the user's on create and PUT, the task's on PATCH) before
  * calling cont; otherwise cont runs at once with zone NULL. */
 void  api_resolve_zone(struct api_call *call, int mode,

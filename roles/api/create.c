@@ -84,16 +84,15 @@ static void on_idem_lookup(int status, struct td_db_res *res, void *arg)
         api_db_error(call, status, res);
     } else if (td_db_res_rows(res) == 0) {
         /* The key's row vanished between the two statements: only an expiry could do it. */
-        td_http_problem(call->req, 409, "idempotency-conflict", "Conflict",
-                        "retry the request", NULL);
+        api_problem(call, 409, "idempotency-conflict", "Conflict", "retry the request", NULL);
     } else if (strcmp(td_db_res_value(res, 0, 0), c->hash) != 0) {
-        td_http_problem(call->req, 422, "idempotency-key-reused", "Unprocessable Content",
-                        "this Idempotency-Key was used with a different request body", NULL);
+        api_problem(call, 422, "idempotency-key-reused", "Unprocessable Content",
+                    "this Idempotency-Key was used with a different request body", NULL);
     } else if (!td_db_res_value(res, 0, 1)) {
-        td_http_problem(call->req, 410, "task-gone", "Gone",
-                        "the task created with this Idempotency-Key has been deleted", NULL);
+        api_problem(call, 410, "task-gone", "Gone",
+                    "the task created with this Idempotency-Key has been deleted", NULL);
     } else {
-        td_http_add_header(call->req, "Idempotent-Replayed", "true");
+        api_header(call, "Idempotent-Replayed", "true");
         api_send_task(call, 201, res, 0, 1);
     }
     api_end(call);
@@ -116,7 +115,7 @@ static void on_created(int status, struct td_db_res *res, void *arg)
     }
     char location[128];
     snprintf(location, sizeof location, "/api/tasks/%s", call->task_id);
-    td_http_add_header(call->req, "Location", location);
+    api_header(call, "Location", location);
     api_send_task(call, 201, res, 0, 0);
     api_end(call);
 }
@@ -135,7 +134,7 @@ static void answer_created(struct api_call *call, struct td_db_res *res, int row
 {
     char location[128];
     snprintf(location, sizeof location, "/api/tasks/%s", call->task_id);
-    td_http_add_header(call->req, "Location", location);
+    api_header(call, "Location", location);
     api_send_task(call, 201, res, row, 0);
     api_end(call);
 }
@@ -209,9 +208,9 @@ static void give_back(void *item, int status, const char *why, void *arg)
     (void)why, (void)arg;
     struct api_call *call = item;
     if (status == TD_GCOMMIT_CLOSED) {
-        td_http_add_header(call->req, "Retry-After", "1");
-        td_http_problem(call->req, 503, "shutting-down", "Service Unavailable",
-                        "the server is stopping; the task was not created", NULL);
+        api_header(call, "Retry-After", "1");
+        api_problem(call, 503, "shutting-down", "Service Unavailable",
+                    "the server is stopping; the task was not created", NULL);
     } else {
         api_db_error(call, status, NULL);
     }
@@ -256,12 +255,26 @@ static void create_in_zone(struct api_call *call, const char *zone)
         enqueue_create(call->api, call);
         return;
     }
-    size_t len;
-    const char *body = td_http_body(call->req, &len);
-    sha256_hex(body, len, c->hash);
     const char *params[] = {call->task_id, call->user_id, c->doc, call->traceparent, c->key,
                             c->hash, call->request_id};
     api_exec(call, "task_create_idem", 7, params, on_created);
+}
+
+void api_op_create(struct api_call *call, const char *key, const char *hash)
+{
+    struct create_state *c = calloc(1, sizeof *c);
+    if (!c) {
+        api_problem(call, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
+        api_end(call);
+        return;
+    }
+    call->extra = c;
+    call->free_extra = free_create;
+    if (key && hash) {
+        snprintf(c->key, sizeof c->key, "%s", key);
+        snprintf(c->hash, sizeof c->hash, "%s", hash);
+    }
+    api_resolve_zone(call, TD_TASK_CREATE, create_in_zone);
 }
 
 static void handle_create(struct td_http_req *req, void *arg)
@@ -269,24 +282,24 @@ static void handle_create(struct td_http_req *req, void *arg)
     struct api_call *call = api_begin(arg, req);
     if (!call)
         return;
-    struct create_state *c = calloc(1, sizeof *c);
-    call->extra = c;
-    call->free_extra = free_create;
     const char *key = td_http_header(req, "idempotency-key");
-    if (key && (!*key || strlen(key) >= sizeof c->key)) {
+    if (key && (!*key || strlen(key) >= sizeof ((struct create_state *)0)->key)) {
         td_http_problem(req, 400, "bad-idempotency-key", "Bad Request",
                         "Idempotency-Key must be 1 to 255 characters", NULL);
         api_end(call);
         return;
     }
-    if (!c) {
-        td_http_problem(req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
+    if (!(call->body = api_json_body(call))) {
         api_end(call);
         return;
     }
-    if (key)
-        snprintf(c->key, sizeof c->key, "%s", key);
-    api_resolve_zone(call, TD_TASK_CREATE, create_in_zone);
+    char hash[65];
+    if (key) {
+        size_t len;
+        const char *body = td_http_body(req, &len);
+        sha256_hex(body, len, hash);
+    }
+    api_op_create(call, key, key ? hash : NULL);
 }
 
 const struct td_route_def api_create_routes[] = {

@@ -388,16 +388,22 @@ static int parse_order(struct td_http_req *req, struct list_query *q)
     return 0;
 }
 
-static int parse_cursor(struct td_http_req *req, struct list_query *q)
+/* The bounds before the first row of the order. */
+static int first_page(struct list_query *q)
 {
     const struct sort_key *s = &sorts[q->sort];
+    q->cursor_key = strdup(q->desc ? s->highest : s->lowest);
+    q->cursor_id = strdup(q->desc ? "ffffffff-ffff-ffff-ffff-ffffffffffff"
+                                   : "00000000-0000-0000-0000-000000000000");
+    return q->cursor_key && q->cursor_id ? 0 : -ENOMEM;
+}
+
+static int parse_cursor(struct td_http_req *req, struct list_query *q)
+{
     const char *cursor = td_http_query_param(req, "cursor", 0);
-    if (!cursor || !*cursor) {
-        q->cursor_key = strdup(q->desc ? s->highest : s->lowest);
-        q->cursor_id = strdup(q->desc ? "ffffffff-ffff-ffff-ffff-ffffffffffff"
-                                       : "00000000-0000-0000-0000-000000000000");
-        return 0;
-    }
+    if (!cursor || !*cursor)
+        return first_page(q);
+    const struct sort_key *s = &sorts[q->sort];
     struct td_buf raw = {0};
     char *f[5] = {0};
     int ok = strlen(cursor) < 1024 && b64url_decode(cursor, &raw) == 0 && raw.data;
@@ -444,7 +450,7 @@ static void on_listed(int status, struct td_db_res *res, void *arg)
         /* The cursor's key is the one value PostgreSQL parses (a time, a number): a
          * forged one fails there with a data exception. */
         const char *state = status == -EIO && res ? td_db_res_sqlstate(res) : "";
-        if (q->from_cursor && strncmp(state, "22", 2) == 0)
+        if (q->from_cursor && call->req && strncmp(state, "22", 2) == 0)
             bad(call->req, "cursor", "the cursor is not one this server issued");
         else
             api_db_error(call, status, res);
@@ -476,12 +482,14 @@ static void on_listed(int status, struct td_db_res *res, void *arg)
             td_buf_puts(&body, "null");
         td_buf_puts(&body, "}");
     } else if (cursor.len) {
-        td_http_add_header(call->req, "X-Next-Cursor", cursor.data);
+        api_header(call, "X-Next-Cursor", cursor.data);
     }
     td_buf_free(&cursor);
-    td_http_respond_buf(call->req, 200, "application/json", &body);
+    api_respond(call, 200, &body);
     api_end(call);
 }
+
+static void list_run(struct api_call *call, struct list_query *q);
 
 static void handle_list(struct td_http_req *req, void *arg)
 {
@@ -498,6 +506,12 @@ static void handle_list(struct td_http_req *req, void *arg)
         return;
     }
     q->legacy = td_http_param(req, "user_id") != NULL;
+    list_run(call, q);
+}
+
+/* Runs q for the call (q is call->extra). */
+static void list_run(struct api_call *call, struct list_query *q)
+{
     const char *params[F_COUNT + 4] = {call->user_id};
     int n = 1;
     unsigned mask = 0;
@@ -518,6 +532,75 @@ static void handle_list(struct td_http_req *req, void *arg)
         api_db_error(call, rc, NULL);
         api_end(call);
     }
+}
+
+static int tool_filters(struct list_query *q, const struct api_list_args *a)
+{
+    char vals[20][VALUE_MAX];
+    if (a->status && strcmp(a->status, "all") != 0) {
+        if (strcmp(a->status, "pending") != 0 && strcmp(a->status, "completed") != 0)
+            return -EINVAL;
+        snprintf(vals[0], VALUE_MAX, "%s", a->status);
+        q->filter[F_STATUS] = array_literal(vals, 1);
+    }
+    if (a->priority) {
+        int p;
+        if (td_task_priority_parse(a->priority, &p))
+            return -EINVAL;
+        snprintf(vals[0], VALUE_MAX, "%d", p);
+        q->filter[F_PRIORITY] = array_literal(vals, 1);
+    }
+    if (a->ntags > 20)
+        return -EINVAL;
+    for (int i = 0; i < a->ntags; i++) {
+        if (strlen(a->tags[i]) >= VALUE_MAX)
+            return -EINVAL;
+        snprintf(vals[i], VALUE_MAX, "%s", a->tags[i]);
+        for (char *c = vals[i]; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+    }
+    if (a->ntags)
+        q->filter[F_TAG_ALL] = array_literal(vals, a->ntags);
+    if (a->search && strlen(a->search) > 200)
+        return -EINVAL;
+    if (a->search)
+        q->filter[F_SEARCH] = prefix_tsquery(a->search);
+    if (a->limit < 0 || a->limit > LIST_MAX_LIMIT)
+        return -EINVAL;
+    return 0;
+}
+
+void api_op_list(struct api_call *call, const struct api_list_args *a)
+{
+    struct list_query *q = calloc(1, sizeof *q);
+    call->extra = q;
+    call->free_extra = free_query;
+    if (!q) {
+        api_problem(call, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
+        api_end(call);
+        return;
+    }
+    if (tool_filters(q, a)) {
+        api_problem(call, 400, "bad-query-parameter", "Bad Request",
+                    "status takes all, pending or completed; priority none, low, medium, "
+                    "high or urgent; at most 20 tags; search at most 200 bytes; limit 1 to 200",
+                    NULL);
+        api_end(call);
+        return;
+    }
+    for (q->sort = 0; strcmp(sorts[q->sort].name, q->filter[F_SEARCH] ? "relevance" : "created_at");
+         q->sort++)
+        ;
+    q->desc = sorts[q->sort].desc_by_default;
+    q->limit = a->limit ? a->limit : LIST_DEFAULT_LIMIT;
+    q->legacy = 1;
+    snprintf(q->limit_text, sizeof q->limit_text, "%d", q->limit + 1);
+    if (first_page(q)) {
+        api_problem(call, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
+        api_end(call);
+        return;
+    }
+    list_run(call, q);
 }
 
 static void on_tags(int status, struct td_db_res *res, void *arg)

@@ -67,8 +67,8 @@ static int series_of(struct api_call *call, int status, struct td_db_res *res,
         return -1;
     }
     if (!td_db_res_value(res, 0, 0)) {
-        td_http_problem(call->req, 409, "not-recurring", "Conflict",
-                        "the task has no recurrence", NULL);
+        api_problem(call, 409, "not-recurring", "Conflict",
+                    "the task has no recurrence", NULL);
         return -1;
     }
     *o = (struct td_series_occ){.rrule = td_db_res_value(res, 0, 0),
@@ -82,11 +82,11 @@ static int series_of(struct api_call *call, int status, struct td_db_res *res,
 static void series_problem(struct api_call *call, int rc)
 {
     if (rc == -ENOENT)
-        td_http_problem(call->req, 409, "series-exhausted", "Conflict",
-                        "the series has no occurrence after this one (COUNT or UNTIL)", NULL);
+        api_problem(call, 409, "series-exhausted", "Conflict",
+                    "the series has no occurrence after this one (COUNT or UNTIL)", NULL);
     else
-        td_http_problem(call->req, 422, "bad-recurrence", "Unprocessable Content",
-                        "the task's recurrence cannot be expanded in its time zone", NULL);
+        api_problem(call, 422, "bad-recurrence", "Unprocessable Content",
+                    "the task's recurrence cannot be expanded in its time zone", NULL);
 }
 
 /* ---------- skip ---------- */
@@ -97,8 +97,8 @@ static void on_skipped(int status, struct td_db_res *res, void *arg)
     if (status)
         api_db_error(call, status, res);
     else if (td_db_res_rows(res) == 0)   /* changed (or completed) since it was read */
-        td_http_problem(call->req, 409, "task-changed", "Conflict",
-                        "the task changed while it was skipped; retry", NULL);
+        api_problem(call, 409, "task-changed", "Conflict",
+                    "the task changed while it was skipped; retry", NULL);
     else
         api_send_task(call, 200, res, 0, 0);
     api_end(call);
@@ -113,8 +113,8 @@ static void on_skip_read(int status, struct td_db_res *res, void *arg)
         return;
     }
     if (strcmp(td_db_res_value(res, 0, 5), "pending") != 0) {
-        td_http_problem(call->req, 409, "task-completed", "Conflict",
-                        "only a pending task can be skipped", NULL);
+        api_problem(call, 409, "task-completed", "Conflict",
+                    "only a pending task can be skipped", NULL);
         api_end(call);
         return;
     }
@@ -133,13 +133,17 @@ static void on_skip_read(int status, struct td_db_res *res, void *arg)
     api_exec(call, "task_skip", 6, params, on_skipped);
 }
 
+void api_op_skip(struct api_call *call)
+{
+    const char *params[] = {call->task_id, call->user_id};
+    api_exec(call, "task_series_get", 2, params, on_skip_read);
+}
+
 static void handle_skip(struct td_http_req *req, void *arg)
 {
     struct api_call *call = api_begin_on_task(arg, req);
-    if (!call)
-        return;
-    const char *params[] = {call->task_id, call->user_id};
-    api_exec(call, "task_series_get", 2, params, on_skip_read);
+    if (call)
+        api_op_skip(call);
 }
 
 /* ---------- occurrences ---------- */
@@ -170,9 +174,9 @@ static void on_occurrences_read(int status, struct td_db_res *res, void *arg)
     err |= td_buf_puts(&b, "]}");
     if (err) {
         td_buf_free(&b);
-        td_http_problem(call->req, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
+        api_problem(call, 503, "overloaded", "Service Unavailable", "out of memory", NULL);
     } else {
-        td_http_respond_buf(call->req, 200, "application/json", &b);
+        api_respond(call, 200, &b);
     }
     api_end(call);
 }
@@ -203,7 +207,7 @@ static void on_series_ended(int status, struct td_db_res *res, void *arg)
     if (status)
         api_db_error(call, status, res);
     else if (atoi(td_db_res_value(res, 0, 1)) > 0)
-        td_http_respond(call->req, 204, NULL, NULL, 0);
+        api_respond(call, 204, NULL);
     else
         api_not_found(call);
     api_end(call);

@@ -7,6 +7,7 @@
 
 #include <openssl/sha.h>
 
+#include "core/jsonw.h"
 #include "core/task.h"
 #include "core/trace.h"
 #include "roles/api/api.h"
@@ -49,7 +50,8 @@ const struct td_stmt_def api_task_stmts[] = {
      "WITH d AS (DELETE FROM tasks WHERE id = $1::uuid AND user_id = $2 "
      "  AND ($3::int IS NULL OR version = $3) RETURNING *), "
      "e AS (SELECT todod_emit(d, 'deleted', $4, $5) FROM d) "
-     "SELECT (SELECT count(*) FROM d, e), (SELECT version FROM tasks WHERE id = $1::uuid AND user_id = $2)", 0},
+     "SELECT (SELECT count(*) FROM d, e), (SELECT version FROM tasks WHERE id = $1::uuid AND user_id = $2), "
+     "  (SELECT title FROM d)", 0},
     /* complete/reopen: a task already in that state changes nothing and emits nothing. */
     {"task_set_status",
      "WITH cur AS (SELECT * FROM tasks WHERE id = $1::uuid AND user_id = $2), "
@@ -77,13 +79,13 @@ void api_send_task(struct api_call *call, int status, struct td_db_res *res, int
     api_task_json(&b, res, row, col);
     char etag[24];
     snprintf(etag, sizeof etag, "\"%s\"", td_db_res_value(res, row, col + TASK_COL_VERSION));
-    td_http_add_header(call->req, "ETag", etag);
-    td_http_respond_buf(call->req, status, "application/json", &b);
+    api_header(call, "ETag", etag);
+    api_respond(call, status, &b);
 }
 
 void api_not_found(struct api_call *call)
 {
-    td_http_problem(call->req, 404, "task-not-found", "Not Found", "no such task", NULL);
+    api_problem(call, 404, "task-not-found", "Not Found", "no such task", NULL);
 }
 
 /* Authenticated call on /tasks/{id}: the id must be a UUID (else 404, nothing sent). */
@@ -125,24 +127,21 @@ static int read_if_match(struct api_call *call)
     return 0;
 }
 
-/* Validates the body for mode; answers 4xx and returns NULL on failure. */
+/* Validates call->body for mode; answers 4xx and returns NULL on failure. */
 char *api_validated_body(struct api_call *call, int mode, const char *zone)
 {
-    json_t *body = api_json_body(call);
-    if (!body)
-        return NULL;
     json_t *norm = NULL;
     struct td_task_errors errs = {0};
     /* The hackathon contract's /api/{user_id}/ routes ignore members they do not know. */
-    if (strstr(td_http_route_pattern(call->req), "{user_id}"))
+    if (call->req && strstr(td_http_route_pattern(call->req), "{user_id}"))
         mode |= TD_TASK_LENIENT;
-    int rc = td_task_validate(body, (enum td_task_mode)mode, zone, &norm, &errs);
-    json_decref(body);
+    int rc = call->body ? td_task_validate(call->body, (enum td_task_mode)mode, zone, &norm, &errs)
+                        : -EINVAL;
     if (rc) {
         char *extra = NULL;
         td_task_errors_json(&errs, &extra);
-        td_http_problem(call->req, 422, "validation-failed", "Unprocessable Content",
-                        errs.count ? "some fields are invalid" : "the body is invalid", extra);
+        api_problem(call, 422, "validation-failed", "Unprocessable Content",
+                    errs.count ? "some fields are invalid" : "the body is invalid", extra);
         free(extra);
         return NULL;
     }
@@ -165,13 +164,17 @@ static void on_task_row(int status, struct td_db_res *res, void *arg)
     api_end(call);
 }
 
+void api_op_get(struct api_call *call)
+{
+    const char *params[] = {call->task_id, call->user_id};
+    api_exec(call, "task_get", 2, params, on_task_row);
+}
+
 static void handle_get(struct td_http_req *req, void *arg)
 {
     struct api_call *call = api_begin_on_task(arg, req);
-    if (!call)
-        return;
-    const char *params[] = {call->task_id, call->user_id};
-    api_exec(call, "task_get", 2, params, on_task_row);
+    if (call)
+        api_op_get(call);
 }
 
 /* ---------- update ---------- */
@@ -187,7 +190,7 @@ static void on_updated(int status, struct td_db_res *res, void *arg)
         char detail[96];
         snprintf(detail, sizeof detail, "the task is at version %s; fetch it and retry",
                  td_db_res_value(res, 0, TASK_NCOLS));
-        td_http_problem(call->req, 412, "version-conflict", "Precondition Failed", detail, NULL);
+        api_problem(call, 412, "version-conflict", "Precondition Failed", detail, NULL);
     } else {
         api_not_found(call);
     }
@@ -203,7 +206,7 @@ static void on_unchanged_row(int status, struct td_db_res *res, void *arg)
         char detail[96];
         snprintf(detail, sizeof detail, "the task is at version %s; fetch it and retry",
                  td_db_res_value(res, 0, TASK_COL_VERSION));
-        td_http_problem(call->req, 412, "version-conflict", "Precondition Failed", detail, NULL);
+        api_problem(call, 412, "version-conflict", "Precondition Failed", detail, NULL);
         api_end(call);
         return;
     }
@@ -233,16 +236,21 @@ static void update_in_zone(struct api_call *call, const char *zone)
     api_exec(call, "task_update", 6, params, on_updated);
 }
 
+void api_op_update(struct api_call *call, int mode)
+{
+    api_resolve_zone(call, mode, update_in_zone);
+}
+
 static void update(struct td_http_req *req, struct api *api, enum td_task_mode mode)
 {
     struct api_call *call = api_begin_on_task(api, req);
     if (!call)
         return;
-    if (read_if_match(call) != 0) {
+    if (read_if_match(call) != 0 || !(call->body = api_json_body(call))) {
         api_end(call);
         return;
     }
-    api_resolve_zone(call, mode, update_in_zone);
+    api_op_update(call, mode);
 }
 
 static void handle_patch(struct td_http_req *req, void *arg)
@@ -268,16 +276,34 @@ static void handle_put_partial(struct td_http_req *req, void *arg)
 static void on_deleted(int status, struct td_db_res *res, void *arg)
 {
     struct api_call *call = arg;
-    if (status)
+    if (status) {
         api_db_error(call, status, res);
-    else if (atoi(td_db_res_value(res, 0, 0)) > 0)
-        td_http_respond(call->req, 204, NULL, NULL, 0);
-    else if (td_db_res_value(res, 0, 1))
-        td_http_problem(call->req, 412, "version-conflict", "Precondition Failed",
-                        "the task changed since that version; fetch it and retry", NULL);
-    else
+    } else if (atoi(td_db_res_value(res, 0, 0)) > 0 && call->req) {
+        api_respond(call, 204, NULL);
+    } else if (atoi(td_db_res_value(res, 0, 0)) > 0) {
+        struct td_buf b = {0};
+        td_buf_puts(&b, "{\"task_id\":\"");
+        td_buf_puts(&b, call->task_id);
+        td_buf_puts(&b, "\",\"title\":");
+        td_jsonw_str(&b, td_db_res_value(res, 0, 2) ? td_db_res_value(res, 0, 2) : "", (size_t)-1);
+        td_buf_puts(&b, "}");
+        api_respond(call, 200, &b);
+    } else if (td_db_res_value(res, 0, 1)) {
+        api_problem(call, 412, "version-conflict", "Precondition Failed",
+                    "the task changed since that version; fetch it and retry", NULL);
+    } else {
         api_not_found(call);
+    }
     api_end(call);
+}
+
+void api_op_delete(struct api_call *call)
+{
+    char version[16];
+    snprintf(version, sizeof version, "%d", call->if_match);
+    const char *params[] = {call->task_id, call->user_id, call->if_match > 0 ? version : NULL,
+                            call->traceparent, call->request_id};
+    api_exec(call, "task_delete", 5, params, on_deleted);
 }
 
 static void handle_delete(struct td_http_req *req, void *arg)
@@ -296,23 +322,23 @@ static void handle_delete(struct td_http_req *req, void *arg)
         api_series_end(call);
         return;
     }
-    char version[16];
-    snprintf(version, sizeof version, "%d", call->if_match);
-    const char *params[] = {call->task_id, call->user_id, call->if_match > 0 ? version : NULL,
-                            call->traceparent, call->request_id};
-    api_exec(call, "task_delete", 5, params, on_deleted);
+    api_op_delete(call);
 }
 
 /* ---------- complete, reopen, toggle ---------- */
 
-static void set_status(struct td_http_req *req, struct api *api, const char *status)
+void api_op_set_status(struct api_call *call, const char *status)
 {
-    struct api_call *call = api_begin_on_task(api, req);
-    if (!call)
-        return;
     const char *params[] = {call->task_id, call->user_id, status, call->traceparent,
                             call->request_id};
     api_exec(call, "task_set_status", 5, params, on_task_row);
+}
+
+static void set_status(struct td_http_req *req, struct api *api, const char *status)
+{
+    struct api_call *call = api_begin_on_task(api, req);
+    if (call)
+        api_op_set_status(call, status);
 }
 
 static void handle_complete(struct td_http_req *req, void *arg)

@@ -10,28 +10,26 @@
 
 /* 1 when the body sets due_at/due_date to a bare date or to a local date-time without
  * offset (an HTML datetime-local value) and sets no time_zone. */
-static int needs_zone(struct td_http_req *req)
+static int needs_zone(struct api_call *call)
 {
-    size_t len;
-    const char *raw = td_http_body(req, &len);
-    /* Most bodies have no such due: settle it without parsing when we can. Whether
-     * a time_zone member is present needs the parse: the bytes may sit in any string. */
-    if (!memmem(raw, len, "\"due_", 5))
+    json_t *j = call->body;
+    if (call->req) {
+        size_t len;
+        const char *raw = td_http_body(call->req, &len);
+        /* Most bodies have no such due: settle it without looking further. */
+        if (!memmem(raw, len, "\"due_", 5))
+            return 0;
+    }
+    if (!json_is_object(j) || json_object_get(j, "time_zone"))
         return 0;
-    json_t *j = json_loadb(raw, len, 0, NULL);
     const char *names[] = {"due_at", "due_date"};
     int local = 0;
-    if (json_object_get(j, "time_zone")) {
-        json_decref(j);
-        return 0;
-    }
-    for (int i = 0; i < 2 && j; i++) {
+    for (int i = 0; i < 2; i++) {
         const char *v = json_string_value(json_object_get(j, names[i]));
         long long t;
         enum td_datetime_form form;
         local |= v && td_datetime_parse_input(v, &t, &form) == 0 && form != TD_DATETIME_INSTANT;
     }
-    json_decref(j);
     return local;
 }
 
@@ -51,7 +49,7 @@ void api_resolve_zone(struct api_call *call, int mode,
 {
     call->mode = mode;
     call->with_zone = cont;
-    if (!needs_zone(call->req)) {
+    if (!needs_zone(call)) {
         cont(call, NULL);
         return;
     }
