@@ -1,6 +1,7 @@
 /* The api role: REST API over tasks with accounts and JWT auth (issue 4). This file holds
  * the role's hooks and what every handler shares: authentication, limits, answers. */
 #include "roles/api/api.h"
+#include "roles/api/tools.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -255,7 +256,7 @@ static int api_setup(struct api *api, struct td_svc *svc)
                                &api->login_per_account)) ||
         (rc = td_ratelimit_new(door->rate_limit_addr > 0 ? 1 : 0, 20, 100000, &api->login_per_addr)) ||
         (rc = td_failpoint("api.init")) || (rc = api_create_init(api)) ||
-        (rc = api_prepare_list(api)))
+        (rc = api_prepare_list(api)) || (rc = api_tools_init(api)) || (rc = api_mcp_init(api)))
         return rc;
     if (svc->metrics) {
         static const double sizes[] = {1, 2, 4, 8, 16, 32, 64};
@@ -329,6 +330,8 @@ static void api_free(struct api *api)
     td_ratelimit_free(api->login_per_account);
     td_ratelimit_free(api->login_per_addr);
     free(api->list_prepared);
+    api_tools_fini(api);
+    api_mcp_fini(api);
 }
 
 /* Past the drain deadline calls may still be in flight (argon2 jobs on the thread pool
@@ -346,7 +349,7 @@ static void api_fini(void *state)
 
 static const struct td_route_def *const api_routes[] = {
     api_auth_routes, api_create_routes, api_task_routes, api_list_routes,
-    api_recurrence_routes, NULL,
+    api_recurrence_routes, api_mcp_routes, NULL,
 };
 static const struct td_stmt_def *const api_stmts[] = {
     api_auth_stmts, api_create_stmts, api_task_stmts, api_list_stmts, api_zone_stmts,

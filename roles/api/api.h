@@ -18,6 +18,8 @@ struct api {
     struct td_ratelimit *login_per_addr;
     unsigned char       *list_prepared;  /* list statements registered so far (list.c) */
     struct td_gcommit   *batcher;        /* group commit of creates (create.c) */
+    json_t             **tool_schemas;   /* each tool's input schema, parsed (tools.c) */
+    struct api_mcp      *mcp;            /* MCP sessions (mcp_session.c) */
     int                  inflight;   /* handlers waiting on the database */
     int                  fini_pending;   /* fini ran with calls in flight: the last frees */
     int                  schema_ok, schema_checking;
@@ -131,7 +133,7 @@ void  api_resolve_zone(struct api_call *call, int mode,
 
 /* Each file's tables (the role's rows are these, in api.c). */
 extern const struct td_route_def api_auth_routes[], api_create_routes[], api_task_routes[],
-    api_list_routes[], api_recurrence_routes[];
+    api_list_routes[], api_recurrence_routes[], api_mcp_routes[];
 extern const struct td_stmt_def api_auth_stmts[], api_create_stmts[], api_task_stmts[],
     api_list_stmts[], api_zone_stmts[], api_recurrence_stmts[];
 /* recurrence.c: DELETE /api/tasks/{id}?series=true (tasks.c hands the call over). */
@@ -140,5 +142,8 @@ void api_series_end(struct api_call *call);
 int  api_create_init(struct api *api);
 void api_create_fini(struct api *api);
 int  api_prepare_list(struct api *api);
+/* MCP sessions and the Origin allow-list (mcp_session.c); fini copes with a failed init. */
+int  api_mcp_init(struct api *api);
+void api_mcp_fini(struct api *api);
 
 #endif
