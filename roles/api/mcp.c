@@ -377,16 +377,17 @@ static void handle_post(struct td_http_req *req, void *arg)
     }
     size_t len;
     const char *body = td_http_body(req, &len);
-    json_t *msg = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *msg = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
     if (!msg) {
         send_rpc_error(req, sse, RPC_PARSE, "Parse error");
         return;
     }
     if (!json_is_object(msg) && (!json_is_array(msg) || json_array_size(msg) == 0 ||
                                  json_array_size(msg) > MCP_BATCH_MAX)) {
+        int array = json_is_array(msg);
         json_decref(msg);
-        send_rpc_error(req, sse, RPC_INVALID, json_is_array(msg) ? "a batch holds 1 to 64 messages"
-                                                                  : "Invalid Request");
+        send_rpc_error(req, sse, RPC_INVALID, array ? "a batch holds 1 to 64 messages"
+                                                    : "Invalid Request");
         return;
     }
     struct exchange *x = calloc(1, sizeof *x);

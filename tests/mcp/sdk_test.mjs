@@ -74,6 +74,7 @@ assert.equal(value.status, 'created');
 assert.equal(value.title, 'Buy groceries');
 assert.deepEqual(r.structuredContent.task_id, value.task_id);
 const id = value.task_id;
+console.log(`# task ${id}`);
 let t = await task(id);
 assert.equal(t.title, 'Buy groceries');
 assert.equal(t.description, 'milk, eggs');
