@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/task.h"
 #include "roles/api/tools.h"
 
@@ -55,6 +56,13 @@ struct api_tool_run {
 
 static void finish(struct api_tool_run *r, json_t *result, int is_error)
 {
+    struct td_metrics *m = r->api->svc->metrics;
+    if (m) {
+        char labels[128];
+        snprintf(labels, sizeof labels, "tool=\"%s\",outcome=\"%s\"",
+                 r->tool ? r->tool->name : "unknown", is_error ? "error" : "ok");
+        td_metric_add(td_metrics_series(m, "td_api_tool_calls_total", labels), 1);
+    }
     r->done(result, is_error, r->arg);
     json_decref(result);
     json_decref(r->args);
@@ -425,6 +433,9 @@ json_t *api_tool_schema(struct api *api, const char *name)
 
 int api_tools_init(struct api *api)
 {
+    if (api->svc->metrics)
+        td_metrics_describe(api->svc->metrics, "td_api_tool_calls_total", TD_METRIC_COUNTER,
+                            "Tool calls (MCP, chat), by tool and outcome", NULL, 0);
     api->tool_schemas = calloc(NTOOLS, sizeof *api->tool_schemas);
     if (!api->tool_schemas)
         return -ENOMEM;

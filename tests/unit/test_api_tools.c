@@ -113,6 +113,7 @@ Test(api_tools, the_five_hackathon_tools_answer_task_id_status_title)
     char *types = td_test_outbox_types(pg, id);
     cr_expect_str_eq(types, "todo.task.created,todo.task.updated,todo.task.completed,todo.task.deleted");
     free(types);
+    cr_expect_eq(td_test_roles_metric(&S, "td_api_tool_calls_total{tool=\"add_task\",outcome=\"ok\"}"), 1);
     /* Gone: a second delete is a tool error. */
     d = tool("delete_task", 1, "\"task_id\":\"%s\"", id);
     cr_expect_str_eq(js(d, "error"), "task-not-found");
@@ -153,6 +154,7 @@ Test(api_tools, another_users_id_is_refused_and_nothing_is_served)
         free(args);
     }
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks"), before, "nothing written");
+    cr_expect_eq(td_test_roles_metric(&S, "td_api_tool_calls_total{tool=\"add_task\",outcome=\"error\"}"), 1);
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE id = '%s'", theirs), 1);
     /* With the caller's own id, another user's task is no task of theirs. */
     json_t *r = tool("get_task", 1, "\"task_id\":\"%s\"", theirs);
