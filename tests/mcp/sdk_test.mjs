@@ -155,6 +155,40 @@ assert.deepEqual(value, { task_id: id, status: 'deleted', title: 'Buy groceries 
 assert.equal((await rest('GET', `/api/tasks/${id}`)).status, 404);
 ok('delete_task deleted it');
 
+// The tools' changes reach the other roles of `todod all` as REST's do: completing a
+// recurring task makes the recur role create the next occurrence, and a reminder set by
+// a tool is fired by the notify role.
+async function until(what, fn) {
+  for (let i = 0; i < 200; i++) {
+    const v = await fn();
+    if (v) return v;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+({ value } = await call('add_task', { title: 'Water the plants' }));
+const daily = value.task_id;
+await call('set_due_date', { task_id: daily, due_at: '2030-06-01T08:00:00Z' });
+await call('set_recurrence', { task_id: daily, rrule: 'FREQ=DAILY' });
+await call('complete_task', { task_id: daily });
+const next = await until('the next occurrence', async () => {
+  const items = (await rest('GET', '/api/tasks?status=pending&limit=200')).json.items;
+  return items.find((x) => x.title === 'Water the plants' && x.id !== daily);
+});
+assert.equal(next.due_at, '2030-06-02T08:00:00Z');
+assert.equal(next.recurrence, 'FREQ=DAILY');
+ok('complete_task on a recurring task: the recur role made the next occurrence');
+const at = new Date(Date.now() + 1500).toISOString().replace(/\.\d+Z$/, 'Z');
+({ value } = await call('add_task', { title: 'Stretch' }));
+const stretch = value.task_id;
+await call('set_reminders', { task_id: stretch, reminders: [{ at }] });
+const fired = await until('the reminder', async () => {
+  const items = (await rest('GET', '/api/notifications')).json.items;
+  return items.find((x) => x.task_id === stretch);
+});
+assert.equal(fired.title, 'Stretch');
+ok('set_reminders: the notify role fired the reminder');
+
 // Another user's id is refused as a tool error and nothing is written.
 const before = (await rest('GET', '/api/tasks?limit=200')).json.items.length;
 r = await client.callTool({ name: 'add_task', arguments: { user_id: other, title: 'Sneaky' } });
