@@ -12,8 +12,10 @@
 
 /* What browsers may send and read across origins: the API's own request and answer
  * headers (conditional updates, idempotent creates, cursors, request ids). */
-#define ALLOW_HEADERS  "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID"
-#define EXPOSE_HEADERS "ETag, X-Next-Cursor, X-Request-ID"
+/* Mcp-Session-Id and MCP-Protocol-Version: MCP clients in a browser (/mcp). */
+#define ALLOW_HEADERS  "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID, " \
+                       "Mcp-Session-Id, MCP-Protocol-Version"
+#define EXPOSE_HEADERS "ETag, X-Next-Cursor, X-Request-ID, Mcp-Session-Id"
 #define MAX_AGE        "600"
 
 struct td_cors {

@@ -236,6 +236,11 @@ static void initialize(struct exchange *x, json_t *m)
 {
     json_t *id = json_object_get(m, "id");
     json_t *params = json_object_get(m, "params");
+    if (strcmp(str_or(json_object_get(m, "jsonrpc")), "2.0") != 0 ||
+        !(json_is_string(id) || json_is_integer(id))) {
+        answer(x, rpc_error(NULL, RPC_INVALID, "not a JSON-RPC 2.0 request"));
+        return;
+    }
     const char *requested = json_string_value(json_object_get(params, "protocolVersion"));
     if (!requested) {
         answer(x, rpc_error(id, RPC_PARAMS, "initialize needs params.protocolVersion"));

@@ -68,6 +68,10 @@ Test(api_mcp, initialize_negotiates_the_protocol_version)
                       NULL, &j, NULL), 200);
     cr_expect_eq(error_code(j), -32602, "no protocolVersion");
     json_decref(j);
+    cr_expect_eq(post(NULL, "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
+                      "{\"protocolVersion\":\"2025-06-18\"}}", NULL, &j, NULL), 200);
+    cr_expect_eq(error_code(j), -32600, "not JSON-RPC 2.0");
+    json_decref(j);
 }
 
 Test(api_mcp, later_messages_need_the_session_and_its_version)

@@ -185,7 +185,8 @@ Test(http_cors, preflight_is_answered_by_the_server)
     assert_header(&r, "Vary", "Origin");
     assert_header(&r, "Access-Control-Allow-Methods", "GET, POST, DELETE");
     assert_header(&r, "Access-Control-Allow-Headers",
-                  "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID");
+                  "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID, "
+                  "Mcp-Session-Id, MCP-Protocol-Version");
     assert_header(&r, "Access-Control-Max-Age", "600");
     assert_header(&r, "Access-Control-Allow-Credentials", NULL);
     assert_header(&r, "X-Content-Type-Options", "nosniff");
@@ -267,7 +268,8 @@ Test(http_cors, answers_to_an_allowed_origin_carry_the_headers)
         cr_assert_eq(r.status, want[i], "%s", r.head);
         assert_header(&r, "Access-Control-Allow-Origin", APP);
         assert_header(&r, "Vary", "Origin");
-        assert_header(&r, "Access-Control-Expose-Headers", "ETag, X-Next-Cursor, X-Request-ID");
+        assert_header(&r, "Access-Control-Expose-Headers",
+                      "ETag, X-Next-Cursor, X-Request-ID, Mcp-Session-Id");
         assert_header(&r, "Access-Control-Allow-Credentials", "true");
         assert_header(&r, "Access-Control-Allow-Methods", NULL);
         td_test_resp_free(&r);
