@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "roles/notify/notify.h"
@@ -273,4 +274,51 @@ Test(notify_deliver, a_delivery_left_by_a_stop_is_sent_after_the_restart)
     cr_assert_eq(wait_state(id, "sent", 10000), 1);
     cr_expect_eq(td_test_pg_long(pg, "SELECT attempts FROM reminder_deliveries d JOIN reminders r "
                                      "ON r.id = d.reminder_id WHERE r.task_id = '%s'", id), 2);
+}
+
+static long long clock_offset_ms;
+
+static long long shifted_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_offset_ms;
+}
+
+/* A retry an hour away is a row, not a timer: after a restart an hour later (by notify's
+ * clock) it is sent. */
+Test(notify_deliver, a_long_backoff_is_kept_in_the_database_and_resumed_by_the_clock)
+{
+    int statuses[] = {502, 200};
+    td_test_hook_start(&hook, statuses, 2);
+    char url[80], id[37];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", hook.port);
+    account(url);
+    td_test_roles_config(&S, roles, 1, 0);
+    struct notify_conf *c = td_config_group(&S.cfg, &notify_settings);
+    c->webhook_allow_private = 1;
+    c->retry_initial_ms = 3600000;
+    c->retry_max_ms = 3600000;
+    td_test_roles_run(&S);
+    task("webhook", id);
+    cr_assert_eq(td_test_hook_wait(&hook, 1, 10000), 1);
+    char *sql = td_test_fmt("SELECT count(*) FROM reminder_deliveries d JOIN reminders r ON "
+                            "r.id = d.reminder_id WHERE r.task_id = '%s' AND d.state = 'pending'", id);
+    cr_assert_eq(td_test_wait_count(pg, 1, 5000, sql), 1);
+    free(sql);
+    long wait_s = td_test_pg_long(pg, "SELECT extract(epoch FROM d.next_at - a.finished_at)::bigint "
+                                      "FROM reminder_deliveries d JOIN reminders r ON r.id = d.reminder_id "
+                                      "JOIN reminder_delivery_attempts a ON a.delivery_id = d.id "
+                                      "WHERE r.task_id = '%s'", id);
+    cr_expect_eq(wait_s, 3600, "the retry is %ld s away", wait_s);
+    char *err = reminder_error(id);
+    cr_expect_str_eq(err, "attempt 1: HTTP 502");
+    free(err);
+    cr_expect_eq(wait_state(id, "delivering", 100), 1);
+    td_test_roles_stop(&S);
+    clock_offset_ms = 3600000 + 1000;
+    notify_clock = shifted_clock;
+    run(1, 5, 0);
+    cr_assert_eq(td_test_hook_wait(&hook, 2, 10000), 2, "not sent an hour later");
+    cr_assert_eq(wait_state(id, "sent", 10000), 1);
 }
