@@ -17,6 +17,7 @@
 
 #include "core/db.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "roles/notify/notify.h"
 
 const struct td_stmt_def notify_deliver_stmts[] = {
@@ -106,6 +107,13 @@ static void record(struct send *s, enum notify_outcome o, long code, const char 
         o = NOTIFY_FAILED;
     }
     s->retry_ms = notify_deliver_backoff_ms(conf, s->attempt);
+    struct td_metrics *m = d->n->svc->metrics;
+    if (m) {
+        char labels[80];
+        snprintf(labels, sizeof labels, "channel=\"%s\",outcome=\"%s\"", s->channel,
+                 outcome_names[o]);
+        td_metric_add(td_metrics_series(m, "td_notify_delivery_attempts_total", labels), 1);
+    }
     if (o == NOTIFY_DELIVERED)
         d->delivered++;
     else if (o == NOTIFY_RETRY)
@@ -246,6 +254,10 @@ static void on_timer_closed(uv_handle_t *h)
 int notify_deliver_init(struct notify_deliver *d, struct notify *n)
 {
     d->n = n;
+    if (n->svc->metrics)
+        td_metrics_describe(n->svc->metrics, "td_notify_delivery_attempts_total",
+                            TD_METRIC_COUNTER, "Webhook and email delivery attempts by "
+                            "channel and outcome (delivered, retry, failed).", NULL, 0);
     int rc = td_curl_new(n->svc->loop, &d->curl);
     if (rc)
         return rc;

@@ -139,8 +139,8 @@ static void serve_http(struct td_test_hook *h, int c)
     pthread_mutex_unlock(&h->lock);
     int status = h->statuses[i < h->nstatuses ? i : h->nstatuses - 1];
     char head[200];
-    snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-             status, h->answer_size);
+    snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
+             status, h->answer_size, status / 100 == 3 ? "Location: /moved\r\n" : "");
     write_str(c, head);
     for (size_t k = 0; k < h->answer_size; k += 1024) {
         char chunk[1025];

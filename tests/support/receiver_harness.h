@@ -30,7 +30,8 @@ struct td_test_hook {
     struct td_test_hook_req reqs[TD_TEST_RECV_MAX];
 };
 
-/* Listens on 127.0.0.1 (a free port) and answers statuses in turn. Asserts it started. */
+/* Listens on 127.0.0.1 (a free port) and answers statuses in turn (a 3xx with
+ * "Location: /moved"). Asserts it started. */
 void td_test_hook_start(struct td_test_hook *h, const int *statuses, int n);
 /* Requests received so far (locked read). */
 int  td_test_hook_count(struct td_test_hook *h);

@@ -107,6 +107,23 @@ Test(curl, several_transfers_run_at_once_and_statuses_come_back)
     td_test_hook_stop(&h);
 }
 
+Test(curl, redirects_are_not_followed)
+{
+    struct td_test_hook h = {0};
+    int statuses[] = {302, 200};
+    td_test_hook_start(&h, statuses, 2);
+    struct td_curl_req req = {.url = at(h.port, "/hook"), .post = 1, .body = "x", .body_len = 1,
+                              .max_response = 100, .allow_private = 1};
+    struct got g = {0};
+    cr_assert_eq(td_curl_send(c, &req, on_done, &g), 0);
+    cr_assert(td_test_run_until(&loop, &g.done, 1, 10000));
+    cr_expect_eq(g.status, 0, "%s", g.error);
+    cr_expect_eq(g.code, 302);
+    td_test_run_for(&loop, 200);
+    cr_expect_eq(td_test_hook_count(&h), 1, "the redirect was followed");
+    td_test_hook_stop(&h);
+}
+
 Test(curl, an_answer_longer_than_the_bound_stops_with_efbig)
 {
     struct td_test_hook h = {.answer_size = 100000};

@@ -180,6 +180,10 @@ Test(notify_deliver, a_webhook_that_fails_twice_then_accepts_gets_three_signed_a
         "WHERE topic = 'reminders' AND event->>'subject' = '%s'", id);
     cr_expect_str_eq(kinds, "reminder_scheduled,reminder_triggered,reminder_sent@3");
     free(kinds);
+    cr_expect_eq(td_test_roles_metric(&S, "td_notify_delivery_attempts_total{channel=\"webhook\","
+                                          "outcome=\"retry\"}"), 2);
+    cr_expect_eq(td_test_roles_metric(&S, "td_notify_delivery_attempts_total{channel=\"webhook\","
+                                          "outcome=\"delivered\"}"), 1);
     free(first_id);
 }
 
