@@ -14,6 +14,7 @@
 #include "roles/notify/notify.h"
 #include "tests/support/api_harness.h"
 #include "tests/support/event_harness.h"
+#include "tests/support/json_schema.h"
 #include "tests/support/receiver_harness.h"
 #include "tests/support/role_harness.h"
 
@@ -180,6 +181,24 @@ Test(notify_deliver, a_webhook_that_fails_twice_then_accepts_gets_three_signed_a
         "WHERE topic = 'reminders' AND event->>'subject' = '%s'", id);
     cr_expect_str_eq(kinds, "reminder_scheduled,reminder_triggered,reminder_sent@3");
     free(kinds);
+    /* the three reminder events fit the contracts (proto/events) */
+    char *all = td_test_pg_queryf(pg, "SELECT json_agg(event)::text FROM outbox WHERE topic = "
+                                      "'reminders' AND event->>'subject' = '%s'", id);
+    json_t *evs = json_loads(all ? all : "null", 0, NULL);
+    json_t *envelope = td_test_schema_load("proto/events/cloudevent.schema.json");
+    json_t *schema = td_test_schema_load("proto/events/reminder-event.schema.json");
+    cr_assert_eq(json_array_size(evs), 3);
+    for (size_t i = 0; i < 3; i++) {
+        char why[512];
+        json_t *ev = json_array_get(evs, i);
+        cr_expect_eq(td_test_schema_validate(envelope, ev, why, sizeof why), 0, "%s", why);
+        cr_expect_eq(td_test_schema_validate(schema, json_object_get(ev, "data"), why, sizeof why),
+                     0, "%s: %s", td_test_jstr(ev, "data.event_type"), why);
+    }
+    json_decref(envelope);
+    json_decref(schema);
+    json_decref(evs);
+    free(all);
     cr_expect_eq(td_test_roles_metric(&S, "td_notify_delivery_attempts_total{channel=\"webhook\","
                                           "outcome=\"retry\"}"), 2);
     cr_expect_eq(td_test_roles_metric(&S, "td_notify_delivery_attempts_total{channel=\"webhook\","
