@@ -91,6 +91,11 @@ static int notify_check(void *block, int argc, char **argv, char *err, size_t er
         snprintf(err, errlen, "--smtp-url needs --smtp-from (the sender address)");
         return -EINVAL;
     }
+    if (c->smtp_from && (!strchr(c->smtp_from, '@') || strpbrk(c->smtp_from, " <>\r\n\t,") ||
+                         strlen(c->smtp_from) > 254)) {
+        snprintf(err, errlen, "--smtp-from: expected a bare address such as todod@example.com");
+        return -EINVAL;
+    }
     if (c->retry_max_ms < c->retry_initial_ms) {
         snprintf(err, errlen, "--delivery-retry-max must be at least --delivery-retry-initial");
         return -EINVAL;
