@@ -1,6 +1,7 @@
 /* Outgoing HTTP and SMTP: libcurl's multi interface driven by the libuv loop
  * (curl_multi_socket_action, one uv_poll_t per socket curl opens, one uv_timer_t for its
- * time-outs). Nothing blocks the loop; CURL* never leaves core/curl.c (house rule 4).
+ * time-outs). Nothing blocks the loop; CURL* never leaves core/curl.c and core/curl_url.c (house
+ * rule 4).
  *
  * Every transfer has a whole time-out and a bound on the answer's body; redirects are
  * never followed; proxies from the environment are ignored. Unless a request allows it,

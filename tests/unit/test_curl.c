@@ -1,7 +1,7 @@
 /* core/curl.c: libcurl multi on a libuv loop, against real servers on this machine (the
  * receivers of tests/support/receiver_harness.h): POST with headers, status codes, the
  * bound on the answer, the time-out, refusal of loopback addresses (also behind a name),
- * SMTP, cancellation at close, and URL checks. */
+ * SMTP, cancellation at close. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -252,20 +252,4 @@ Test(curl, close_cancels_what_is_in_flight)
     cr_expect_eq(g.done, 1);
     cr_expect_eq(g.status, -ECANCELED);
     close(fd);
-}
-
-Test(curl, url_check)
-{
-    char why[128];
-    cr_expect_eq(td_curl_url_check("https://hooks.example.com/x?y=1", NULL, why, sizeof why), 0, "%s", why);
-    cr_expect_eq(td_curl_url_check("http://93.184.216.34:8080/", "http,https", why, sizeof why), 0);
-    cr_expect_eq(td_curl_url_check("ftp://example.com/", "http,https", why, sizeof why), -EINVAL);
-    cr_expect(strstr(why, "http,https"), "%s", why);
-    cr_expect_eq(td_curl_url_check("example.com/x", NULL, why, sizeof why), -EINVAL);
-    cr_expect_eq(td_curl_url_check("https://", NULL, why, sizeof why), -EINVAL);
-    cr_expect_eq(td_curl_url_check("https://u:p@example.com/", NULL, why, sizeof why), -EINVAL);
-    cr_expect_eq(td_curl_url_check("https://exa mple.com/", NULL, why, sizeof why), -EINVAL);
-    cr_expect_eq(td_curl_url_check("", NULL, why, sizeof why), -EINVAL);
-    cr_expect_eq(td_curl_url_check(NULL, NULL, why, sizeof why), -EINVAL);
-    cr_expect_eq(td_curl_url_check("httpx://example.com/", NULL, why, sizeof why), -EINVAL);
 }
