@@ -184,8 +184,9 @@ static void open_all(int n)
         uv_run(loop, UV_RUN_ONCE);
 }
 
-/* One POST /api/tasks on a blocking socket; the answer is read and dropped. */
-static void post_task(const char *token, int i)
+/* One POST /api/tasks on a blocking socket; the answer is read and dropped. Returns when
+ * the answer was complete (the server closes after it). */
+static double post_task(const char *token, int i)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -206,6 +207,7 @@ static void post_task(const char *token, int i)
     while (read(fd, buf, sizeof buf) > 0)
         ;
     close(fd);
+    return now_ms();
 }
 
 static int cmp(const void *a, const void *b)
@@ -224,18 +226,21 @@ static void report(const char *what, double *v, int n)
 /* Writes and times until every connection has seen one more update. */
 static void timed_writes(const char *token, int writes, const char *what)
 {
-    double *lat = calloc((size_t)writes, sizeof *lat);
+    double *lat = calloc((size_t)writes, sizeof *lat), *rt = calloc((size_t)writes, sizeof *rt);
     for (int w = 0; w < writes; w++) {
         int want = updates_seen + nconns;
         double t0 = now_ms();
-        post_task(token, w);
+        double answered = post_task(token, w);
         while (updates_seen < want)
             uv_run(loop, UV_RUN_ONCE);
         lat[w] = now_ms() - t0;
+        rt[w] = answered - t0;
         usleep(20000);
     }
     report(what, lat, writes);
+    report("  of which the POST itself (connect, request, answer)", rt, writes);
     free(lat);
+    free(rt);
 }
 
 static void load_tokens(const char *path)
