@@ -283,3 +283,41 @@ Test(ws, shutdown_says_going_away_and_waits_for_the_clients)
     td_test_ws_free(&c);
     stop();
 }
+
+/* An idle connection holds no wslay context; one is made for each frame and dropped at a
+ * frame boundary only: a frame split across writes, and a message split across frames,
+ * survive the pings and the idle time between their parts. */
+Test(ws, frames_split_across_writes_and_pauses_arrive_whole)
+{
+    start_with(100, 5000);
+    struct td_test_ws c;
+    open_ok(&c, "/ws");
+    char *p = NULL;
+    size_t len;
+    cr_assert_eq(td_test_ws_recv(&c, 5000, &p, &len), 1);
+    free(p);
+    /* "hello" masked with 0: a text frame, FIN clear (a first fragment), in three writes */
+    const unsigned char part1[] = {0x01, 0x85, 0, 0};
+    const unsigned char part2[] = {0, 0, 'h', 'e'};
+    const unsigned char part3[] = {'l', 'l', 'o'};
+    td_test_send_all(c.fd, part1, sizeof part1);
+    usleep(300 * 1000);
+    td_test_send_all(c.fd, part2, sizeof part2);
+    usleep(300 * 1000);
+    td_test_send_all(c.fd, part3, sizeof part3);
+    usleep(300 * 1000);
+    /* the last fragment: a continuation with FIN */
+    cr_assert_eq(td_test_ws_send(&c, 0x80, "!", 1, 1), 0);
+    usleep(300 * 1000);
+    cr_assert_eq(td_test_ws_send(&c, 9, "ok", 2, 1), 0);
+    int op;
+    do {
+        op = td_test_ws_recv(&c, 2000, &p, &len);
+        cr_assert(op != 8 && op >= 0, "closed (%d, code %d)", op, c.close_code);
+        free(p);
+        p = NULL;
+    } while (op != 10);
+    cr_expect_geq(c.pings, 2);
+    td_test_ws_free(&c);
+    stop();
+}
