@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ static const char *token_of(int i);
 static char **tokens;
 static int ntokens;
 static int port;
+static FILE *recv_log;   /* $WS_RECV_LOG: task id and arrival (Unix ms) per update */
 
 static double now_ms(void)
 {
@@ -116,6 +118,13 @@ static void parse(struct conn *c)
             } else if (memmem(b + hl, n, "\"task\"", 6)) {
                 c->updates++;
                 updates_seen++;
+                /* when it arrived, by the wall clock, for commit-to-client in SQL */
+                const char *id = memmem(b + hl, n, "\"task_id\":\"", 11);
+                if (recv_log && id && (size_t)(id + 11 + 36 - (const char *)b) <= hl + n) {
+                    struct timespec ts;
+                    clock_gettime(CLOCK_REALTIME, &ts);
+                    fprintf(recv_log, "%.36s\t%.3f\n", id + 11, ts.tv_sec * 1e3 + ts.tv_nsec / 1e6);
+                }
             }
         } else if (op == 9 && n <= 125) {   /* pong with the same payload, masked by zeros */
             unsigned char f[2 + 4 + 125] = {0x8a, (unsigned char)(0x80 | n), 0, 0, 0, 0};
@@ -210,6 +219,19 @@ static double post_task(const char *token, int i)
     return now_ms();
 }
 
+struct post_job {
+    const char *token;
+    int         i;
+    double      answered;
+};
+
+static void *post_thread(void *arg)
+{
+    struct post_job *j = arg;
+    j->answered = post_task(j->token, j->i);
+    return NULL;
+}
+
 static int cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -230,11 +252,15 @@ static void timed_writes(const char *token, int writes, const char *what)
     for (int w = 0; w < writes; w++) {
         int want = updates_seen + nconns;
         double t0 = now_ms();
-        double answered = post_task(token, w);
+        /* the POST on a thread, so that updates are read the moment they arrive */
+        struct post_job job = {token, w, 0};
+        pthread_t th;
+        pthread_create(&th, NULL, post_thread, &job);
         while (updates_seen < want)
             uv_run(loop, UV_RUN_ONCE);
         lat[w] = now_ms() - t0;
-        rt[w] = answered - t0;
+        pthread_join(th, NULL);
+        rt[w] = job.answered - t0;
         usleep(20000);
     }
     report(what, lat, writes);
@@ -268,6 +294,8 @@ int main(int argc, char **argv)
         return 2;
     }
     loop = uv_default_loop();
+    if (getenv("WS_RECV_LOG"))
+        recv_log = fopen(getenv("WS_RECV_LOG"), "w");
     port = atoi(argv[2]);
     if (!strcmp(argv[1], "idle")) {
         load_tokens(argv[3]);
@@ -283,7 +311,9 @@ int main(int argc, char **argv)
     ntokens = 1;
     if (!strcmp(argv[1], "latency")) {
         open_all(1);
-        timed_writes(argv[3], atoi(argv[4]), "POST-to-WebSocket (upper bound of commit-to-client)");
+        timed_writes(argv[3], atoi(argv[4]), "POST-to-WebSocket");
+        if (recv_log)
+            fclose(recv_log);
     } else {
         open_all(atoi(argv[4]));
         timed_writes(argv[3], argc > 5 ? atoi(argv[5]) : 50, "fan-out: POST until the last of the user's connections has it");

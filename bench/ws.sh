@@ -3,8 +3,9 @@
 #   idle      BENCH_WS_IDLE (10 000) connections of 100 users held open: todod's RSS per
 #             idle connection (RSS with them minus RSS before, divided by their number).
 #   latency   BENCH_WS_WRITES (300) POST /api/tasks one at a time, 20 ms apart, each timed
-#             until its update arrives on the user's WebSocket (an upper bound of
-#             commit-to-client): p50/p99/max.
+#             until its update arrives on the user's WebSocket (the POST runs on a thread
+#             while the client reads), and from
+#             the write's commit (track_commit_timestamp) to its arrival: p50/p99/max.
 #   fan-out   100 connections of one user; 50 writes, each timed until the last of the
 #             100 has it.
 # The client is bench/ws.c (libuv), built here.
@@ -30,7 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cc -O2 -o "$work/ws" "$here/ws.c" $(pkg-config --cflags --libs libuv)
+cc -O2 -pthread -o "$work/ws" "$here/ws.c" $(pkg-config --cflags --libs libuv)
 secret="bench-secret-bench-secret-bench-secret-0123"
 python3 - "$secret" >"$work/tokens" <<'PY'
 import base64, hashlib, hmac, json, sys, time, uuid
@@ -44,19 +45,43 @@ for _ in range(100):
     print(h + "." + p + "." + s)
 PY
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-TODOD_JWT_SECRET="$secret" "$bin" all --data-dir "$work/data" --listen "127.0.0.1:$port" \
-    --log-level warn --rate-limit-user 0 --rate-limit-addr 0 >"$work/out" 2>"$work/err" &
-pid=$!
-for _ in $(seq 1 300); do
-    curl -sf "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
-    sleep 0.1
-done
-curl -sf "http://127.0.0.1:$port/ready" >/dev/null || { echo "todod not ready"; cat "$work/err"; exit 1; }
+start_todod() {
+    TODOD_JWT_SECRET="$secret" "$bin" all --data-dir "$work/data" --listen "127.0.0.1:$port" \
+        --log-level warn --rate-limit-user 0 --rate-limit-addr 0 >"$work/out" 2>"$work/err" &
+    pid=$!
+    for _ in $(seq 1 600); do
+        curl -sf "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    curl -sf "http://127.0.0.1:$port/ready" >/dev/null || { echo "todod not ready"; cat "$work/err"; exit 1; }
+}
+stop_todod() {
+    kill -TERM "$pid"
+    for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+}
+start_todod
+pg=(psql -X -q -t -A -v ON_ERROR_STOP=1 "host=$work/data/run port=5432 dbname=todod user=todod")
+if command -v psql >/dev/null; then
+    # commit times of the writes, to measure from the commit itself (needs a restart)
+    "${pg[@]}" -c "ALTER SYSTEM SET track_commit_timestamp = on"
+    stop_todod
+    start_todod
+fi
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
 token=$(head -n1 "$work/tokens")
 
 echo "== latency: $nwrites writes, one connection"
-"$work/ws" latency "$port" "$token" "$nwrites"
+WS_RECV_LOG="$work/recv" "$work/ws" latency "$port" "$token" "$nwrites"
+if command -v psql >/dev/null; then
+    "${pg[@]}" -c "CREATE TABLE IF NOT EXISTS bench_recv (task_id uuid, at_ms double precision)"
+    "${pg[@]}" -c "\\copy bench_recv FROM '$work/recv'"
+    "${pg[@]}" -F ' ' -c "
+SELECT 'commit-to-client: p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2)
+       || ' ms, p99 ' || round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2)
+       || ' ms, max ' || round(max(ms)::numeric, 2) || ' ms (' || count(*) || ' updates)'
+FROM (SELECT r.at_ms - extract(epoch FROM pg_xact_commit_timestamp(t.xmin)) * 1000 AS ms
+        FROM bench_recv r JOIN tasks t ON t.id = r.task_id) x"
+fi
 echo "== fan-out: 100 connections of one user, 50 writes"
 "$work/ws" fanout "$port" "$token" 100 50
 
