@@ -98,7 +98,7 @@ sleep 2
 after=$(rss_kib)
 awk -v b="$before" -v a="$after" -v n="$nidle" \
     'BEGIN { printf "RSS %d KiB before, %d KiB with %d idle connections: %.2f KiB per connection\n", b, a, n, (a - b) / n }'
-curl -sf "http://127.0.0.1:$port/metrics" | grep '^todod_ws_connections' || true
+curl -sf "http://127.0.0.1:$port/metrics" | grep '^td_ws_open_connections' || true
 exec 8>&-
 wait "$holder" 2>/dev/null || true
 holder=""

@@ -444,12 +444,12 @@ int td_ws_new(uv_loop_t *loop, const struct td_ws_opts *opts, struct td_ws **out
     uv_timer_start(&ws->ticker, on_tick, (uint64_t)period, (uint64_t)period);
     uv_unref((uv_handle_t *)&ws->ticker);
     if (opts->metrics) {
-        td_metrics_describe(opts->metrics, "todod_ws_connections", TD_METRIC_GAUGE,
+        td_metrics_describe(opts->metrics, "td_ws_open_connections", TD_METRIC_GAUGE,
                             "Open WebSocket connections.", NULL, 0);
-        td_metrics_describe(opts->metrics, "todod_ws_evicted_total", TD_METRIC_COUNTER,
+        td_metrics_describe(opts->metrics, "td_ws_evicted_total", TD_METRIC_COUNTER,
                             "WebSocket clients closed for not reading (1008).", NULL, 0);
-        ws->open_gauge = td_metrics_series(opts->metrics, "todod_ws_connections", "");
-        ws->evicted = td_metrics_series(opts->metrics, "todod_ws_evicted_total", "");
+        ws->open_gauge = td_metrics_series(opts->metrics, "td_ws_open_connections", "");
+        ws->evicted = td_metrics_series(opts->metrics, "td_ws_evicted_total", "");
     }
     *out = ws;
     return 0;

@@ -337,7 +337,7 @@ Test(sync_ws, a_client_that_does_not_read_is_closed_and_others_keep_receiving)
     cr_expect(code == 1008 || code == 1006, "slow client: close code %d", code);
     struct td_test_http r;
     cr_assert_eq(td_test_http(todod.port, "GET", "/metrics", NULL, NULL, &r), 0);
-    cr_expect(strstr(r.body, "todod_ws_evicted_total 1"), "not counted as evicted");
+    cr_expect(strstr(r.body, "td_ws_evicted_total 1"), "not counted as evicted");
     td_test_http_free(&r);
     td_test_ws_free(&slow);
     td_test_ws_free(&fast);
