@@ -15,8 +15,6 @@
 #include "core/door.h"
 #include "core/http.h"
 
-void sync_client_ready(struct sync_client *c);                          /* sync.c */
-void sync_client_closed(struct td_ws_conn *ws, int code, void *arg);     /* sync.c */
 
 const struct td_stmt_def sync_route_stmts[] = {
     {"sync_ticket_issue", "SELECT todod_ws_ticket_issue($1, $2, $3::integer)", 3},
@@ -71,10 +69,6 @@ struct ws_start {
     struct sync        *s;
     struct td_http_req *req;
     long long           since;   /* -1: none */
-};
-
-struct sync_resume_call {
-    struct sync_client *c;
 };
 
 static void send_frame(struct sync_client *c, const char *fmt, long long n)
@@ -153,27 +147,30 @@ static void start_client(struct sync *s, struct td_http_req *req, const char *ui
     }
     c->s = s;
     c->sent_seq = -1;
-    c->refs = 1;
+    c->refs = 2;   /* the connection, and this function: the connection may end inside accept */
     char sincebuf[24];
     if (since >= 0)
         snprintf(sincebuf, sizeof sincebuf, "%lld", since);
     char who[TD_DOOR_SUB_MAX];
     snprintf(who, sizeof who, "%s", uid);
     if (td_ws_accept(s->ws, req, sync_client_closed, c, &c->ws) != 0) {
-        free(c);
+        free(c);   /* on failure the callback never runs */
         return;
     }
     /* req is gone: who holds the user id now. */
-    if (sync_attach(s, c, who) != 0) {
+    if (!c->ws) {
+        /* gone already */
+    } else if (sync_attach(s, c, who) != 0) {
         td_ws_close(c->ws, TD_WS_INTERNAL, "out of memory");
-        return;
+    } else {
+        const char *p[] = {who, since >= 0 ? sincebuf : NULL};
+        c->refs++;
+        if (td_db_exec(s->svc->db, "sync_resume", 2, p, on_resumed, c) != 0) {
+            c->refs--;
+            td_ws_close(c->ws, TD_WS_INTERNAL, "try again");
+        }
     }
-    const char *p[] = {who, since >= 0 ? sincebuf : NULL};
-    c->refs++;
-    if (td_db_exec(s->svc->db, "sync_resume", 2, p, on_resumed, c) != 0) {
-        c->refs--;
-        td_ws_close(c->ws, TD_WS_INTERNAL, "try again");
-    }
+    sync_client_unref(c);
 }
 
 static void unauthorized(struct td_http_req *req, const char *detail)

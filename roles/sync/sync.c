@@ -121,6 +121,7 @@ static void pending_drop(struct sync_client *c)
 static void client_detach(struct sync_client *c)
 {
     struct sync_user *u = c->user;
+    c->ws = NULL;
     if (!u)
         return;
     if (c->prev)
@@ -201,12 +202,9 @@ static void fan_out(struct sync *s, const char *uid, struct td_ws_msg *m, long l
     struct sync_user *u = sync_user_find(s, uid);
     struct sync_client *c = u ? u->clients : NULL;
     while (c) {
-        /* Sending may close c (too slow): the user, and then c->next, may go with it. */
+        /* Sending may end c (and, were it the last, its user): take the next one first. */
         struct sync_client *next = c->next;
-        int last = next == NULL;
         sync_client_update(c, m, seq);
-        if (last)
-            break;
         c = next;
     }
 }

@@ -59,7 +59,7 @@ struct sync {
     long long               fanned;   /* messages queued to connections (tests) */
 };
 
-/* users.c-like helpers (sync.c) */
+/* Users and their connections (sync.c). */
 struct sync_user *sync_user_find(struct sync *s, const char *id);
 /* Adds c to the user's connections (creating the user). 0 or -ENOMEM. */
 int  sync_attach(struct sync *s, struct sync_client *c, const char *user_id);
@@ -69,7 +69,11 @@ void sync_client_update(struct sync_client *c, struct td_ws_msg *m, long long se
 /* The frame of one update's data (a task-updates event's data): {"type":"task",...};
  * malloc'd, NULL when data is not an update. seq gets its number. */
 char *sync_task_frame(json_t *data, long long *seq);
-/* routes.c: the websocket route's start of a client after authentication. */
+/* After the hello and what was missed: the live updates that waited are sent. */
+void sync_client_ready(struct sync_client *c);
+/* The connection of c is gone (a td_ws_closed_fn; arg is c). */
+void sync_client_closed(struct td_ws_conn *ws, int code, void *arg);
+/* routes.c: GET /ws and POST /api/ws-ticket, and their statements. */
 extern const struct td_route_def sync_route_rows[];
 extern const struct td_stmt_def sync_route_stmts[];
 /* 1 when origin may open a WebSocket: on the list (comma-separated, "*" for any), or with
