@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config meson ninja-build
       libuv1-dev libpq-dev librdkafka-dev libical-dev libjansson-dev
-      libjwt-dev libargon2-dev libssl-dev libcurl4-openssl-dev node-llhttp
+      libjwt-dev libargon2-dev libssl-dev libcurl4-openssl-dev libwslay-dev node-llhttp
       postgresql tzdata curl)   # curl: the README's examples and the bench scripts
 # libcurl4-openssl-dev: core/curl.c (webhooks, SMTP) and the tests' HTTP client.
 # Tests: criterion, valgrind (the leak test); they also run throwaway clusters with

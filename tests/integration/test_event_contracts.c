@@ -231,10 +231,10 @@ Test(event_contracts, task_update_and_reminder_schemas_fit_real_tasks)
         "\"reminders\":[{\"offset\":\"PT1H\",\"channel\":\"email\"}]}");
     json_t *update = td_test_schema_load("proto/events/task-update.schema.json");
     json_t *reminder = td_test_schema_load("proto/events/reminder-event.schema.json");
-    json_t *payload = json_pack("{s:s,s:O,s:s,s:O,s:O,s:s}", "event_type", "task_updated",
+    json_t *payload = json_pack("{s:s,s:O,s:s,s:O,s:O,s:s,s:i}", "event_type", "task_updated",
                                 "task_id", json_object_get(t, "id"), "user_id", u.id,
                                 "task", t, "version", json_object_get(t, "version"),
-                                "timestamp", "2026-11-23T10:00:00Z");
+                                "timestamp", "2026-11-23T10:00:00Z", "seq", 1);
     char why[512];
     cr_expect_eq(td_test_schema_validate(update, payload, why, sizeof why), 0, "%s", why);
     json_object_set_new(payload, "task", json_null());
@@ -321,9 +321,9 @@ Test(event_contracts, recurrence_pattern_is_the_word_or_the_rule_everywhere)
         json_t *sql = json_loads(row ? row : "null", 0, NULL);
         cr_expect(json_equal(sql, t), "%s: todod_task_json %s differs from the answer %s", body, row,
                   json_dumps(t, 0));
-        json_t *payload = json_pack("{s:s,s:s,s:s,s:O,s:O,s:s}", "event_type", "task_created", "task_id", id,
+        json_t *payload = json_pack("{s:s,s:s,s:s,s:O,s:O,s:s,s:i}", "event_type", "task_created", "task_id", id,
                                     "user_id", u.id, "task", t, "version", json_object_get(t, "version"),
-                                    "timestamp", "2026-11-23T10:00:00Z");
+                                    "timestamp", "2026-11-23T10:00:00Z", "seq", 1);
         cr_expect_eq(td_test_schema_validate(update, payload, why, sizeof why), 0, "%s: %s", body, why);
         json_decref(payload);
         json_decref(sql);
