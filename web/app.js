@@ -3,7 +3,7 @@
 import {currentSession, onSession, setUser} from './api.js';
 import {$, announce} from './dom.js';
 import {initAuth, fetchMe} from './auth.js';
-import {initTasks, loadTasks, resetTasks, applyLive, upsert} from './tasks.js';
+import {initTasks, loadTasks, resetTasks, applyLive, upsert, redraw} from './tasks.js';
 import {initEditor, openEditor} from './editor.js';
 import {initHistory, openHistory} from './history.js';
 import {initNotifications, loadNotifications, resetNotifications,
@@ -73,7 +73,7 @@ function start() {
   initEditor({saved: upsert, history: openHistory});
   initHistory();
   initNotifications();
-  initSettings({changed: (user) => { showUser(user); loadTasks(); }});
+  initSettings({changed: (user) => { showUser(user); redraw(); }});
   initChat();
   window.addEventListener('hashchange', () => {
     view();

@@ -110,7 +110,7 @@ export function openEditor(t) {
   setRule(t);
   initial = readForm();
   if (t.all_day && t.due_at) initial.due = toLocalDate(t.due_at, zoneOf(t));
-  $('editor').showModal();
+  if (!$('editor').open) $('editor').showModal();
   $('ed-title').focus();
   if (t.recurrence) preview();
 }

@@ -70,7 +70,7 @@ function item(n) {
       n.late ? ' (late)' : ''),
     h('div', {class: 'note-actions'},
       n.read ? null : h('button', {type: 'button', class: 'secondary small',
-        'aria-label': `Mark ${n.title} read`, onclick: () => markRead(n)}, 'Mark read'),
+        'aria-label': `Mark read: ${n.title}`, onclick: () => markRead(n)}, 'Mark read'),
       sel));
 }
 

@@ -356,6 +356,11 @@ function render(force = false) {
   $('more').hidden = !nextCursor;
 }
 
+// Every row again (after the user's time zone changed: the due dates read differently).
+export function redraw() {
+  render(true);
+}
+
 // Overdue highlighting follows the clock without a reload.
 function tick() {
   if (tasks.some((t) => isOverdue(t) !== Boolean(document.querySelector(
