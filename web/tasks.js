@@ -318,11 +318,30 @@ function row(task) {
         'aria-label': `Delete ${task.title}`, onclick: () => del(task)}, 'Delete')));
 }
 
+const DAY_NAMES = {MO: 'Mon', TU: 'Tue', WE: 'Wed', TH: 'Thu', FR: 'Fri', SA: 'Sat', SU: 'Sun'};
+const UNITS = {DAILY: 'day', WEEKLY: 'week', MONTHLY: 'month', YEARLY: 'year'};
+
+// "every 2 weeks on Mon, Thu, until 31 Dec 2030" for the rules the picker makes; other
+// rules are shown as written.
 export function describeRule(task) {
-  const words = {'FREQ=DAILY': 'daily', 'FREQ=WEEKLY': 'weekly', 'FREQ=MONTHLY': 'monthly',
-                 'FREQ=YEARLY': 'yearly'};
-  const base = words[task.recurrence] || task.recurrence.toLowerCase().replace(/;/g, ', ');
-  return task.recurrence_anchor === 'completion' ? `${base}, after completion` : base;
+  const parts = Object.fromEntries(task.recurrence.split(';').map((p) => p.split('=')));
+  const unit = UNITS[parts.FREQ];
+  const known = ['FREQ', 'INTERVAL', 'BYDAY', 'COUNT', 'UNTIL'];
+  let text;
+  if (!unit || Object.keys(parts).some((k) => !known.includes(k)) ||
+      (parts.BYDAY && !parts.BYDAY.split(',').every((d) => DAY_NAMES[d]))) {
+    text = task.recurrence;
+  } else {
+    const n = Number(parts.INTERVAL || 1);
+    text = n === 1 ? `every ${unit}` : `every ${n} ${unit}s`;
+    if (parts.BYDAY) text += ` on ${parts.BYDAY.split(',').map((d) => DAY_NAMES[d]).join(', ')}`;
+    if (parts.COUNT) text += `, ${parts.COUNT} times`;
+    if (parts.UNTIL) {
+      const u = parts.UNTIL;
+      text += `, until ${formatDue(`${u.slice(0, 4)}-${u.slice(4, 6)}-${u.slice(6, 8)}T12:00:00Z`, true)}`;
+    }
+  }
+  return task.recurrence_anchor === 'completion' ? `${text}, counted from completion` : text;
 }
 
 // force: rebuild every row (after an inline edit starts or ends).
