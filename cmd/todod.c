@@ -18,6 +18,7 @@ extern const struct td_role td_role_api;
 extern const struct td_role td_role_audit;
 extern const struct td_role td_role_recur;
 extern const struct td_role td_role_notify;
+extern const struct td_role td_role_sync;
 
 /* What a command needs, as git's builtins say RUN_SETUP: the runner reads these flags
  * and never the command's name. */
@@ -55,6 +56,8 @@ static const struct command commands[] = {
      run_roles, &td_role_recur, CMD_ROLE | CMD_SETTINGS},
     {"notify", "consume task-events into reminders; fire each at its instant (in_app notifications)",
      run_roles, &td_role_notify, CMD_ROLE | CMD_SETTINGS},
+    {"sync", "serve /ws: each user's task updates and in_app notifications live over WebSocket",
+     run_roles, &td_role_sync, CMD_ROLE | CMD_SETTINGS},
     {"relay", "publish the outbox to the bus only (api runs a relay too)", run_roles, NULL,
      CMD_RELAY | CMD_SETTINGS},
     {"migrate", "apply the database schema and exit", run_migrate, NULL, CMD_SETTINGS},

@@ -98,4 +98,15 @@ void td_http_problem(struct td_http_req *req, int status, const char *slug, cons
 
 const char *td_http_status_text(int status);
 
+/* Protocol upgrades (RFC 9110 7.8). A request with Connection: upgrade goes to its
+ * handler like any other, but alone: nothing after it on the connection is read until it
+ * is answered. Answered normally, the connection closes after the answer. td_http_take
+ * instead ends the request (logged as 101) and gives the caller the socket: a new
+ * descriptor it owns (non-blocking, close-on-exec), plus the bytes the client sent after
+ * the request, appended to rest. The caller writes the 101 itself. -EINVAL when req asked
+ * for no upgrade or was answered, -EBUSY while earlier answers of the connection are still
+ * being written, -ECONNRESET when the client left. */
+int td_http_req_is_upgrade(const struct td_http_req *req);
+int td_http_take(struct td_http_req *req, uv_os_sock_t *fd, struct td_buf *rest);
+
 #endif

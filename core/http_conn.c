@@ -3,6 +3,7 @@
 #include "core/http_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ static void conn_unref(struct td_http_conn *conn)
     if (conn->next)
         conn->next->prev = conn->prev;
     http->nconns--;
+    td_buf_free(&conn->rest);
     free(conn);
     td_http_check_drained(http);
 }
@@ -149,6 +151,8 @@ void td_http_conn_answered(struct td_http_req *req)
     struct td_http *http = conn->http;
     double seconds = (double)(now_ns() - req->start_ns) / 1e9;
     td_http_observe(http, req, seconds);
+    if (req->upgrade)
+        conn->holding = 0;   /* refused: read (and drop) again while the answer goes out */
     if (conn->closing) {
         /* The client left while the handler worked: nothing to send. */
         req_release(req);
@@ -351,7 +355,7 @@ static void conn_arm_timer(struct td_http_conn *conn)
             conn->reading = 0;
         }
     }
-    if (!conn->reading && conn->queued < MAX_PIPELINED / 2 && !conn->closing) {
+    if (!conn->reading && !conn->holding && conn->queued < MAX_PIPELINED / 2 && !conn->closing) {
         if (uv_read_start((uv_stream_t *)&conn->tcp, on_alloc, on_read) == 0)
             conn->reading = 1;
     }
@@ -414,9 +418,29 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     llhttp_errno_t err = llhttp_execute(&conn->parser, buf->base, (size_t)nread);
     if (conn->closing)
         return;
-    if (err == HPE_PAUSED_UPGRADE)
+    if (err == HPE_PAUSED_UPGRADE) {
         conn->stop_parsing = 1;
-    else if (err != HPE_OK && !conn->stop_parsing)
+        struct td_http_req *up = conn->upgrade_req;
+        if (up) {
+            /* Keep what came after the request for whoever takes the connection, and
+             * read nothing more until the handler has decided. */
+            conn->upgrade_req = NULL;
+            const char *pos = llhttp_get_error_pos(&conn->parser);
+            size_t used = pos && pos >= buf->base && pos <= buf->base + nread
+                              ? (size_t)(pos - buf->base) : (size_t)nread;
+            if (used < (size_t)nread &&
+                td_buf_append(&conn->rest, buf->base + used, (size_t)nread - used) != 0) {
+                conn_close(conn);
+                return;
+            }
+            uv_read_stop((uv_stream_t *)&conn->tcp);
+            conn->reading = 0;
+            conn->holding = 1;
+            td_http_dispatch(conn->http, up);
+            if (conn->closing)
+                return;   /* taken, or gone */
+        }
+    } else if (err != HPE_OK && !conn->stop_parsing)
         td_http_conn_fail(conn, 400, "malformed-request", "Bad Request",
                   llhttp_get_error_reason(&conn->parser));
     conn_arm_timer(conn);
@@ -475,6 +499,37 @@ void td_http_conns_close(struct td_http *http)
 {
     for (struct td_http_conn *c = http->conns; c; c = c->next)
         conn_close(c);
+}
+
+int td_http_take(struct td_http_req *req, uv_os_sock_t *fd, struct td_buf *rest)
+{
+    struct td_http_conn *conn = req->conn;
+    if (!req->upgrade || req->answered)
+        return -EINVAL;
+    if (conn->closing)
+        return -ECONNRESET;
+    if (conn->q_head != req || req->next || conn->write_pending)
+        return -EBUSY;   /* earlier pipelined answers are still going out */
+    uv_os_fd_t ofd;
+    int rc = uv_fileno((const uv_handle_t *)&conn->tcp, &ofd);
+    if (rc)
+        return rc;
+    if (conn->rest.len && td_buf_append(rest, conn->rest.data, conn->rest.len) != 0)
+        return -ENOMEM;
+    /* The server's handle closes its descriptor; the copy keeps the socket open. */
+    int nfd = fcntl(ofd, F_DUPFD_CLOEXEC, 0);
+    if (nfd < 0)
+        return -errno;
+    *fd = nfd;
+    req->status = 101;
+    req->answered = 1;
+    td_http_observe(conn->http, req, (double)(now_ns() - req->start_ns) / 1e9);
+    conn->q_head = conn->q_tail = NULL;
+    conn->queued = 0;
+    conn->holding = 0;
+    req_release(req);
+    conn_close(conn);
+    return 0;
 }
 
 const uv_tcp_t *td_http_conn_socket(const struct td_http_conn *conn)

@@ -135,6 +135,7 @@ struct td_http_req {
     const struct td_cors *cors;         /* the server's, when CORS is on */
     const char          *cors_origin;   /* Access-Control-Allow-Origin value, or NULL */
     int                  preflight;     /* answered as a CORS preflight */
+    int                  upgrade;       /* asked for a protocol upgrade (td_http_take) */
 };
 
 /* Sets the llhttp callbacks (http_conn.c). */
@@ -157,6 +158,9 @@ struct td_http_conn {
     int                  write_pending;
     enum timer_mode      timer_mode;
     int                  hstate;         /* 0 between headers, 1 in a name, 2 in a value */
+    int                  holding;        /* an upgrade request waits: read nothing more */
+    struct td_http_req  *upgrade_req;    /* complete, dispatched once the parser paused */
+    struct td_buf        rest;           /* bytes read after an upgrade request */
     struct td_http_conn *prev, *next;
 };
 

@@ -208,13 +208,22 @@ static int on_message_complete(llhttp_t *p)
     conn->cur = NULL;
     req->keep_alive = llhttp_should_keep_alive(p);
     req->http10 = p->http_major == 1 && p->http_minor == 0;
-    if (p->upgrade)
-        req->close_after = 1;   /* no protocol upgrades on this server (yet) */
+    if (p->upgrade) {
+        /* The handler may take the connection (td_http_take); if it answers instead, the
+         * connection closes after the answer. Dispatched by on_read once llhttp paused,
+         * when the bytes after the request are known. */
+        req->upgrade = 1;
+        req->close_after = 1;
+    }
     if (!req->keep_alive || req->close_after)
         conn->stop_parsing = 1; /* nothing after a closing request is read */
     conn->timer_mode = TIMER_OFF;
     uv_timer_stop(&conn->timer);
     td_http_conn_enqueue(conn, req);
+    if (req->upgrade) {
+        conn->upgrade_req = req;
+        return 0;
+    }
     td_http_dispatch(conn->http, req);
     return conn->closing ? -1 : 0;
 }

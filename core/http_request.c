@@ -14,6 +14,11 @@ const char *td_http_query(const struct td_http_req *req) { return req->query ? r
 const struct td_log_ctx *td_http_log_ctx(const struct td_http_req *req) { return &req->log_ctx; }
 const struct td_trace *td_http_trace(const struct td_http_req *req) { return &req->trace; }
 const char *td_http_request_id(const struct td_http_req *req) { return req->request_id; }
+int td_http_req_is_upgrade(const struct td_http_req *req)
+{
+    return req->upgrade;
+}
+
 int td_http_set_principal(struct td_http_req *req, const char *who)
 {
     size_t n = who ? strlen(who) : 0;

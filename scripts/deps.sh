@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config meson ninja-build
       libuv1-dev libpq-dev librdkafka-dev libical-dev libjansson-dev
-      libjwt-dev libargon2-dev libssl-dev node-llhttp
+      libjwt-dev libargon2-dev libssl-dev libwslay-dev node-llhttp
       postgresql tzdata curl)   # curl: the README's examples and the bench scripts
 # Tests: criterion, libcurl (their HTTP client), valgrind (the leak test); they also run
 # throwaway clusters with postgresql's initdb and check time zones against tzdata.

@@ -782,7 +782,8 @@ Test(api_better_auth, front_end_tokens_with_non_uuid_subjects_work)
     cr_expect_eq(td_test_api_json(todod.port, token, "GET", path, NULL, NULL, NULL), 404);
     char *types = td_test_outbox_types(&pg, id);
     cr_expect_str_eq(types, "todo.task.created,todo.task.updated,todo.task.completed,todo.task.deleted");
-    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM outbox WHERE key = '%s'", sub), 4);
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM outbox WHERE key = '%s' "
+                                      "AND topic = 'task-events'", sub), 4);
     free(types);
     free(list);
     free(toggle);

@@ -629,7 +629,8 @@ Test(api_tasks, complete_and_reopen_are_idempotent_toggle_flips)
     cr_expect(json_equal(a, b), "second complete answered differently");
     cr_expect_eq(td_test_pg_long(&pg, "SELECT version FROM tasks WHERE id = '%s'", id), 2);
     cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM outbox WHERE event->>'subject' = '%s' "
-                                      "AND event->>'type' = 'todo.task.completed'", id), 1);
+                                      "AND event->>'type' = 'todo.task.completed' "
+                                      "AND topic = 'task-events'", id), 1);
     json_decref(a);
     json_decref(b);
 
@@ -879,7 +880,7 @@ Test(api_tasks, concurrent_creates_with_one_the_database_refuses_fail_only_that_
     cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM tasks WHERE title = 'fine'"), N - 1);
     cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM tasks WHERE title = 'boom'"), 0);
     cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM outbox WHERE event->>'type' = "
-                                      "'todo.task.created'"), N - 1);
+                                      "'todo.task.created' AND topic = 'task-events'"), N - 1);
     free(authz);
 }
 

@@ -103,7 +103,8 @@ Test(recur_kafka, a_completed_daily_task_gets_exactly_one_next_occurrence)
     /* its created event went out once, from the recur role's transaction */
     cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM outbox o JOIN tasks t ON "
                                       "t.id::text = o.event->>'subject' WHERE t.series_id = '%s' "
-                                      "AND o.event->>'type' = 'todo.task.created'", id), 1);
+                                      "AND o.event->>'type' = 'todo.task.created' "
+                                      "AND o.topic = 'task-events'", id), 1);
     /* the next occurrence, completed twice in a row too, is followed by one third */
     char *next = td_test_pg_queryf(&pg, "SELECT id FROM tasks WHERE series_id = '%s' AND "
                                         "occurrence_index = 1", id);

@@ -104,7 +104,8 @@ Test(recur, a_completed_daily_task_gets_one_next_occurrence_the_next_day)
     /* the new task was written with its own created event */
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM outbox o JOIN tasks t ON "
                                      "o.event->>'subject' = t.id::text WHERE t.series_id = '%s' "
-                                     "AND o.event->>'type' = 'todo.task.created'", first), 1);
+                                     "AND o.event->>'type' = 'todo.task.created' AND o.topic = 'task-events'",
+                                 first), 1);
     free(ev);
 }
 
