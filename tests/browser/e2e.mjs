@@ -30,6 +30,7 @@ let context;
 let page;
 let email;
 let token;
+const tokens = [];          // every session token the pages had
 const seenUrls = [];        // every URL the app requested (the token must be in none)
 const pageErrors = [];      // uncaught errors and CSP violations of every page
 
@@ -72,9 +73,12 @@ async function cspViolations(p) {
 }
 
 async function shoot(p, name) {
+  // The whole page for a view; what the screen shows while a dialog is open.
+  const dialog = await p.evaluate(() => Boolean(document.querySelector('dialog[open]')));
   for (const [label, size] of [['desktop', DESKTOP], ['phone', PHONE]]) {
     await p.setViewportSize(size);
-    await p.screenshot({path: join(SHOTS, `${name}-${label}.png`), fullPage: true});
+    await p.evaluate(() => window.scrollTo(0, 0));
+    await p.screenshot({path: join(SHOTS, `${name}-${label}.png`), fullPage: !dialog});
   }
   await p.setViewportSize(DESKTOP);
 }
@@ -258,6 +262,27 @@ test('editor: due date in the past is overdue, recurrence preview, reminders', a
                /^Repeats every week on Mon, Thu, until Tue,? 31 Dec 2030$/);
 });
 
+test('keyboard only: open the editor, close it with Escape, focus returns', async () => {
+  const edit = row(page, 'Water the plants').getByRole('button', {name: 'Edit Water the plants'});
+  await edit.focus();
+  await page.keyboard.press('Enter');
+  await page.locator('#editor').waitFor({state: 'visible'});
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'ed-title');
+  await page.keyboard.type(' daily');
+  await page.keyboard.press('Escape');
+  await page.locator('#editor').waitFor({state: 'hidden'});
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')),
+               'Edit Water the plants', 'focus is back on the button that opened it');
+  const t = (await apiCall('GET', '/api/tasks?q=plants')).body.items[0];
+  assert.equal(t.title, 'Water the plants', 'Escape saves nothing');
+  // Tab from the quick-add field reaches its button, then the filters.
+  await page.focus('#quick-title');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Add');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'f-q');
+});
+
 test('complete a task', async () => {
   const r = row(page, 'Pay rent');
   await r.locator('.done-box').click();
@@ -313,8 +338,21 @@ test('notifications bell: a reminder fires, mark read', async () => {
   await note.getByRole('button', {name: 'Mark read: Stretch'}).click();
   await waitFor(async () => (await apiCall('GET', '/api/notifications?unread=true')).body.items.length === 0,
                 'the notification read');
+  // Snooze: the notification is read and its reminder comes back later.
+  const at2 = new Date(Date.now() + 1500).toISOString().replace(/\.\d+Z$/, 'Z');
+  await apiCall('POST', '/api/tasks', {title: 'Drink water', reminders: [{at: at2}]});
+  await waitFor(async () => (await apiCall('GET', '/api/notifications?unread=true')).body.items.length > 0,
+                'the second reminder', 20000);
+  await page.click('#bell-button');   // closes
+  await page.click('#bell-button');   // opens and reloads
+  const second = page.locator('#bell-list li', {hasText: 'Drink water'});
+  await second.waitFor();
+  await second.getByRole('combobox', {name: 'Snooze Drink water'}).selectOption('60');
+  await waitFor(async () => (await apiCall('GET', '/api/notifications?unread=true')).body.items.length === 0,
+                'the snoozed notification read');
   await page.keyboard.press('Escape');
   await page.locator('#bell-panel').waitFor({state: 'hidden'});
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'bell-button');
 });
 
 test('settings: name and time zone', async () => {
@@ -416,9 +454,27 @@ test('log out', async () => {
   assert.equal(await page.locator('#task-list > li').count(), 0, 'no task left on screen');
 });
 
+test('log in again', async () => {
+  await page.fill('#login-email', email);
+  await page.fill('#login-password', 'wrong password');
+  await page.press('#login-password', 'Enter');
+  await page.locator('#login-error').waitFor({state: 'visible'});
+  assert.match(await page.textContent('#login-error'), /.+/);
+  await page.fill('#login-password', PASSWORD);
+  await page.press('#login-password', 'Enter');
+  await page.locator('#tasks-view').waitFor({state: 'visible'});
+  await row(page, 'Water the plants').waitFor();
+  assert.equal(await page.textContent('#who'), 'Ann B. Lee');
+  const again = await page.evaluate(() => JSON.parse(localStorage.getItem('todod.session')).token);
+  assert.notEqual(again, token, 'a new session');
+  tokens.push(again);
+});
+
 test('the token never appears in a URL; no CSP violation, no page error', async () => {
   assert.ok(seenUrls.length > 10);
-  for (const u of seenUrls) assert.ok(!u.includes(token), `token in ${u}`);
+  tokens.push(token);
+  for (const u of seenUrls)
+    for (const tok of tokens) assert.ok(!u.includes(tok), `token in ${u}`);
   assert.deepEqual(await cspViolations(page), []);
   assert.deepEqual(pageErrors, []);
 });
