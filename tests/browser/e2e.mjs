@@ -6,7 +6,7 @@
 // desktop and phone width go) in the environment.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {mkdirSync, readFileSync} from 'node:fs';
+import {existsSync, mkdirSync, readFileSync} from 'node:fs';
 import {join, dirname} from 'node:path';
 import {fileURLToPath, pathToFileURL} from 'node:url';
 import {createRequire} from 'node:module';
@@ -14,8 +14,15 @@ import {Todod} from './server.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
-const {chromium} = require('playwright-core');
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+let chromium;
+let axeSource;
+try {
+  ({chromium} = require('playwright-core'));
+  axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+} catch (err) {
+  throw new Error(`tests/browser's node modules are missing (${err.message}): run ` +
+                  '`make deps` (scripts/deps.sh runs npm ci there)');
+}
 
 const BIN = process.env.TODOD_BIN;
 const SHOTS = process.env.TODOD_SCREENSHOTS || join(here, 'screenshots');
@@ -36,6 +43,7 @@ const pageErrors = [];      // uncaught errors and CSP violations of every page
 
 before(async () => {
   assert.ok(BIN, 'TODOD_BIN names the todod binary');
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run \`make deps\` (Debian's chromium)`);
   mkdirSync(SHOTS, {recursive: true});
   server = new Todod(BIN);
   await server.start();
@@ -311,6 +319,15 @@ test('history from the audit log', async () => {
   await shoot(page, 'history');
   await axeScan(page, 'history dialog');
   await page.keyboard.press('Escape');
+  await page.locator('#history').waitFor({state: 'hidden'});
+  // An update lists the fields it changed, before and after.
+  await row(page, 'Call the bank').getByRole('button', {name: 'History of Call the bank'}).click();
+  const update = page.locator('#history-list > li', {hasText: 'Updated'});
+  await update.first().waitFor();
+  const diff = await update.first().locator('.diff').textContent();
+  assert.match(diff, /description: \(none\) → About the mortgage/);
+  assert.match(diff, /recurrence: \(none\) → FREQ=WEEKLY;BYDAY=MO,TH;UNTIL=20301231T235959Z/);
+  await page.click('#history-close');
   await page.locator('#history').waitFor({state: 'hidden'});
 });
 
