@@ -7,7 +7,7 @@ import {toLocalInput, toLocalDate, localToIso, currentZone} from './time.js';
 import {setRule, getRule, getAnchor, initRecur, preview} from './recur.js';
 
 const OFFSETS = [
-  ['PT0S', 'At the due time'], ['PT5M', '5 minutes before'], ['PT15M', '15 minutes before'],
+  ['PT5M', '5 minutes before'], ['PT15M', '15 minutes before'],
   ['PT30M', '30 minutes before'], ['PT1H', '1 hour before'], ['PT2H', '2 hours before'],
   ['P1D', '1 day before'], ['P2D', '2 days before'], ['P1W', '1 week before'],
 ];
