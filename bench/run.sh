@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks: idle RSS of `todod all` (without PostgreSQL), and GET /health throughput with
 # wrk, the server pinned to one core and wrk to the other; then bench/api.sh (task API
-# endpoints, BENCH_API=0 skips it), then bench/events.sh (BENCH_EVENTS=0 skips it). Prints
+# endpoints, BENCH_API=0 skips it), then bench/events.sh (BENCH_EVENTS=0 skips it), then
+# bench/ws.sh (WebSocket: idle connections, latency, fan-out; BENCH_WS=0 skips it). Prints
 # figures; stops by itself.
 set -euo pipefail
 build=${1:-build}
@@ -55,4 +56,9 @@ fi
 # The event backbone: relay -> bus -> audit throughput and latency (BENCH_EVENTS=0 skips it).
 if [ "${BENCH_EVENTS:-50000}" != 0 ]; then
     bash "$(dirname "$0")/events.sh" "$build"
+fi
+
+# Live sync over WebSocket (BENCH_WS=0 skips it).
+if [ "${BENCH_WS:-1}" != 0 ]; then
+    bash "$(dirname "$0")/ws.sh" "$build"
 fi

@@ -6,7 +6,13 @@
  * than WRITE_HIGH bytes, send_cb says WOULDBLOCK and the next write completion resumes.
  * Messages wait in the connection's own queue (counted against queue_max) and are given
  * to wslay a few at a time, so a slow client's backlog can be dropped at once. One timer
- * per server walks the connections for pings, idle timeouts and close deadlines. */
+ * per server walks the connections for pings, idle timeouts and close deadlines.
+ *
+ * Memory: a wslay context is about 8.6 KiB (its frame buffers), far more than the rest of
+ * a connection, and an idle connection needs none. So a connection holds one only while
+ * something is in flight: it is made for input, output or a ping, and freed again once
+ * wslay has nothing queued or half-written and the input stands at a frame boundary
+ * outside a fragmented message (track_input follows the frame headers for that). */
 #include "core/ws.h"
 
 #include <errno.h>
@@ -17,10 +23,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-#include <openssl/sha.h>
 #include <wslay/wslay.h>
-
-#include "core/base64.h"
 
 #define READ_BUF_SIZE  65536
 #define WRITE_HIGH     65536   /* bytes libuv may hold for one connection */
@@ -47,6 +50,10 @@ struct td_ws_conn {
     size_t                    qbytes;
     const char               *in;          /* input being fed to wslay */
     size_t                    inlen;
+    uint64_t                  in_left;     /* payload bytes of the current client frame */
+    uint8_t                   in_hdr[14];  /* its header so far */
+    uint8_t                   in_hlen;
+    uint8_t                   in_fragmented; /* inside a message of several frames */
     uint64_t                  last_recv, last_ping, close_deadline;
     int                       close_code;  /* sent or received */
     unsigned                  dead : 1, closing : 1, failed : 1;
@@ -82,6 +89,69 @@ static uint64_t now_ms(void)
 }
 
 static void conn_pump(struct td_ws_conn *c);
+static const struct wslay_event_callbacks callbacks;
+
+/* ---------- the wslay context, only while needed ---------- */
+
+static int ctx_get(struct td_ws_conn *c)
+{
+    if (c->ctx)
+        return 0;
+    if (wslay_event_context_server_init(&c->ctx, &callbacks, c) != 0) {
+        c->ctx = NULL;
+        return -ENOMEM;
+    }
+    wslay_event_config_set_max_recv_msg_length(c->ctx, c->ws->opts.max_message);
+    return 0;
+}
+
+static void ctx_release_if_idle(struct td_ws_conn *c)
+{
+    if (c->ctx && !c->closing && !c->dead && !c->q_head && c->in_hlen == 0 && c->in_left == 0 &&
+        !c->in_fragmented && wslay_event_get_queued_msg_count(c->ctx) == 0 &&
+        !wslay_event_want_write(c->ctx) && wslay_event_get_read_enabled(c->ctx) &&
+        !wslay_event_get_close_sent(c->ctx) && !wslay_event_get_close_received(c->ctx)) {
+        wslay_event_context_free(c->ctx);
+        c->ctx = NULL;
+    }
+}
+
+/* Follows the client's frame boundaries in the bytes about to go to wslay. */
+static void track_input(struct td_ws_conn *c, const uint8_t *p, size_t len)
+{
+    while (len) {
+        if (c->in_left) {
+            size_t n = len < c->in_left ? len : (size_t)c->in_left;
+            c->in_left -= n;
+            p += n;
+            len -= n;
+            continue;
+        }
+        c->in_hdr[c->in_hlen++] = *p++;
+        len--;
+        if (c->in_hlen < 2)
+            continue;
+        uint8_t l7 = c->in_hdr[1] & 127;
+        size_t need = 2 + (l7 == 126 ? 2 : l7 == 127 ? 8 : 0) + (c->in_hdr[1] & 128 ? 4 : 0);
+        if (c->in_hlen < need)
+            continue;
+        uint64_t n = l7;
+        if (l7 == 126)
+            n = (uint64_t)c->in_hdr[2] << 8 | c->in_hdr[3];
+        if (l7 == 127) {
+            n = 0;
+            for (int i = 0; i < 8; i++)
+                n = n << 8 | c->in_hdr[2 + i];
+        }
+        int fin = c->in_hdr[0] & 0x80, op = c->in_hdr[0] & 15;
+        if ((op == 1 || op == 2) && !fin)
+            c->in_fragmented = 1;
+        else if (op == 0 && fin)
+            c->in_fragmented = 0;
+        c->in_left = n;
+        c->in_hlen = 0;
+    }
+}
 
 /* ---------- lifetime ---------- */
 
@@ -235,8 +305,12 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
  * closed or the socket failed. */
 static void conn_pump(struct td_ws_conn *c)
 {
-    if (c->dead)
+    if (c->dead || (!c->ctx && !c->q_head))
         return;
+    if (ctx_get(c) != 0) {
+        conn_kill(c, TD_WS_ABNORMAL);
+        return;
+    }
     for (;;) {
         while (c->q_head && wslay_event_get_queued_msg_count(c->ctx) < WSLAY_AHEAD &&
                !wslay_event_get_close_sent(c->ctx)) {
@@ -271,16 +345,24 @@ static void conn_pump(struct td_ws_conn *c)
         c->closing = 1;
         c->close_deadline = now_ms() + TD_WS_CLOSE_GRACE_MS;
     }
+    ctx_release_if_idle(c);
 }
 
 /* ---------- reading ---------- */
 
 static void feed(struct td_ws_conn *c, const char *data, size_t len)
 {
+    c->last_recv = now_ms();
+    if (ctx_get(c) != 0) {
+        conn_kill(c, TD_WS_ABNORMAL);
+        return;
+    }
     c->in = data;
     c->inlen = len;
-    c->last_recv = now_ms();
-    int rc = wslay_event_get_read_enabled(c->ctx) ? wslay_event_recv(c->ctx) : 0;
+    int reading = wslay_event_get_read_enabled(c->ctx);
+    if (reading)
+        track_input(c, (const uint8_t *)data, len);
+    int rc = reading ? wslay_event_recv(c->ctx) : 0;
     c->inlen = 0;
     if (rc != 0) {
         conn_kill(c, TD_WS_ABNORMAL);
@@ -326,7 +408,7 @@ static void on_tick(uv_timer_t *t)
         } else if (now - c->last_ping >= (uint64_t)ws->opts.ping_interval_ms) {
             struct wslay_event_msg ping = {WSLAY_PING, NULL, 0};
             c->last_ping = now;
-            if (wslay_event_queue_msg(c->ctx, &ping) == 0)
+            if (ctx_get(c) == 0 && wslay_event_queue_msg(c->ctx, &ping) == 0)
                 conn_pump(c);
         }
         c = next;
@@ -409,73 +491,6 @@ void td_ws_free(struct td_ws *ws)
     uv_close((uv_handle_t *)&ws->ticker, on_ticker_closed);
 }
 
-/* ---------- handshake ---------- */
-
-int td_ws_accept_key(const char *key, char out[29])
-{
-    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-    if (!key || strlen(key) != 24 || key[22] != '=' || key[23] != '=')
-        return -EINVAL;
-    for (int i = 0; i < 22; i++)
-        if (td_base64_value((unsigned char)key[i], 0) < 0)
-            return -EINVAL;
-    /* 16 bytes leave the last character's low four bits zero. */
-    if (td_base64_value((unsigned char)key[21], 0) & 15)
-        return -EINVAL;
-    unsigned char cat[24 + sizeof guid], md[SHA_DIGEST_LENGTH];
-    memcpy(cat, key, 24);
-    memcpy(cat + 24, guid, sizeof guid - 1);
-    SHA1(cat, 24 + sizeof guid - 1, md);
-    td_base64_encode(md, sizeof md, out, 0);
-    return 0;
-}
-
-/* Whether a comma-separated header value lists token (case-insensitive). */
-static int has_token(const char *list, const char *token)
-{
-    size_t tl = strlen(token);
-    for (const char *p = list; p && *p;) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *end = e;
-        while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-            end--;
-        if ((size_t)(end - p) == tl && strncasecmp(p, token, tl) == 0)
-            return 1;
-        p = e;
-    }
-    return 0;
-}
-
-int td_ws_check(struct td_http_req *req)
-{
-    const char *up = td_http_header(req, "upgrade");
-    const char *conn = td_http_header(req, "connection");
-    if (!td_http_req_is_upgrade(req) || !has_token(up, "websocket") || !has_token(conn, "upgrade")) {
-        td_http_add_header(req, "Upgrade", "websocket");
-        td_http_problem(req, 426, "upgrade-required", "Upgrade Required",
-                        "this resource speaks WebSocket only (Upgrade: websocket)", NULL);
-        return -EINVAL;
-    }
-    const char *version = td_http_header(req, "sec-websocket-version");
-    if (!version || strcmp(version, "13") != 0) {
-        td_http_add_header(req, "Sec-WebSocket-Version", "13");
-        td_http_problem(req, 426, "websocket-version", "Upgrade Required",
-                        "only WebSocket version 13 (RFC 6455) is spoken", NULL);
-        return -EINVAL;
-    }
-    char accept[29];
-    if (td_ws_accept_key(td_http_header(req, "sec-websocket-key"), accept) != 0) {
-        td_http_problem(req, 400, "websocket-key", "Bad Request",
-                        "Sec-WebSocket-Key must be the base64 of 16 bytes", NULL);
-        return -EINVAL;
-    }
-    return 0;
-}
-
 static const struct wslay_event_callbacks callbacks = {
     .recv_callback = recv_cb,
     .send_callback = send_cb,
@@ -498,17 +513,14 @@ int td_ws_accept(struct td_ws *ws, struct td_http_req *req, td_ws_closed_fn on_c
         return -ESHUTDOWN;
     }
     struct td_ws_conn *c = calloc(1, sizeof *c);
-    if (!c || wslay_event_context_server_init(&c->ctx, &callbacks, c) != 0) {
-        free(c);
+    if (!c) {
         td_http_problem(req, 503, "out-of-memory", "Service Unavailable", NULL, NULL);
         return -ENOMEM;
     }
-    wslay_event_config_set_max_recv_msg_length(c->ctx, ws->opts.max_message);
     struct td_buf rest = {0};
     uv_os_sock_t fd;
     int rc = td_http_take(req, &fd, &rest);
     if (rc) {
-        wslay_event_context_free(c->ctx);
         free(c);
         td_buf_free(&rest);
         td_http_problem(req, 503, "upgrade-failed", "Service Unavailable",
@@ -628,7 +640,7 @@ void td_ws_close(struct td_ws_conn *c, int code, const char *reason)
     c->close_code = code;
     c->close_deadline = now_ms() + TD_WS_CLOSE_GRACE_MS;
     queue_drop(c);
-    if (wslay_event_queue_close(c->ctx, (uint16_t)code, (const uint8_t *)reason,
+    if (ctx_get(c) != 0 || wslay_event_queue_close(c->ctx, (uint16_t)code, (const uint8_t *)reason,
                                 reason ? strlen(reason) : 0) != 0) {
         conn_kill(c, code);
         return;

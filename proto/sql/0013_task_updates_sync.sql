@@ -50,8 +50,9 @@ BEGIN
             jsonb_build_object(
                 'specversion', '1.0', 'id', gen_random_uuid(), 'source', '/todod/api',
                 'type', 'todo.task.' || kind, 'subject', t.id::text, 'time', ev->>'time',
-                'datacontenttype', 'application/json', 'traceparent', traceparent,
-                'data', upd)
+                'datacontenttype', 'application/json', 'data', upd)
+            || CASE WHEN traceparent IS NULL THEN '{}'::jsonb
+                    ELSE jsonb_build_object('traceparent', traceparent) END
             || CASE WHEN request_id IS NULL THEN '{}'::jsonb
                     ELSE jsonb_build_object('requestid', request_id) END,
             jsonb_build_object('traceparent', traceparent));

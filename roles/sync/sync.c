@@ -234,6 +234,11 @@ char *sync_task_frame(json_t *data, long long *seq)
 static void on_update(const struct td_bus_msg *msg, struct td_bus_delivery *d, void *arg)
 {
     struct sync *s = arg;
+    /* The key is the user: most updates are for users with no connection here. */
+    if (!msg->key || !sync_user_find(s, msg->key)) {
+        td_bus_done(d, 0, NULL);
+        return;
+    }
     json_t *root = json_loadb(msg->value, msg->len, 0, NULL);
     json_t *data = json_object_get(root, "data");
     const char *uid = json_string_value(json_object_get(data, "user_id"));

@@ -391,3 +391,39 @@ Test(sync_ws, sigterm_closes_clients_with_1001)
     td_test_ws_free(&w1);
     td_test_ws_free(&w2);
 }
+
+/* An in_app reminder, as notify fires it, reaches the user's connections as the item GET
+ * /api/notifications lists. */
+Test(sync_ws, a_fired_in_app_reminder_arrives_as_a_notification)
+{
+    struct td_test_user a;
+    td_test_user_fake(&a);
+    struct td_test_ws ws;
+    open_bearer(&ws, a.token, "");
+    time_t due = time(NULL) + 62;
+    char when[32];
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&due));
+    char *body = td_test_fmt("{\"title\":\"stand up\",\"due_at\":\"%s\",\"reminders\":"
+                             "[{\"offset\":\"PT1M\",\"channel\":\"in_app\"}]}", when);
+    json_t *t = td_test_create_task(todod.port, a.token, body);
+    json_t *m = NULL;
+    for (int i = 0; i < 10; i++) {   /* skip the task's own update */
+        m = td_test_ws_next(&ws, 15000);
+        if (!m || !strcmp(td_test_jstr(m, "type"), "notification"))
+            break;
+        json_decref(m);
+        m = NULL;
+    }
+    cr_assert_not_null(m, "no notification");
+    json_t *list = NULL;
+    cr_assert_eq(td_test_api_json(todod.port, a.token, "GET", "/api/notifications", NULL, NULL, &list), 200);
+    json_t *item = json_array_get(json_object_get(list, "items"), 0);
+    cr_expect(json_equal(json_object_get(m, "notification"), item), "%s differs from %s",
+              json_dumps(json_object_get(m, "notification"), 0), json_dumps(item, 0));
+    cr_expect_str_eq(td_test_jstr(m, "notification.task_id"), td_test_jstr(t, "id"));
+    json_decref(list);
+    json_decref(m);
+    json_decref(t);
+    free(body);
+    td_test_ws_free(&ws);
+}

@@ -273,3 +273,23 @@ Test(http_parse, expect_100_continue)
     td_test_cl_close(&c);
     td_test_srv_stop();
 }
+
+/* An upgrade request its handler answers normally (no td_http_take) is the last one of its
+ * connection: what follows it is another protocol's bytes, never parsed as a request. */
+Test(http_parse, upgrade_answered_normally_closes_and_reads_nothing_after)
+{
+    td_test_srv_start(td_test_srv_opts(), NULL);
+    struct td_test_client c;
+    td_test_cl_open(&c);
+    td_test_cl_send(&c, "GET / HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n"
+                        "GET /empty HTTP/1.1\r\nHost: t\r\n\r\n");
+    struct td_test_resp r;
+    cr_assert_eq(td_test_cl_response(&c, &r, 0, 2000), 0);
+    cr_expect_eq(r.status, 200);
+    cr_expect_str_eq(r.body, "hello");
+    td_test_resp_free(&r);
+    cr_expect(td_test_cl_sees_close(&c, 3000), "the connection stayed open");
+    cr_expect_eq(c.len, 0, "a second answer came: %.*s", (int)c.len, c.buf);
+    td_test_cl_close(&c);
+    td_test_srv_stop();
+}
