@@ -11,5 +11,10 @@ struct td_embedded_file {
 
 extern const struct td_embedded_file td_migrations[];
 extern const size_t td_migrations_count;
+/* The web app (web/), served at / by the api role. Names are base names: web/ is flat.
+ * SYMBOL_hashes[i] is the FNV-1a 64 of file i's bytes (the assets' ETag). */
+extern const struct td_embedded_file td_web_files[];
+extern const size_t td_web_files_count;
+extern const unsigned long long td_web_files_hashes[];
 
 #endif

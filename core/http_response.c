@@ -65,15 +65,16 @@ int td_http_serialize(struct td_http_req *req, int status, const char *content_t
 {
     struct td_buf *o = &req->out;
     td_buf_reset(o);
-    int rc = td_buf_reserve(o, 384 + td_cors_head_bytes(req) + req->resp_headers.len +
+    int rc = td_buf_reserve(o, 416 + td_cors_head_bytes(req) + req->resp_headers.len +
                                (req->is_head ? 0 : len));
     if (rc)
         return rc;
     /* nosniff on every answer, the server's own problems too: a browser must never run
-     * a body as another type than the one declared. A literal, so nothing is allocated. */
+     * a body as another type than the one declared; and no page of ours tells another
+     * site which URL linked to it. Literals, so nothing is allocated. */
     td_buf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\nX-Request-ID: %s\r\n"
-                  "X-Content-Type-Options: nosniff\r\n", status, td_http_status_text(status),
-                  date, req->request_id);
+                  "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n",
+                  status, td_http_status_text(status), date, req->request_id);
     /* 1xx, 204 and 304 carry no body and no Content-Length. */
     int bodyless = status == 204 || status == 304 || (status >= 100 && status < 200);
     if (!bodyless) {

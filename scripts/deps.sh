@@ -9,10 +9,14 @@ pkgs=(build-essential pkg-config meson ninja-build
 # Tests: criterion, valgrind (the leak test); they also run throwaway clusters with
 # postgresql's initdb and check time zones against tzdata.
 pkgs+=(libcriterion-dev valgrind)
-# The MCP test runs the official MCP TypeScript SDK client (tests/mcp) on Node.js; npm comes
-# with nodesource's nodejs, Debian's needs its npm package.
-pkgs+=(nodejs)
-command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+# The MCP test (tests/mcp: the official MCP TypeScript SDK client) and the browser tests
+# (tests/browser: playwright-core driving Debian's chromium, never a downloaded browser)
+# run on Node.js; npm comes with nodesource's nodejs, Debian's needs its npm package.
+if [ -z "${1:-}" ]; then
+  command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+  pkgs+=(chromium)
+fi
 [ "${1:-}" = "--bench" ] && pkgs+=(wrk jq postgresql-client)
 # libFuzzer (make fuzz): clang and its runtime libraries (fuzzer, ASan, UBSan).
 [ "${1:-}" = "--fuzz" ] && pkgs+=(clang libclang-rt-14-dev)
@@ -20,22 +24,24 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-# The MCP test's npm packages, as package-lock.json pins them.
-npm_ci() {
-  local dir
-  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/mcp"
-  if [ ! -d "$dir/node_modules" ]; then
-    echo "npm ci in tests/mcp"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The postgresql package starts a system cluster we do not use; todod runs its own.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q postgresql 2>/dev/null; then
+    $SUDO systemctl stop postgresql || true
   fi
-}
-if [ ${#missing[@]} -eq 0 ]; then npm_ci; exit 0; fi
-SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-echo "installing: ${missing[*]}"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The postgresql package starts a system cluster we do not use; todod runs its own.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q postgresql 2>/dev/null; then
-  $SUDO systemctl stop postgresql || true
 fi
-npm_ci
+# The node tests' modules, exactly as locked, when they are missing or older than the lock.
+if [ -z "${1:-}" ]; then
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  for dir in "$root/tests/mcp" "$root/tests/browser"; do
+    if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+       [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+      echo "npm ci in ${dir#$root/}"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
+  done
+fi

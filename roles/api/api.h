@@ -131,9 +131,15 @@ char *api_validated_body(struct api_call *call, int mode, const char *zone);
 void  api_resolve_zone(struct api_call *call, int mode,
                        void (*cont)(struct api_call *call, const char *zone));
 
+/* The web app (web.c): the embedded file called name, or NULL; a name's Content-Type. */
+struct td_embedded_file;
+const struct td_embedded_file *api_web_find(const char *name);
+const char *api_web_content_type(const char *name);
+
 /* Each file's tables (the role's rows are these, in api.c). */
 extern const struct td_route_def api_auth_routes[], api_create_routes[], api_task_routes[],
-    api_list_routes[], api_recurrence_routes[], api_mcp_routes[], api_webhook_routes[];
+    api_list_routes[], api_recurrence_routes[], api_mcp_routes[], api_webhook_routes[],
+    api_web_routes[];
 extern const struct td_stmt_def api_auth_stmts[], api_create_stmts[], api_task_stmts[],
     api_list_stmts[], api_zone_stmts[], api_recurrence_stmts[], api_webhook_stmts[];
 /* recurrence.c: DELETE /api/tasks/{id}?series=true (tasks.c hands the call over). */

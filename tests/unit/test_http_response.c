@@ -77,6 +77,7 @@ Test(http_response, serialize_full_answer)
                      "Date: " DATE "\r\n"
                      "X-Request-ID: rid-1\r\n"
                      "X-Content-Type-Options: nosniff\r\n"
+                     "Referrer-Policy: no-referrer\r\n"
                      "Content-Type: application/json\r\n"
                      "Content-Length: 8\r\n"
                      "Location: /api/tasks/1\r\n"
@@ -139,6 +140,28 @@ Test(http_response, nosniff_on_every_answer)
                 cr_assert_lt(at, strstr(req.out.data, "\r\n\r\n"), "in the head");
                 free_req(&req);
             }
+}
+
+/* No answer leaks the URL that linked to it: the referrer policy is in every head. */
+Test(http_response, referrer_policy_on_every_answer)
+{
+    int codes[] = {200, 201, 204, 304, 400, 401, 404, 405, 408, 413, 429, 431, 500, 503};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        for (int head = 0; head < 2; head++) {
+            struct td_http_req req;
+            bare_req(&req);
+            req.is_head = head;
+            td_http_add_header(&req, "Content-Security-Policy", "default-src 'self'");
+            cr_assert_eq(td_http_serialize(&req, codes[i], "text/html; charset=utf-8", "<p>", 3,
+                                           1, DATE), 0);
+            const char *at = strstr(req.out.data, "\r\nReferrer-Policy: no-referrer\r\n");
+            cr_assert_not_null(at, "%d: %s", codes[i], req.out.data);
+            cr_assert_null(strstr(at + 3, "Referrer-Policy"), "once only");
+            cr_assert_lt(at, strstr(req.out.data, "\r\n\r\n"), "in the head");
+            cr_assert_not_null(strstr(req.out.data, "\r\nContent-Security-Policy: default-src 'self'\r\n"),
+                               "a handler's own security header is kept");
+            free_req(&req);
+        }
 }
 
 Test(http_response, warm_buffer_serializes_without_growing)
