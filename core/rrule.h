@@ -14,6 +14,12 @@
 #define TD_RRULE_SCAN_MAX 100000
 #define TD_RRULE_SCAN_YEARS 1000
 
+/* A rule whose first instance lies further than this many years past the start has none:
+ * validation refuses a rule no month or year within it matches ("has no occurrence within
+ * 100 years"), and expansion stops looking this far past `after`. libical would otherwise
+ * search up to the year 20000 (seconds for BYSETPOS=5 of a one-day set). */
+#define TD_RRULE_FIRST_YEARS 100
+
 /* Far above any real rule; bounds libical's work. */
 #define TD_RRULE_MAX 1000
 
