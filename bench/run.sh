@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks: idle RSS of `todod all` (without PostgreSQL), and GET /health throughput with
 # wrk, the server pinned to one core and wrk to the other; then bench/api.sh (task API
-# endpoints, BENCH_API=0 skips it), then bench/events.sh (BENCH_EVENTS=0 skips it). Prints
-# figures; stops by itself.
+# endpoints, BENCH_API=0 skips it), then bench/events.sh (BENCH_EVENTS=0 skips it), then
+# bench/notify.sh (reminder lateness, BENCH_NOTIFY=0 skips it) and bench_rrule (recurrence
+# math, BENCH_RRULE=0 skips it). Prints figures; stops by itself.
 set -euo pipefail
 build=${1:-build}
 bin="$(cd "$build" && pwd)/todod"
@@ -55,4 +56,16 @@ fi
 # The event backbone: relay -> bus -> audit throughput and latency (BENCH_EVENTS=0 skips it).
 if [ "${BENCH_EVENTS:-50000}" != 0 ]; then
     bash "$(dirname "$0")/events.sh" "$build"
+fi
+
+# Reminders: 100 000 due within a minute on one notify process, lateness and RSS
+# (BENCH_NOTIFY=0 skips it; BENCH_REMINDERS, BENCH_SPREAD size it).
+if [ "${BENCH_NOTIFY:-1}" != 0 ]; then
+    bash "$(dirname "$0")/notify.sh" "$build"
+fi
+
+# Recurrence math: next-occurrence computations per second, and the worst rules'
+# validation time (BENCH_RRULE=0 skips it).
+if [ "${BENCH_RRULE:-1}" != 0 ]; then
+    "$build/bench/bench_rrule" "${BENCH_RRULE_SECONDS:-1}"
 fi
