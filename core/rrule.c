@@ -301,7 +301,7 @@ static struct td_datetime_civil civil_of(struct icaltimetype t)
 
 static int plan_make(const struct td_rrule_series *s, struct plan *p)
 {
-    if (!s || !s->rrule || !s->zone || (s->nexdates && !s->exdates))
+    if (!s || !s->rrule || !s->zone || (s->nexdates && !s->exdates) || (s->nexdays && !s->exdays))
         return -EINVAL;
     if (check_rule(s->rrule, NULL, 0, &p->r))
         return -EINVAL;
@@ -336,10 +336,15 @@ static int plan_make(const struct td_rrule_series *s, struct plan *p)
     return 0;
 }
 
-static bool excluded(const struct td_rrule_series *s, long long t)
+/* Excluded: the instant t, or its local date (wall: its wall clock read as UTC). */
+static bool excluded(const struct td_rrule_series *s, long long t, long long wall)
 {
     for (size_t i = 0; i < s->nexdates; i++)
         if (s->exdates[i] == t)
+            return true;
+    long long day = wall >= 0 ? wall / DAY : -((-wall + DAY - 1) / DAY);
+    for (size_t i = 0; i < s->nexdays; i++)
+        if (s->exdays[i] == day)
             return true;
     return false;
 }
@@ -387,7 +392,7 @@ static int instance(const struct td_rrule_series *s, const struct plan *p, int *
         return -EINVAL;
     if (p->until_kind == UNTIL_INSTANT && t > p->until)
         return 0;
-    if (t > after && !excluded(s, t))
+    if (t > after && !excluded(s, t, wall))
         emit(out, n, have, t);
     return 1;
 }

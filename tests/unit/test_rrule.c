@@ -243,7 +243,7 @@ static struct td_rrule_series series_of(const struct upcoming_case *c, long long
     size_t nex = count_of(c->exdates, 4);
     for (size_t i = 0; i < nex; i++)
         ex[i] = utc(c->exdates[i]);
-    return (struct td_rrule_series){c->rule, c->zone, utc(c->dtstart), ex, nex};
+    return (struct td_rrule_series){c->rule, c->zone, utc(c->dtstart), ex, nex, NULL, 0};
 }
 
 Test(rrule, upcoming_table)
@@ -292,7 +292,7 @@ Test(rrule, after_completion_table)
     size_t ncases = sizeof completion_cases / sizeof completion_cases[0];
     for (size_t i = 0; i < ncases; i++) {
         const struct completion_case *c = &completion_cases[i];
-        struct td_rrule_series s = {c->rule, c->zone, utc(c->dtstart), NULL, 0};
+        struct td_rrule_series s = {c->rule, c->zone, utc(c->dtstart), NULL, 0, NULL, 0};
         long long t = 0;
         int rc = td_rrule_after_completion(&s, utc(c->completed), &t);
         if (!c->want) {
@@ -309,7 +309,7 @@ Test(rrule, after_completion_table)
 Test(rrule, bad_input)
 {
     long long t = 0, out[2];
-    struct td_rrule_series s = {"FREQ=DAILY", "Europe/Berlin", utc("2026-03-01T08:00:00Z"), NULL, 0};
+    struct td_rrule_series s = {"FREQ=DAILY", "Europe/Berlin", utc("2026-03-01T08:00:00Z"), NULL, 0, NULL, 0};
     static const char *const rules[] = {"FREQ=SOMETIMES", "", "FREQ=HOURLY", "FREQ=MINUTELY",
                                         "FREQ=WEEKLY;BYMONTHDAY=3"};
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
@@ -350,7 +350,7 @@ Test(rrule, scans_are_bounded)
     long long t;
     char buf[32];
     struct td_rrule_series s = {"FREQ=DAILY;BYMONTH=2;BYMONTHDAY=31", "UTC",
-                                utc("2026-01-01T09:00:00Z"), NULL, 0};
+                                utc("2026-01-01T09:00:00Z"), NULL, 0, NULL, 0};
     cr_expect_eq(td_rrule_next(&s, s.dtstart, &t), -ENOENT);
     s.rrule = "FREQ=DAILY";
     cr_assert_eq(td_rrule_next(&s, utc("2426-01-01T00:00:00Z"), &t), 0);
@@ -409,7 +409,7 @@ Test(rrule, rules_without_occurrence_are_refused_quickly)
         cr_expect(took < 0.1, "%s took %.1f ms", never[i], took * 1e3);
         long long t;
         struct td_rrule_series s = {never[i], "America/New_York", utc("2026-01-05T14:00:00Z"),
-                                    NULL, 0};
+                                    NULL, 0, NULL, 0};
         t0 = seconds();
         rc = td_rrule_next(&s, s.dtstart, &t);
         took = seconds() - t0;
@@ -436,7 +436,7 @@ Test(rrule, rare_rules_pass_and_interval_is_read_with_dtstart)
     long long t;
     char buf[32];
     struct td_rrule_series s = {"FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;BYDAY=MO", "UTC",
-                                utc("2026-01-05T09:00:00Z"), NULL, 0};
+                                utc("2026-01-05T09:00:00Z"), NULL, 0, NULL, 0};
     cr_assert_eq(td_rrule_next(&s, s.dtstart, &t), 0);
     fmt(t, buf);
     cr_expect_str_eq(buf, "2044-02-29T09:00:00Z");
@@ -452,4 +452,52 @@ Test(rrule, rare_rules_pass_and_interval_is_read_with_dtstart)
     double t0 = seconds();
     cr_expect_eq(td_rrule_next(&s, s.dtstart, &t), -ENOENT);
     cr_expect(seconds() - t0 < 0.1, "took %.1f ms", (seconds() - t0) * 1e3);
+}
+
+/* Excluded local dates (a task's recurrence_exdates as dates): every instance whose local
+ * date in the zone it is goes, and still uses up COUNT. Expectations from Python's
+ * zoneinfo (the local dates' 09:00 or 17:00 placed in the zone), not from libical. */
+struct exday_case {
+    const char *name, *rule, *zone, *dtstart, *after;
+    const char *exdays[3];
+    int n;
+    const char *want[6];
+};
+
+static const struct exday_case exday_cases[] = {
+    {"ny dst day out", "FREQ=DAILY", "America/New_York", "2026-03-06T14:00:00Z",
+     "2026-03-06T13:59:59Z", {"2026-03-08"}, 4,
+     {"2026-03-06T14:00:00Z", "2026-03-07T14:00:00Z", "2026-03-09T13:00:00Z", "2026-03-10T13:00:00Z"}},
+    {"both times of a day", "FREQ=DAILY;BYHOUR=9,17", "Europe/Berlin", "2026-03-02T08:00:00Z",
+     "2026-03-02T07:59:59Z", {"2026-03-03"}, 4,
+     {"2026-03-02T08:00:00Z", "2026-03-02T16:00:00Z", "2026-03-04T08:00:00Z", "2026-03-04T16:00:00Z"}},
+    {"local date, not utc date", "FREQ=DAILY", "Australia/Sydney", "2026-04-02T22:00:00Z",
+     "2026-04-02T21:59:59Z", {"2026-04-05"}, 4,
+     {"2026-04-02T22:00:00Z", "2026-04-03T22:00:00Z", "2026-04-05T23:00:00Z", "2026-04-06T23:00:00Z"}},
+    {"exday uses count", "FREQ=DAILY;COUNT=4", "America/New_York", "2026-03-06T14:00:00Z",
+     "2026-03-06T13:59:59Z", {"2026-03-07", "2026-03-30"}, 6,
+     {"2026-03-06T14:00:00Z", "2026-03-08T13:00:00Z", "2026-03-09T13:00:00Z"}},
+    {"dtstart's day out", "FREQ=WEEKLY", "UTC", "2026-03-02T09:00:00Z", "2026-03-02T08:59:59Z",
+     {"2026-03-02", "2026-03-16"}, 3,
+     {"2026-03-09T09:00:00Z", "2026-03-23T09:00:00Z", "2026-03-30T09:00:00Z"}},
+};
+
+Test(rrule, excluded_local_days_table)
+{
+    for (size_t i = 0; i < sizeof exday_cases / sizeof exday_cases[0]; i++) {
+        const struct exday_case *c = &exday_cases[i];
+        long long days[3], out[6];
+        size_t nd = count_of(c->exdays, 3);
+        for (size_t k = 0; k < nd; k++)
+            days[k] = utc(c->exdays[k]) / 86400;
+        struct td_rrule_series s = {c->rule, c->zone, utc(c->dtstart), NULL, 0, days, nd};
+        int got = td_rrule_upcoming(&s, utc(c->after), out, c->n);
+        int want = (int)count_of(c->want, 6);
+        cr_expect_eq(got, want, "%s: %d instances, want %d", c->name, got, want);
+        for (int k = 0; k < got && k < want; k++) {
+            char buf[32];
+            fmt(out[k], buf);
+            cr_expect_str_eq(buf, c->want[k], "%s [%d]", c->name, k);
+        }
+    }
 }
