@@ -42,7 +42,7 @@ static const struct rule rules[] = {
 /* Walks the series from its start for `secs` seconds; answers computations per second. */
 static double walk(const struct rule *r, double secs, long long *calls_out)
 {
-    struct td_rrule_series s = {r->rrule, r->zone, r->dtstart, NULL, 0};
+    struct td_rrule_series s = {r->rrule, r->zone, r->dtstart, NULL, 0, NULL, 0};
     long long at = r->dtstart, calls = 0;
     double t0 = now(), t = t0;
     while (t - t0 < secs) {
@@ -112,7 +112,7 @@ int main(int argc, char **argv)
                     t[a] = t[b], t[b] = x;
                 }
         long long next = 0;
-        struct td_rrule_series s = {worst[i], "America/New_York", 1767621600, NULL, 0};
+        struct td_rrule_series s = {worst[i], "America/New_York", 1767621600, NULL, 0, NULL, 0};
         double t0 = now();
         int nrc = td_rrule_next(&s, s.dtstart, &next);
         double tn = now() - t0;
