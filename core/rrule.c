@@ -262,6 +262,7 @@ static int first_period(const struct icalrecurrencetype *r, const struct td_date
  * applied here, to instants), and dtstart's wall clock in the zone. */
 struct plan {
     struct icalrecurrencetype r;
+    struct icalrecurrencetype scan;  /* r as libical expands it (daily_as_yearly) */
     int count;                       /* 0: none */
     enum { UNTIL_NONE, UNTIL_INSTANT, UNTIL_WALL } until_kind;
     long long until;                 /* unix s, or the wall clock read as UTC */
@@ -292,6 +293,31 @@ static bool month_days_impossible(const struct icalrecurrencetype *r)
             return false;
     }
     return true;
+}
+
+/* A DAILY rule that only picks days by BYMONTH and BYMONTHDAY (and BYDAY, BYHOUR...) at
+ * INTERVAL=1 has the instances of the YEARLY rule with those months and days (all of
+ * them for the part it lacks): libical steps a DAILY rule one day at a time through the
+ * days its filters drop (a Feb 29 that is a Sunday: 28 years of days, tens of ms), a
+ * YEARLY one a year at a time. BYSETPOS picks within a day, not a year: left alone. */
+static void daily_as_yearly(struct icalrecurrencetype *r)
+{
+    bool months = r->by_month[0] != ICAL_RECURRENCE_ARRAY_MAX;
+    bool days = r->by_month_day[0] != ICAL_RECURRENCE_ARRAY_MAX;
+    if (r->freq != ICAL_DAILY_RECURRENCE || r->interval > 1 || (!months && !days) ||
+        r->by_set_pos[0] != ICAL_RECURRENCE_ARRAY_MAX)
+        return;
+    r->freq = ICAL_YEARLY_RECURRENCE;
+    if (!months) {
+        for (int m = 1; m <= 12; m++)
+            r->by_month[m - 1] = (short)m;
+        r->by_month[12] = ICAL_RECURRENCE_ARRAY_MAX;
+    }
+    if (!days) {
+        for (int d = 1; d <= 31; d++)
+            r->by_month_day[d - 1] = (short)d;
+        r->by_month_day[31] = ICAL_RECURRENCE_ARRAY_MAX;
+    }
 }
 
 static struct td_datetime_civil civil_of(struct icaltimetype t)
@@ -325,10 +351,22 @@ static int plan_make(const struct td_rrule_series *s, struct plan *p)
     p->r.count = 0;
     p->r.until = icaltime_null_time();
     p->never = month_days_impossible(&p->r);
+    p->scan = p->r;
+    daily_as_yearly(&p->scan);
+    /* Every 7th (14th...) day is always dtstart's weekday: a BYDAY without it never
+     * matches (libical would step through 100 years of weeks to find that out). */
+    if (p->r.freq == ICAL_DAILY_RECURRENCE && p->r.interval % 7 == 0 &&
+        p->r.by_day[0] != ICAL_RECURRENCE_ARRAY_MAX) {
+        bool hit = false;
+        int w = weekday(p->start.year, p->start.month, p->start.day) + 1;   /* 1: Sunday */
+        for (int i = 0; i < ICAL_BY_DAY_SIZE && p->r.by_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)
+            hit |= (int)icalrecurrencetype_day_day_of_week(p->r.by_day[i]) == w;
+        p->never |= !hit;
+    }
     if (!p->never) {
         /* No month or year holding an instance within TD_RRULE_FIRST_YEARS: libical
          * would look until the year 20000; the series has nothing after dtstart. */
-        int rc = first_period(&p->r, &p->start, true);
+        int rc = first_period(&p->scan, &p->start, true);
         if (rc == -EINVAL)
             return rc;
         p->never = rc == -ENOENT;
@@ -433,11 +471,11 @@ static int expand(const struct td_rrule_series *s, long long after, long long *o
     struct td_datetime_civil lim;
     long long from = after > p.start_wall ? after : p.start_wall;
     if (!td_datetime_split(from + (long long)TD_RRULE_FIRST_YEARS * 366 * DAY, &lim)) {
-        p.r.until = icaltime_null_time();
-        p.r.until.year = lim.year, p.r.until.month = lim.month, p.r.until.day = lim.day;
-        p.r.until.hour = 23, p.r.until.minute = 59, p.r.until.second = 59;
+        p.scan.until = icaltime_null_time();
+        p.scan.until.year = lim.year, p.scan.until.month = lim.month, p.scan.until.day = lim.day;
+        p.scan.until.hour = 23, p.scan.until.minute = 59, p.scan.until.second = 59;
     }
-    icalrecur_iterator *it = icalrecur_iterator_new(p.r, dt); /* floating: no zone */
+    icalrecur_iterator *it = icalrecur_iterator_new(p.scan, dt); /* floating: no zone */
     if (!it)
         return -EINVAL;
     /* Without COUNT nothing before `after` matters: start two days of wall clock before
@@ -445,7 +483,7 @@ static int expand(const struct td_rrule_series *s, long long after, long long *o
      * which costs milliseconds per year of a daily series. */
     if (!p.count && after - 2 * DAY > p.start_wall && !skip_to(it, after - 2 * DAY)) {
         icalrecur_iterator_free(it);
-        if (!(it = icalrecur_iterator_new(p.r, dt)))
+        if (!(it = icalrecur_iterator_new(p.scan, dt)))
             return -EINVAL;
     }
     long long done_at = LLONG_MAX; /* wall clock past which nothing can sort in */

@@ -221,9 +221,9 @@ Test(series, excluded_dates_are_passed_over)
     o.due = n, o.index = 1;
     cr_expect_eq(td_series_next(&o, n, &n), -ENOENT);
     /* an instance in the spring-forward gap: 02:30 on Mar 8 is 03:30 EDT (07:30Z) */
+    json_decref(o.exdates);
     o = daily();
     o.start = o.due = at("2026-03-07T07:30:00Z");   /* 02:30 EST */
-    json_decref(o.exdates);
     o.exdates = json_pack("[s]", "2026-03-08T02:30:00");
     cr_assert_eq(td_series_next(&o, o.due, &n), 0);
     expect_time(n, "2026-03-09T06:30:00Z");
