@@ -29,6 +29,7 @@ static int check_rule(const char *rrule, char *why, size_t whylen,
                       struct icalrecurrencetype *out);
 static int first_period(const struct icalrecurrencetype *r, const struct td_datetime_civil *start,
                         bool keep_interval);
+static void daily_as_yearly(struct icalrecurrencetype *r);
 
 int td_rrule_count(const char *rrule)
 {
@@ -99,7 +100,9 @@ int td_rrule_validate(const char *rrule, char *why, size_t whylen)
      * before it answers: seconds for a rule no month has (BYSETPOS=5 of a one-day set).
      * Ask period by period first, a bounded number of cheap questions. */
     struct td_datetime_civil start = {2026, 1, 1, 9, 0, 0};
-    rc = first_period(&r, &start, false);
+    struct icalrecurrencetype scan = r;
+    daily_as_yearly(&scan);   /* a DAILY rule on Feb 30 is the YEARLY one */
+    rc = first_period(&scan, &start, false);
     if (rc == -EINVAL)
         return snprintf(why, whylen, "cannot be expanded"), -EINVAL;
     if (rc == -ENOENT)
@@ -154,7 +157,8 @@ static bool in_by_month(const struct icalrecurrencetype *r, int m)
  * expansion of that period alone: INTERVAL so large that the next period is past libical's
  * horizon (and for MONTHLY, BYMONTH narrowed to that month, so its search for the next
  * allowed month ends at once too). dtstart's day goes in as libical's default BYMONTHDAY;
- * a period that lacks it has no instance. 1: yes, 0: no, -EINVAL: libical refuses r. */
+ * a period that lacks it has no instance. 1: yes, 0: no (check_rule has already refused
+ * what libical refuses outright). */
 static int period_has(const struct icalrecurrencetype *r, const struct td_datetime_civil *start,
                       int y, int m)
 {

@@ -395,6 +395,7 @@ Test(rrule, rules_without_occurrence_are_refused_quickly)
         "FREQ=YEARLY;BYWEEKNO=53;BYMONTH=1;BYDAY=TH",      /* ISO week 53's Thursday is in December */
         "FREQ=YEARLY;BYSETPOS=-2;BYMONTH=2;BYMONTHDAY=29",
         "FREQ=YEARLY;INTERVAL=7;BYYEARDAY=367",
+        "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30,31",
     };
     char why[96];
     double worst = 0;
