@@ -41,7 +41,15 @@ stop() {   # stop <pid>: TERM, then KILL after 30 s
 }
 cleanup() {
     stop "$pid"
-    [ -n "$pg" ] && kill -INT "$pg" 2>/dev/null && wait "$pg" 2>/dev/null
+    if [ -n "$pg" ]; then
+        # The server itself (runuser does not pass signals on): a fast shutdown.
+        local pm
+        pm=$(head -n1 "$work/data/pg/postmaster.pid" 2>/dev/null || true)
+        [ -n "$pm" ] && kill -INT "$pm" 2>/dev/null
+        for _ in $(seq 1 100); do kill -0 "$pg" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pg" 2>/dev/null || true
+        wait "$pg" 2>/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -114,6 +122,13 @@ SELECT format('lateness to the firing statement''s start (fired_at): p50 %s ms, 
     round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 1), round(max(ms)::numeric, 1))
 FROM (SELECT extract(epoch FROM fired_at - remind_at) * 1000 AS ms
       FROM reminders WHERE state = 'sent') x;
+SELECT format('max lateness to the commit, by 10 s of remind_at: %s ms',
+    string_agg(m::text, ', ' ORDER BY b))
+FROM (SELECT b, round(max(ms)) AS m
+      FROM (SELECT floor(extract(epoch FROM remind_at - (SELECT min(remind_at) FROM reminders)) / 10) AS b,
+                   extract(epoch FROM pg_xact_commit_timestamp(xmin) - remind_at) * 1000 AS ms
+            FROM reminders WHERE state = 'sent') x
+      GROUP BY b) y;
 SELECT format('firing transactions: %s (%s reminders each on average)', count(DISTINCT xmin::text),
     round(count(*)::numeric / greatest(count(DISTINCT xmin::text), 1), 1))
 FROM reminders WHERE state = 'sent';
