@@ -2,8 +2,9 @@
 # Benchmarks: idle RSS of `todod all` (without PostgreSQL), and GET /health throughput with
 # wrk, the server pinned to one core and wrk to the other; then bench/api.sh (task API
 # endpoints, BENCH_API=0 skips it), then bench/events.sh (BENCH_EVENTS=0 skips it), then
-# bench/ws.sh (WebSocket: idle connections, latency, fan-out; BENCH_WS=0 skips it). Prints
-# figures; stops by itself.
+# bench/ws.sh (WebSocket: idle connections, latency, fan-out; BENCH_WS=0 skips it),
+# bench/notify.sh (reminder lateness, BENCH_NOTIFY=0 skips it) and bench_rrule (recurrence
+# math, BENCH_RRULE=0 skips it). Prints figures; stops by itself.
 set -euo pipefail
 build=${1:-build}
 bin="$(cd "$build" && pwd)/todod"
@@ -61,4 +62,16 @@ fi
 # Live sync over WebSocket (BENCH_WS=0 skips it).
 if [ "${BENCH_WS:-1}" != 0 ]; then
     bash "$(dirname "$0")/ws.sh" "$build"
+fi
+
+# Reminders: 100 000 due within a minute on one notify process, lateness and RSS
+# (BENCH_NOTIFY=0 skips it; BENCH_REMINDERS, BENCH_SPREAD size it).
+if [ "${BENCH_NOTIFY:-1}" != 0 ]; then
+    bash "$(dirname "$0")/notify.sh" "$build"
+fi
+
+# Recurrence math: next-occurrence computations per second, and the worst rules'
+# validation time (BENCH_RRULE=0 skips it).
+if [ "${BENCH_RRULE:-1}" != 0 ]; then
+    "$build/bench/bench_rrule" "${BENCH_RRULE_SECONDS:-1}"
 fi

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/datetime.h"
+
 /* Case-insensitive substring test (strcasestr is a GNU extension). */
 static bool has_word_ci(const char *s, const char *word)
 {
@@ -23,15 +25,23 @@ const char *td_rrule_strip_prefix(const char *rrule)
     return rrule && !strncasecmp(rrule, "RRULE:", 6) ? rrule + 6 : rrule;
 }
 
+static int check_rule(const char *rrule, char *why, size_t whylen,
+                      struct icalrecurrencetype *out);
+static int first_period(const struct icalrecurrencetype *r, const struct td_datetime_civil *start,
+                        bool keep_interval);
+static void daily_as_yearly(struct icalrecurrencetype *r);
+
 int td_rrule_count(const char *rrule)
 {
-    if (td_rrule_validate(rrule, NULL, 0))
+    struct icalrecurrencetype r;
+    if (check_rule(rrule, NULL, 0, &r))
         return -EINVAL;
-    struct icalrecurrencetype r = icalrecurrencetype_from_string(td_rrule_strip_prefix(rrule));
     return r.count > 0 ? r.count : 0;
 }
 
-int td_rrule_validate(const char *rrule, char *why, size_t whylen)
+/* The rule parsed, with the checks that need no expansion. */
+static int check_rule(const char *rrule, char *why, size_t whylen,
+                      struct icalrecurrencetype *out)
 {
     char dummy[1];
     if (!why || whylen == 0)
@@ -58,7 +68,50 @@ int td_rrule_validate(const char *rrule, char *why, size_t whylen)
         r.freq == ICAL_HOURLY_RECURRENCE)
         return snprintf(why, whylen, "repeats more often than daily (FREQ=DAILY is the finest)"),
                -EINVAL;
-    /* The parser accepts some combinations the expander refuses; ask the expander too. */
+    /* What libical's expander refuses (RFC 5545's table of BY* parts per FREQ, and the
+     * BYYEARDAY combinations it does not implement), without asking it. */
+#define HAS(part) (r.part[0] != ICAL_RECURRENCE_ARRAY_MAX)
+    bool refused = false;
+    if (r.freq == ICAL_DAILY_RECURRENCE)
+        refused = HAS(by_year_day) || HAS(by_week_no);
+    else if (r.freq == ICAL_WEEKLY_RECURRENCE)
+        refused = HAS(by_month_day) || HAS(by_year_day) || HAS(by_week_no);
+    else if (r.freq == ICAL_MONTHLY_RECURRENCE)
+        refused = HAS(by_year_day) || HAS(by_week_no);
+    else
+        refused = HAS(by_year_day) && (HAS(by_week_no) || HAS(by_month) || HAS(by_month_day));
+#undef HAS
+    if (refused)
+        return snprintf(why, whylen, "cannot be expanded"), -EINVAL;
+    *out = r;
+    return 0;
+}
+
+int td_rrule_validate(const char *rrule, char *why, size_t whylen)
+{
+    char dummy[1];
+    if (!why || whylen == 0)
+        why = dummy, whylen = sizeof dummy;
+    struct icalrecurrencetype r;
+    int rc = check_rule(rrule, why, whylen, &r);
+    if (rc)
+        return rc;
+    /* libical looks for the first month or year with an instance up to the year 20000
+     * before it answers: seconds for a rule no month has (BYSETPOS=5 of a one-day set).
+     * Ask period by period first, a bounded number of cheap questions. */
+    struct td_datetime_civil start = {2026, 1, 1, 9, 0, 0};
+    struct icalrecurrencetype scan = r;
+    daily_as_yearly(&scan);   /* a DAILY rule on Feb 30 is the YEARLY one */
+    rc = first_period(&scan, &start, false);
+    if (rc == -EINVAL)
+        return snprintf(why, whylen, "cannot be expanded"), -EINVAL;
+    if (rc == -ENOENT)
+        return snprintf(why, whylen, "has no occurrence within %d years",
+                        TD_RRULE_FIRST_YEARS), -EINVAL;
+    /* The parser accepts some combinations the expander refuses; ask the expander too
+     * (cheap now: without INTERVAL, which does not change what it refuses, an instance
+     * lies within TD_RRULE_FIRST_YEARS of the start). */
+    r.interval = 1;
     icalrecur_iterator *it = icalrecur_iterator_new(r, icaltime_from_string("20260101T090000Z"));
     if (!it)
         return snprintf(why, whylen, "cannot be expanded"), -EINVAL;
@@ -66,11 +119,145 @@ int td_rrule_validate(const char *rrule, char *why, size_t whylen)
     return 0;
 }
 
+/* ---------- bounding libical's searches ---------- */
+
+/* Sunday 0 .. Saturday 6 of a civil date. */
+static int weekday(int y, int m, int d)
+{
+    struct td_datetime_civil c = {y, m, d, 0, 0, 0};
+    long long t;
+    if (td_datetime_join(&c, &t))
+        return -1;
+    long long days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    return (int)(((days + 4) % 7 + 7) % 7);
+}
+
+static bool leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int month_len(int y, int m)
+{
+    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && leap(y) ? 29 : d[m - 1];
+}
+
+static bool in_by_month(const struct icalrecurrencetype *r, int m)
+{
+    if (r->by_month[0] == ICAL_RECURRENCE_ARRAY_MAX)
+        return true;
+    for (int i = 0; i < ICAL_BY_MONTH_SIZE && r->by_month[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)
+        if (r->by_month[i] == m)
+            return true;
+    return false;
+}
+
+/* Does the year (YEARLY) or month (MONTHLY) at y-m hold an instance of r? One libical
+ * expansion of that period alone: INTERVAL so large that the next period is past libical's
+ * horizon (and for MONTHLY, BYMONTH narrowed to that month, so its search for the next
+ * allowed month ends at once too). dtstart's day goes in as libical's default BYMONTHDAY;
+ * a period that lacks it has no instance. 1: yes, 0: no (check_rule has already refused
+ * what libical refuses outright). */
+static int period_has(const struct icalrecurrencetype *r, const struct td_datetime_civil *start,
+                      int y, int m)
+{
+    struct icalrecurrencetype q = *r;
+    q.count = 0;
+    q.until = icaltime_null_time();
+    struct icaltimetype dt = icaltime_null_time();
+    dt.year = y, dt.hour = start->hour, dt.minute = start->minute, dt.second = start->second;
+    if (r->freq == ICAL_YEARLY_RECURRENCE) {
+        q.interval = 30000;
+        dt.month = start->month, dt.day = start->day;
+        if (dt.day > month_len(y, dt.month)) {
+            if (r->by_month_day[0] == ICAL_RECURRENCE_ARRAY_MAX &&
+                r->by_day[0] == ICAL_RECURRENCE_ARRAY_MAX &&
+                r->by_year_day[0] == ICAL_RECURRENCE_ARRAY_MAX &&
+                r->by_week_no[0] == ICAL_RECURRENCE_ARRAY_MAX)
+                return 0;   /* the default BYMONTHDAY is a day this year lacks */
+            dt.day = 1;     /* the day only seeds defaults the rule does not use */
+        }
+    } else {
+        q.interval = 32767;
+        q.by_month[0] = (short)m;
+        q.by_month[1] = ICAL_RECURRENCE_ARRAY_MAX;
+        dt.month = m, dt.day = start->day;
+        if (dt.day > month_len(y, m)) {
+            if (r->by_month_day[0] == ICAL_RECURRENCE_ARRAY_MAX && r->by_day[0] == ICAL_RECURRENCE_ARRAY_MAX)
+                return 0;   /* the default BYMONTHDAY is a day this month lacks */
+            dt.day = 1;     /* the day only seeds defaults the rule does not use */
+        }
+    }
+    icalrecur_iterator *it = icalrecur_iterator_new(q, dt);
+    if (!it)
+        return 0;
+    icalrecur_iterator_free(it);
+    return 1;
+}
+
+/* The calendar's shape of a period, all libical's expansion of it depends on: for a year
+ * its length and the weekday of Jan 1, for a month its number, length and first weekday. */
+static int shape_of(const struct icalrecurrencetype *r, int y, int m)
+{
+    if (r->freq == ICAL_YEARLY_RECURRENCE)
+        return (leap(y) ? 7 : 0) + weekday(y, 1, 1);
+    return ((m - 1) * 2 + (m == 2 && leap(y))) * 7 + weekday(y, m, 1);
+}
+
+/* The number of years from start to the first year (YEARLY) or month (MONTHLY) holding
+ * an instance, walking the periods the rule visits (INTERVAL apart when keep_interval,
+ * else every one: what any dtstart could visit). Each distinct shape is asked once
+ * (period_has), so this costs at most 14 or 168 small expansions and arithmetic.
+ * -ENOENT: none within TD_RRULE_FIRST_YEARS; -EINVAL: libical refuses the rule. DAILY
+ * and WEEKLY rules answer 0 (libical finds their first period at once). */
+static int first_period(const struct icalrecurrencetype *r, const struct td_datetime_civil *start,
+                        bool keep_interval)
+{
+    if (r->freq != ICAL_YEARLY_RECURRENCE && r->freq != ICAL_MONTHLY_RECURRENCE)
+        return 0;
+    signed char known[14 * 12];
+    memset(known, -1, sizeof known);
+    /* Every shape a period of the rule can have: when all are known to hold nothing, no
+     * period ever will. */
+    int shapes = 14;
+    if (r->freq == ICAL_MONTHLY_RECURRENCE) {
+        shapes = 0;
+        for (int mm = 1; mm <= 12; mm++)
+            shapes += in_by_month(r, mm) ? (mm == 2 ? 14 : 7) : 0;
+    }
+    int step = keep_interval && r->interval > 0 ? r->interval : 1;
+    int y = start->year, m = r->freq == ICAL_YEARLY_RECURRENCE ? 1 : start->month;
+    while (y - start->year <= TD_RRULE_FIRST_YEARS && y <= 2582) {
+        if (r->freq == ICAL_YEARLY_RECURRENCE || in_by_month(r, m)) {
+            int k = shape_of(r, y, m);
+            if (k < 0)
+                return -EINVAL;
+            if (known[k] < 0) {
+                int rc = period_has(r, start, y, m);
+                if (rc < 0)
+                    return rc;
+                known[k] = (signed char)rc;
+                if (!rc && --shapes == 0)
+                    return -ENOENT;
+            }
+            if (known[k])
+                return y - start->year;
+        }
+        if (r->freq == ICAL_YEARLY_RECURRENCE) {
+            y += step;
+        } else {
+            long long months = (long long)y * 12 + (m - 1) + step;
+            y = (int)(months / 12), m = (int)(months % 12) + 1;
+        }
+    }
+    return -ENOENT;
+}
+
 /* ---------- expansion ---------- */
 
 #include <limits.h>
 
-#include "core/datetime.h"
 #include "core/tz.h"
 
 #define DAY 86400LL
@@ -79,6 +266,7 @@ int td_rrule_validate(const char *rrule, char *why, size_t whylen)
  * applied here, to instants), and dtstart's wall clock in the zone. */
 struct plan {
     struct icalrecurrencetype r;
+    struct icalrecurrencetype scan;  /* r as libical expands it (daily_as_yearly) */
     int count;                       /* 0: none */
     enum { UNTIL_NONE, UNTIL_INSTANT, UNTIL_WALL } until_kind;
     long long until;                 /* unix s, or the wall clock read as UTC */
@@ -111,6 +299,31 @@ static bool month_days_impossible(const struct icalrecurrencetype *r)
     return true;
 }
 
+/* A DAILY rule that only picks days by BYMONTH and BYMONTHDAY (and BYDAY, BYHOUR...) at
+ * INTERVAL=1 has the instances of the YEARLY rule with those months and days (all of
+ * them for the part it lacks): libical steps a DAILY rule one day at a time through the
+ * days its filters drop (a Feb 29 that is a Sunday: 28 years of days, tens of ms), a
+ * YEARLY one a year at a time. BYSETPOS picks within a day, not a year: left alone. */
+static void daily_as_yearly(struct icalrecurrencetype *r)
+{
+    bool months = r->by_month[0] != ICAL_RECURRENCE_ARRAY_MAX;
+    bool days = r->by_month_day[0] != ICAL_RECURRENCE_ARRAY_MAX;
+    if (r->freq != ICAL_DAILY_RECURRENCE || r->interval > 1 || (!months && !days) ||
+        r->by_set_pos[0] != ICAL_RECURRENCE_ARRAY_MAX)
+        return;
+    r->freq = ICAL_YEARLY_RECURRENCE;
+    if (!months) {
+        for (int m = 1; m <= 12; m++)
+            r->by_month[m - 1] = (short)m;
+        r->by_month[12] = ICAL_RECURRENCE_ARRAY_MAX;
+    }
+    if (!days) {
+        for (int d = 1; d <= 31; d++)
+            r->by_month_day[d - 1] = (short)d;
+        r->by_month_day[31] = ICAL_RECURRENCE_ARRAY_MAX;
+    }
+}
+
 static struct td_datetime_civil civil_of(struct icaltimetype t)
 {
     return (struct td_datetime_civil){t.year, t.month, t.day, t.hour, t.minute, t.second};
@@ -118,11 +331,10 @@ static struct td_datetime_civil civil_of(struct icaltimetype t)
 
 static int plan_make(const struct td_rrule_series *s, struct plan *p)
 {
-    if (!s || !s->rrule || !s->zone || (s->nexdates && !s->exdates))
+    if (!s || !s->rrule || !s->zone || (s->nexdates && !s->exdates) || (s->nexdays && !s->exdays))
         return -EINVAL;
-    if (td_rrule_validate(s->rrule, NULL, 0))
+    if (check_rule(s->rrule, NULL, 0, &p->r))
         return -EINVAL;
-    p->r = icalrecurrencetype_from_string(td_rrule_strip_prefix(s->rrule));
     if (p->r.freq != ICAL_DAILY_RECURRENCE && p->r.freq != ICAL_WEEKLY_RECURRENCE &&
         p->r.freq != ICAL_MONTHLY_RECURRENCE && p->r.freq != ICAL_YEARLY_RECURRENCE)
         return -EINVAL;
@@ -143,13 +355,38 @@ static int plan_make(const struct td_rrule_series *s, struct plan *p)
     p->r.count = 0;
     p->r.until = icaltime_null_time();
     p->never = month_days_impossible(&p->r);
+    p->scan = p->r;
+    daily_as_yearly(&p->scan);
+    /* Every 7th (14th...) day is always dtstart's weekday: a BYDAY without it never
+     * matches (libical would step through 100 years of weeks to find that out). */
+    if (p->r.freq == ICAL_DAILY_RECURRENCE && p->r.interval % 7 == 0 &&
+        p->r.by_day[0] != ICAL_RECURRENCE_ARRAY_MAX) {
+        bool hit = false;
+        int w = weekday(p->start.year, p->start.month, p->start.day) + 1;   /* 1: Sunday */
+        for (int i = 0; i < ICAL_BY_DAY_SIZE && p->r.by_day[i] != ICAL_RECURRENCE_ARRAY_MAX; i++)
+            hit |= (int)icalrecurrencetype_day_day_of_week(p->r.by_day[i]) == w;
+        p->never |= !hit;
+    }
+    if (!p->never) {
+        /* No month or year holding an instance within TD_RRULE_FIRST_YEARS: libical
+         * would look until the year 20000; the series has nothing after dtstart. */
+        int rc = first_period(&p->scan, &p->start, true);
+        if (rc == -EINVAL)
+            return rc;
+        p->never = rc == -ENOENT;
+    }
     return 0;
 }
 
-static bool excluded(const struct td_rrule_series *s, long long t)
+/* Excluded: the instant t, or its local date (wall: its wall clock read as UTC). */
+static bool excluded(const struct td_rrule_series *s, long long t, long long wall)
 {
     for (size_t i = 0; i < s->nexdates; i++)
         if (s->exdates[i] == t)
+            return true;
+    long long day = wall >= 0 ? wall / DAY : -((-wall + DAY - 1) / DAY);
+    for (size_t i = 0; i < s->nexdays; i++)
+        if (s->exdays[i] == day)
             return true;
     return false;
 }
@@ -197,7 +434,7 @@ static int instance(const struct td_rrule_series *s, const struct plan *p, int *
         return -EINVAL;
     if (p->until_kind == UNTIL_INSTANT && t > p->until)
         return 0;
-    if (t > after && !excluded(s, t))
+    if (t > after && !excluded(s, t, wall))
         emit(out, n, have, t);
     return 1;
 }
@@ -232,7 +469,17 @@ static int expand(const struct td_rrule_series *s, long long after, long long *o
     struct icaltimetype dt = icaltime_null_time();
     dt.year = p.start.year, dt.month = p.start.month, dt.day = p.start.day;
     dt.hour = p.start.hour, dt.minute = p.start.minute, dt.second = p.start.second;
-    icalrecur_iterator *it = icalrecur_iterator_new(p.r, dt); /* floating: no zone */
+    /* Each libical step walks days until one passes the rule's filters (a Feb 29 that is
+     * a Sunday: 28 years of days): nothing further than TD_RRULE_FIRST_YEARS past `after`
+     * is looked for. */
+    struct td_datetime_civil lim;
+    long long from = after > p.start_wall ? after : p.start_wall;
+    if (!td_datetime_split(from + (long long)TD_RRULE_FIRST_YEARS * 366 * DAY, &lim)) {
+        p.scan.until = icaltime_null_time();
+        p.scan.until.year = lim.year, p.scan.until.month = lim.month, p.scan.until.day = lim.day;
+        p.scan.until.hour = 23, p.scan.until.minute = 59, p.scan.until.second = 59;
+    }
+    icalrecur_iterator *it = icalrecur_iterator_new(p.scan, dt); /* floating: no zone */
     if (!it)
         return -EINVAL;
     /* Without COUNT nothing before `after` matters: start two days of wall clock before
@@ -240,7 +487,7 @@ static int expand(const struct td_rrule_series *s, long long after, long long *o
      * which costs milliseconds per year of a daily series. */
     if (!p.count && after - 2 * DAY > p.start_wall && !skip_to(it, after - 2 * DAY)) {
         icalrecur_iterator_free(it);
-        if (!(it = icalrecur_iterator_new(p.r, dt)))
+        if (!(it = icalrecur_iterator_new(p.scan, dt)))
             return -EINVAL;
     }
     long long done_at = LLONG_MAX; /* wall clock past which nothing can sort in */

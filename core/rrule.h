@@ -14,6 +14,12 @@
 #define TD_RRULE_SCAN_MAX 100000
 #define TD_RRULE_SCAN_YEARS 1000
 
+/* A rule whose first instance lies further than this many years past the start has none:
+ * validation refuses a rule no month or year within it matches ("has no occurrence within
+ * 100 years"), and expansion stops looking this far past `after`. libical would otherwise
+ * search up to the year 20000 (seconds for BYSETPOS=5 of a one-day set). */
+#define TD_RRULE_FIRST_YEARS 100
+
 /* Far above any real rule; bounds libical's work. */
 #define TD_RRULE_MAX 1000
 
@@ -35,7 +41,13 @@ struct td_rrule_series {
     long long dtstart;          /* unix seconds: the series' first due instant */
     const long long *exdates;   /* excluded instances (unix seconds), any order; may be NULL */
     size_t nexdates;
+    const long long *exdays;    /* excluded local dates in zone (days since 1970-01-01 of
+                                 * the date read as UTC): every instance on one is out */
+    size_t nexdays;
 };
+
+/* The most excluded dates a task carries (recurrence_exdates). */
+#define TD_RRULE_EXDATES_MAX 100
 
 /* Expansion follows RFC 5545 in the series' zone: the rule runs over wall-clock times
  * (09:00 stays 09:00 across DST), each one then placed in the zone as td_tz_local_to_utc
@@ -44,7 +56,8 @@ struct td_rrule_series {
  * match the rule (RFC 5545 3.8.5.3). COUNT counts instances from dtstart, excluded ones
  * too; UNTIL is inclusive, compared as an instant when written in UTC ("...Z"), as a wall
  * clock or date in the zone otherwise; an EXDATE removes the instance at that exact
- * instant. FREQ is DAILY, WEEKLY, MONTHLY or YEARLY: sub-daily rules give -EINVAL. */
+ * instant, an excluded day every instance whose local date it is (both still count
+ * towards COUNT). FREQ is DAILY, WEEKLY, MONTHLY or YEARLY: sub-daily rules give -EINVAL. */
 
 /* The first instance strictly after `after` (unix s): 0 with *next set; -ENOENT when the
  * series has none left (COUNT, UNTIL, or a rule that never matches within the scan

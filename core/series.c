@@ -2,10 +2,13 @@
 #include "core/series.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/datetime.h"
 #include "core/rrule.h"
+#include "core/tz.h"
 
 int td_series_anchor_parse(const char *s, enum td_series_anchor *out)
 {
@@ -18,9 +21,78 @@ int td_series_anchor_parse(const char *s, enum td_series_anchor *out)
     return 0;
 }
 
-static void rule_of(const struct td_series_occ *o, struct td_rrule_series *s)
+int td_series_exdate_check(const char *s, char *out, size_t n)
 {
-    *s = (struct td_rrule_series){.rrule = o->rrule, .zone = o->zone, .dtstart = o->start};
+    long long t;
+    enum td_datetime_form form;
+    struct td_datetime_civil c;
+    if (!s || !out || n < 20 || td_datetime_parse_input(s, &t, &form) ||
+        form == TD_DATETIME_INSTANT || td_datetime_split(t, &c))
+        return -EINVAL;
+    if (form == TD_DATETIME_DATE)
+        snprintf(out, n, "%04d-%02d-%02d", c.year, c.month, c.day);
+    else
+        snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d", c.year, c.month, c.day, c.hour,
+                 c.minute, c.second);
+    return 0;
+}
+
+/* The series of o, its excluded dates placed in o's zone (into ex). */
+struct exclusions {
+    long long instants[TD_RRULE_EXDATES_MAX], days[TD_RRULE_EXDATES_MAX];
+};
+
+static int rule_of(const struct td_series_occ *o, struct td_rrule_series *s,
+                   struct exclusions *ex)
+{
+    *s = (struct td_rrule_series){.rrule = o->rrule, .zone = o->zone, .dtstart = o->start,
+                                  .exdates = ex->instants, .exdays = ex->days};
+    if (!o->exdates)
+        return 0;
+    if (!json_is_array(o->exdates) || json_array_size(o->exdates) > TD_RRULE_EXDATES_MAX)
+        return -EINVAL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(o->exdates, i, v) {
+        long long t;
+        enum td_datetime_form form;
+        struct td_datetime_civil c;
+        const char *text = json_string_value(v);
+        if (!text || td_datetime_parse_input(text, &t, &form) || form == TD_DATETIME_INSTANT)
+            return -EINVAL;
+        if (form == TD_DATETIME_DATE) {
+            ex->days[s->nexdays++] = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+            continue;
+        }
+        /* placed as an instance at that wall clock is (a gap time after the gap) */
+        int rc = td_datetime_split(t, &c);
+        if (!rc)
+            rc = td_tz_local_to_utc(o->zone, &c, &t);
+        if (rc == -ERANGE)
+            continue;   /* a time the zone cannot place is no instance */
+        if (rc)
+            return -EINVAL;
+        ex->instants[s->nexdates++] = t;
+    }
+    return 0;
+}
+
+static bool is_excluded(const struct td_rrule_series *s, long long t)
+{
+    for (size_t i = 0; i < s->nexdates; i++)
+        if (s->exdates[i] == t)
+            return true;
+    if (!s->nexdays)
+        return false;
+    struct td_datetime_civil c;
+    long long wall;
+    if (td_tz_utc_to_local(s->zone, t, &c) || td_datetime_join(&c, &wall))
+        return false;
+    long long day = wall >= 0 ? wall / 86400 : -((-wall + 86399) / 86400);
+    for (size_t i = 0; i < s->nexdays; i++)
+        if (s->exdays[i] == day)
+            return true;
+    return false;
 }
 
 int td_series_next(const struct td_series_occ *o, long long at, long long *next)
@@ -33,7 +105,9 @@ int td_series_next(const struct td_series_occ *o, long long at, long long *next)
     if (count > 0 && o->index + 1 >= count)
         return -ENOENT;
     struct td_rrule_series s;
-    rule_of(o, &s);
+    struct exclusions ex;
+    if (rule_of(o, &s, &ex))
+        return -EINVAL;
     long long due = o->has_due ? o->due : o->start;
     if (o->anchor == TD_SERIES_COMPLETION) {
         long long n;
@@ -44,6 +118,12 @@ int td_series_next(const struct td_series_occ *o, long long at, long long *next)
             /* Done well ahead of time (a skip, say): the occurrence after this one's due
              * date, so the task never stays where it is or moves back. */
             rc = td_rrule_after_completion(&s, due, &n);
+            if (rc)
+                return rc;
+        }
+        /* An excluded date: the step after it (each excluded date is passed once). */
+        for (int i = 0; i <= TD_RRULE_EXDATES_MAX && is_excluded(&s, n); i++) {
+            rc = td_rrule_after_completion(&s, n, &n);
             if (rc)
                 return rc;
         }
@@ -68,7 +148,9 @@ int td_series_upcoming(const struct td_series_occ *o, long long at, long long *o
     out[0] = first;
     if (o->anchor == TD_SERIES_SCHEDULE) {
         struct td_rrule_series s;
-        rule_of(o, &s);
+        struct exclusions ex;
+        if (rule_of(o, &s, &ex))
+            return -EINVAL;
         rc = td_rrule_upcoming(&s, first, out + 1, n - 1);
         return rc < 0 ? rc : rc + 1;
     }
@@ -129,6 +211,12 @@ int td_series_from_task_data(json_t *td, struct td_series_occ *o, long long *com
                   json_integer_value(index) > 1000000000))
         return -EINVAL;
     o->index = index ? (int)json_integer_value(index) : 0;
+    json_t *ex = json_object_get(td, "recurrence_exdates");
+    if (ex && !json_is_null(ex)) {
+        if (!json_is_array(ex))
+            return -EINVAL;
+        o->exdates = json_array_size(ex) ? ex : NULL;
+    }
     if (completed_at) {
         if (!has_done)
             return -EINVAL;

@@ -19,7 +19,16 @@ struct td_series_occ {
     int                   has_due;
     int                   index;    /* this occurrence's place: 0 for the first task */
     enum td_series_anchor anchor;
+    json_t               *exdates;  /* excluded: array of local dates ("2027-01-15": every
+                                     * instance that day) and local date-times
+                                     * ("2027-01-15T09:00:00": that instance) in zone, as
+                                     * td_series_exdate_check takes them; NULL: none */
 };
+
+/* Checks one excluded date of recurrence_exdates: a local date or a local date-time
+ * without offset (seconds optional). Writes its stored form ("2027-01-15" or
+ * "2027-01-15T09:00:00") into out (n >= 20). 0, or -EINVAL. */
+int td_series_exdate_check(const char *s, char *out, size_t n);
 
 /* "schedule" or "completion" into *out; -EINVAL otherwise (NULL means schedule). */
 int td_series_anchor_parse(const char *s, enum td_series_anchor *out);
@@ -30,8 +39,10 @@ int td_series_anchor_parse(const char *s, enum td_series_anchor *out);
  * before o's due. Either way a rule with COUNT=n has at most n occurrences: o.index + 1
  * occurrences are made, so none follows when that reaches n (for the completion anchor
  * this is the only COUNT there is; for the schedule anchor instants past COUNT end it
- * too). Returns 0 with *next, -ENOENT when the series is exhausted (COUNT, UNTIL),
- * -EINVAL for a bad rule or zone. EXDATE is not applied: tasks carry none yet. */
+ * too). Excluded dates (o->exdates) are passed over: for the schedule anchor an excluded
+ * instance still uses up COUNT (RFC 5545); for the completion anchor the one after it is
+ * taken. Returns 0 with *next, -ENOENT when the series is exhausted (COUNT, UNTIL),
+ * -EINVAL for a bad rule, zone or excluded date. */
 int td_series_next(const struct td_series_occ *o, long long at, long long *next);
 
 /* Up to n due times of the occurrences that would follow o if each were done on time
@@ -40,7 +51,8 @@ int td_series_next(const struct td_series_occ *o, long long at, long long *next)
 int td_series_upcoming(const struct td_series_occ *o, long long at, long long *out, int n);
 
 /* Reads o and the completion time from an event's task_data (proto/events: rrule in
- * "recurrence", "time_zone", "due_date", "completed_at", "series" {start, anchor}).
+ * "recurrence", "time_zone", "due_date", "completed_at", "series" {start, anchor},
+ * "recurrence_exdates").
  * Pointers in o point into td. -ENOENT when the task has no recurrence, -EINVAL when a
  * member is missing or malformed. */
 int td_series_from_task_data(json_t *td, struct td_series_occ *o, long long *completed_at);

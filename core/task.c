@@ -10,6 +10,7 @@
 
 #include "core/datetime.h"
 #include "core/rrule.h"
+#include "core/series.h"
 #include "core/tz.h"
 #include "core/utf8.h"
 
@@ -417,6 +418,39 @@ static void check_recurrence(struct ctx *c, json_t *v, const char *field)
     put(c, "recurrence", rule ? json_string(rule) : json_null());
 }
 
+/* Dates taken out of the series: null or an array of at most TD_RRULE_EXDATES_MAX local
+ * dates or date-times in the task's zone, stored in one form each. */
+static void check_exdates(struct ctx *c, json_t *v)
+{
+    if (json_is_null(v))
+        return put(c, "recurrence_exdates", json_array());
+    if (!json_is_array(v))
+        return err_add(c->errs, "recurrence_exdates", "must be an array");
+    if (json_array_size(v) > TD_RRULE_EXDATES_MAX)
+        return err_add(c->errs, "recurrence_exdates", "must have at most %d dates",
+                       TD_RRULE_EXDATES_MAX);
+    json_t *list = json_array(), *item;
+    int before = c->errs->count;
+    size_t i;
+    json_array_foreach(v, i, item) {
+        char norm[32], field[48];
+        snprintf(field, sizeof field, "recurrence_exdates[%zu]", i);
+        if (!json_is_string(item) ||
+            td_series_exdate_check(json_string_value(item), norm, sizeof norm))
+            err_add(c->errs, field, "must be a local date or date-time without offset, like "
+                                    "2027-01-15 or 2027-01-15T09:00:00 (read in the task's "
+                                    "time_zone)");
+        else if (list && json_array_append_new(list, json_string(norm)))
+            c->oom = true;
+    }
+    if (!list)
+        c->oom = true;
+    else if (c->errs->count == before)
+        put(c, "recurrence_exdates", list);
+    else
+        json_decref(list);
+}
+
 /* One reminder object; returns a new normalised object or NULL after recording why. */
 static json_t *reminder_value(struct ctx *c, size_t i, json_t *v, bool *has_offset)
 {
@@ -505,7 +539,7 @@ static bool check_reminders(struct ctx *c, json_t *v)
 static const char *const known_fields[] = {
     "title", "description", "status", "completed", "priority", "tags", "due_at",
     "due_date", "time_zone", "recurrence", "recurrence_pattern", "recurrence_anchor",
-    "reminders",
+    "recurrence_exdates", "reminders",
 };
 
 /* What the server keeps and answers but never takes from a client: ignored on every
@@ -579,6 +613,8 @@ static void put_defaults(struct ctx *c, json_t *in, const char *user_tz)
         put(c, "recurrence", json_null());
     if (!json_object_get(in, "recurrence_anchor"))
         put(c, "recurrence_anchor", json_string("schedule"));
+    if (!json_object_get(in, "recurrence_exdates"))
+        put(c, "recurrence_exdates", json_array());
     if (!json_object_get(in, "reminders"))
         put(c, "reminders", json_array());
 }
@@ -624,6 +660,8 @@ static void check_members(struct ctx *c, json_t *in)
         check_recurrence(c, recur, f_rec);
     if ((v = json_object_get(in, "recurrence_anchor")))
         check_anchor(c, v);
+    if ((v = json_object_get(in, "recurrence_exdates")))
+        check_exdates(c, v);
     if ((v = json_object_get(in, "reminders")))
         offsets = check_reminders(c, v);
     check_needs_due(c, due, due_conflict, offsets);

@@ -40,6 +40,8 @@ struct td_task_errors {
  *   time_zone (IANA), recurrence (RRULE text validated with libical, or null),
  *   recurrence_anchor ("schedule", the default, or "completion": Todoist's "every!", the
  *   next occurrence counts from the completion date; core/series.h; no alias, null refused),
+ *   recurrence_exdates (dates taken out of the series, at most TD_RRULE_EXDATES_MAX: local
+ *   dates "2027-01-15" or date-times "2027-01-15T09:00:00" in time_zone; null means []),
  *   reminders (array of {"offset":"PT15M","channel":..} or {"at":RFC3339 UTC,"channel":..}).
  * due_at takes an RFC 3339 date-time (seconds optional), a date alone, or a local
  * date-time without offset as an HTML datetime-local input sends it ("2026-12-20T09:00"),

@@ -26,13 +26,14 @@
 /* A new task's columns from id, user and the validated jsonb document d. */
 #define TASK_INSERT(id, user, d) \
     "INSERT INTO tasks (id, user_id, title, description, status, priority, tags, due_at, " \
-    "  all_day, time_zone, recurrence, recurrence_anchor, reminders, completed_at) " \
+    "  all_day, time_zone, recurrence, recurrence_anchor, recurrence_exdates, reminders, completed_at) " \
     "SELECT " id ", " user ", " d "->>'title', coalesce(" d "->>'description', ''), " \
     "  coalesce(" d "->>'status', 'pending'), coalesce((" d "->>'priority')::smallint, 0), " \
     "  ARRAY(SELECT jsonb_array_elements_text(coalesce(" d "->'tags', '[]'))), " \
     "  (" d "->>'due_at')::timestamptz, coalesce((" d "->>'all_day')::boolean, false), " \
     "  coalesce(" d "->>'time_zone', (SELECT time_zone FROM users WHERE id = " USER_UUID(user) "), 'UTC'), " \
     "  " d "->>'recurrence', coalesce(" d "->>'recurrence_anchor', 'schedule'), " \
+    "  ARRAY(SELECT jsonb_array_elements_text(coalesce(" d "->'recurrence_exdates', '[]'))), " \
     "  coalesce(" d "->'reminders', '[]'), " \
     "  CASE WHEN " d "->>'status' = 'completed' THEN now() END "
 #define ONE_TASK TASK_INSERT("$1::uuid", "$2", "d") "FROM (SELECT $3::jsonb AS d) doc "

@@ -26,7 +26,8 @@ const struct td_stmt_def api_recurrence_stmts[] = {
     {"task_series_get",
      "SELECT recurrence, time_zone, extract(epoch FROM due_at)::bigint, "
      "  extract(epoch FROM coalesce(series_start, due_at, created_at))::bigint, "
-     "  recurrence_anchor, status, version, occurrence_index FROM tasks WHERE id = $1::uuid AND user_id = $2", 0},
+     "  recurrence_anchor, status, version, occurrence_index, to_json(recurrence_exdates)::text "
+     "FROM tasks WHERE id = $1::uuid AND user_id = $2", 0},
     /* The first skip of a series' first task fixes its DTSTART before the due time moves. */
     {"task_skip",
      "WITH u AS (UPDATE tasks t SET due_at = $3::timestamptz, series_id = coalesce(t.series_id, t.id), "
@@ -53,8 +54,9 @@ static long long num(struct td_db_res *res, int col)
     return v ? strtoll(v, NULL, 10) : 0;
 }
 
-/* Reads the task row of task_series_get into o; answers and returns -1 when the task is
- * missing or does not recur. */
+/* Reads the task row of task_series_get into o (o->exdates, when not NULL, is the
+ * caller's to json_decref); answers and returns -1 when the task is missing or does not
+ * recur. */
 static int series_of(struct api_call *call, int status, struct td_db_res *res,
                      struct td_series_occ *o)
 {
@@ -76,6 +78,8 @@ static int series_of(struct api_call *call, int status, struct td_db_res *res,
                                 .due = num(res, 2), .has_due = td_db_res_value(res, 0, 2) != NULL,
                                 .start = num(res, 3), .index = (int)num(res, 7)};
     td_series_anchor_parse(td_db_res_value(res, 0, 4), &o->anchor);
+    const char *ex = td_db_res_value(res, 0, 8);
+    o->exdates = ex && strcmp(ex, "[]") ? json_loads(ex, 0, NULL) : NULL;
     return 0;
 }
 
@@ -113,6 +117,7 @@ static void on_skip_read(int status, struct td_db_res *res, void *arg)
         return;
     }
     if (strcmp(td_db_res_value(res, 0, 5), "pending") != 0) {
+        json_decref(o.exdates);
         api_problem(call, 409, "task-completed", "Conflict",
                     "only a pending task can be skipped", NULL);
         api_end(call);
@@ -120,6 +125,7 @@ static void on_skip_read(int status, struct td_db_res *res, void *arg)
     }
     long long next;
     int rc = td_series_next(&o, (long long)time(NULL), &next);
+    json_decref(o.exdates);
     if (rc) {
         series_problem(call, rc);
         api_end(call);
@@ -158,6 +164,7 @@ static void on_occurrences_read(int status, struct td_db_res *res, void *arg)
     }
     long long out[OCCURRENCES_MAX];
     int n = td_series_upcoming(&o, (long long)time(NULL), out, call->flags);
+    json_decref(o.exdates);
     if (n < 0) {
         series_problem(call, n);
         api_end(call);

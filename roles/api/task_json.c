@@ -77,6 +77,8 @@ int api_task_json(struct td_buf *b, const struct td_db_res *res, int row, int c)
     }
     td_buf_puts(b, ",\"recurrence_anchor\":");
     td_jsonw_str(b, V(16), (size_t)-1);
+    td_buf_puts(b, ",\"recurrence_exdates\":");
+    td_buf_puts(b, V(17) ? V(17) : "[]");
     td_buf_puts(b, ",\"reminders\":");
     td_buf_puts(b, V(11));
     td_buf_puts(b, ",\"created_at\":");

@@ -11,8 +11,9 @@
     "to_json(" t ".tags)::text, " t ".due_at AT TIME ZONE 'UTC', " t ".all_day, " \
     t ".time_zone, " t ".recurrence, " t ".reminders::text, " \
     t ".created_at AT TIME ZONE 'UTC', " t ".updated_at AT TIME ZONE 'UTC', " \
-    t ".completed_at AT TIME ZONE 'UTC', " t ".version, " t ".recurrence_anchor"
-#define TASK_NCOLS 17
+    t ".completed_at AT TIME ZONE 'UTC', " t ".version, " t ".recurrence_anchor, " \
+    "to_json(" t ".recurrence_exdates)::text"
+#define TASK_NCOLS 18
 #define TASK_COL_VERSION 15
 
 /* Appends the task in columns [col, col + TASK_NCOLS) of row as a JSON object. */

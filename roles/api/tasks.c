@@ -30,6 +30,7 @@
     SET_IF("time_zone", "d->>'time_zone'") \
     SET_IF("recurrence", "d->>'recurrence'") \
     SET_IF("recurrence_anchor", "d->>'recurrence_anchor'") \
+    SET_IF("recurrence_exdates", "ARRAY(SELECT jsonb_array_elements_text(coalesce(d->'recurrence_exdates', '[]')))") \
     SET_IF("reminders", "coalesce(d->'reminders', '[]')") \
     "completed_at = CASE WHEN NOT d ? 'status' THEN t.completed_at " \
     "  WHEN d->>'status' = 'completed' THEN coalesce(t.completed_at, now()) END, " \

@@ -2,8 +2,10 @@
  * process): two `todod recur` replicas in one consumer group beside one `todod api` (which
  * writes and relays). A completed daily task gets exactly one next occurrence, also when
  * it is completed twice in a row and when a reopen and a second completion send a second
- * completed event; the next occurrence's own completion carries the series on. */
+ * completed event; the next occurrence's own completion carries the series on. Completed
+ * events published again on the broker (a redelivery) make nothing more. */
 #include <criterion/criterion.h>
+#include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,9 @@ static void spawn(struct td_test_proc *p, const char *role)
 {
     const char *argv[] = {role, "--database-url", pg.conninfo, "--migrate", "--bus", "kafka",
                           "--kafka-brokers", kafka.bootstraps, "--consumer-max-attempts", "3",
-                          NULL};
+                          /* the api takes many requests from one user here */
+                          strcmp(role, "api") ? NULL : "--rate-limit-user", "0",
+                          "--rate-limit-addr", "0", NULL};
     td_test_spawn(p, argv, NULL);
 }
 
@@ -119,4 +123,78 @@ Test(recur_kafka, a_completed_daily_task_gets_exactly_one_next_occurrence)
     free(next);
     free(sql);
     json_decref(t);
+}
+
+/* Publishes value on task-events with key, count times (a redelivery as Kafka makes one:
+ * the very same event again, to whichever replica holds its partition). */
+static void publish(const char *key, const char *value, int count)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    cr_assert_eq(rd_kafka_conf_set(conf, "bootstrap.servers", kafka.bootstraps, err, sizeof err),
+                 RD_KAFKA_CONF_OK, "%s", err);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    cr_assert(rk, "producer: %s", err);
+    for (int i = 0; i < count; i++)
+        cr_assert_eq(rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("task-events"),
+                                       RD_KAFKA_V_KEY(key, strlen(key)),
+                                       RD_KAFKA_V_VALUE((void *)value, strlen(value)),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    cr_assert_eq(rd_kafka_flush(rk, 10000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(rk);
+}
+
+/* Redelivery on the broker itself: many daily tasks completed at once (each twice), so
+ * both replicas work, then every completed event published again, three times, after
+ * its next occurrence exists: still exactly one next occurrence per task, and each
+ * event handled once by the group. */
+#define MANY 24
+Test(recur_kafka, redelivered_completed_events_make_nothing_more)
+{
+    struct td_test_user u;
+    td_test_user_fake(&u);
+    char *ids[MANY];
+    for (int i = 0; i < MANY; i++) {
+        json_t *t = td_test_create_task(api.port, u.token,
+                                        "{\"title\":\"water plants\",\"due_at\":"
+                                        "\"2030-02-01T08:00:00Z\",\"recurrence\":\"daily\"}");
+        ids[i] = strdup(td_test_jstr(t, "id"));
+        json_decref(t);
+    }
+    for (int i = 0; i < MANY; i++) {
+        cr_assert_eq(post(u.token, ids[i], "complete"), 200);
+        cr_assert_eq(post(u.token, ids[i], "complete"), 200);
+    }
+    char *sql = td_test_fmt("SELECT count(*) FROM tasks WHERE user_id = '%s' AND "
+                            "occurrence_index = 1", u.id);
+    cr_assert_eq(td_test_wait_count(&pg, MANY, 60000, sql), MANY, "not every task recurred");
+    for (int i = 0; i < MANY; i++) {
+        char *ev = td_test_pg_queryf(&pg, "SELECT event::text FROM outbox WHERE "
+                                          "event->>'subject' = '%s' AND event->>'type' = "
+                                          "'todo.task.completed'", ids[i]);
+        cr_assert(ev, "no completed event for %s", ids[i]);
+        publish(u.id, ev, 3);
+        free(ev);
+    }
+    /* the group has seen them all again: wait for the consumers to pass the copies */
+    char *group = td_test_fmt(
+        "SELECT count(*) FROM inbox i JOIN outbox o USING (event_id) WHERE i.consumer_group = "
+        "'todod-recur' AND o.event->>'type' = 'todo.task.completed' AND "
+        "o.event->'data'->>'user_id' = '%s'", u.id);
+    cr_expect_eq(td_test_wait_count(&pg, MANY, 30000, group), MANY);
+    sleep(3);
+    cr_expect_eq(td_test_pg_long(&pg, "%s", sql), MANY, "an occurrence too many");
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM tasks WHERE user_id = '%s' AND "
+                                      "occurrence_index > 1", u.id), 0);
+    cr_expect_eq(td_test_pg_long(&pg, "%s", group), MANY, "an event handled twice");
+    cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM outbox o JOIN tasks t ON "
+                                      "t.id::text = o.event->>'subject' WHERE t.user_id = '%s' "
+                                      "AND t.occurrence_index = 1 AND o.event->>'type' = "
+                                      "'todo.task.created'", u.id), MANY,
+                 "not one created event per next occurrence");
+    for (int i = 0; i < MANY; i++)
+        free(ids[i]);
+    free(group);
+    free(sql);
 }

@@ -201,3 +201,75 @@ Test(api_recurrence, create_and_put_store_the_anchor)
     free(task);
     json_decref(t);
 }
+
+/* recurrence_exdates through HTTP: answered as stored, honoured by the preview and by
+ * skip, carried to the next occurrence the recur role makes on completion, which skips
+ * them too; PATCH replaces them; a bad one is a 422 naming it. */
+Test(api_recurrence, excluded_dates_are_honoured_by_preview_skip_and_completion)
+{
+    json_t *t = td_test_create_task(S.port, user.token,
+        "{\"title\":\"gym\",\"due_at\":\"2030-01-07T09:00:00\",\"time_zone\":\"America/New_York\","
+        "\"recurrence\":\"daily\",\"recurrence_exdates\":[\"2030-01-08\",\"2030-01-10T09:00\"]}");
+    const char *id = td_test_jstr(t, "id");
+    json_t *ex = td_test_jget(t, "recurrence_exdates");
+    cr_assert(json_is_array(ex) && json_array_size(ex) == 2);
+    cr_expect_str_eq(json_string_value(json_array_get(ex, 1)), "2030-01-10T09:00:00");
+    char *occ = td_test_fmt("/api/tasks/%s/occurrences?count=3", id);
+    json_t *j = NULL;
+    cr_assert_eq(td_test_api_json(S.port, user.token, "GET", occ, NULL, NULL, &j), 200);
+    json_t *list = json_object_get(j, "occurrences");
+    cr_assert_eq(json_array_size(list), 3);
+    cr_expect_str_eq(json_string_value(json_array_get(list, 0)), "2030-01-09T14:00:00Z");
+    cr_expect_str_eq(json_string_value(json_array_get(list, 1)), "2030-01-11T14:00:00Z");
+    cr_expect_str_eq(json_string_value(json_array_get(list, 2)), "2030-01-12T14:00:00Z");
+    json_decref(j);
+    char *skip = td_test_fmt("/api/tasks/%s/skip", id);
+    cr_assert_eq(td_test_api_json(S.port, user.token, "POST", skip, NULL, NULL, &j), 200);
+    cr_expect_str_eq(td_test_jstr(j, "due_at"), "2030-01-09T14:00:00Z");
+    json_decref(j);
+    /* completing Jan 9 makes Jan 11 (Jan 10 at 09:00 is out), with the dates carried over */
+    char *done = td_test_fmt("/api/tasks/%s/complete", id);
+    cr_assert_eq(td_test_api_json(S.port, user.token, "POST", done, NULL, NULL, NULL), 200);
+    char *sql = td_test_fmt("SELECT count(*) FROM tasks WHERE series_id = '%s' AND status = "
+                            "'pending'", id);
+    cr_assert_eq(td_test_wait_count(pg, 1, 20000, sql), 1, "no next occurrence");
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE series_id = '%s' AND "
+                                     "status = 'pending' AND due_at = '2030-01-11T14:00:00Z' AND "
+                                     "recurrence_exdates = '{2030-01-08,2030-01-10T09:00:00}'",
+                                 id), 1, "not Jan 11 with the dates carried over");
+    /* PATCH replaces them; null empties them */
+    char *path = td_test_fmt("/api/tasks/%s", id);
+    cr_assert_eq(td_test_api_json(S.port, user.token, "PATCH", path,
+                                  "{\"recurrence_exdates\":null}", NULL, &j), 200);
+    cr_expect_eq(json_array_size(td_test_jget(j, "recurrence_exdates")), 0);
+    json_decref(j);
+    /* bad ones: named in a 422 */
+    struct td_test_http r;
+    cr_assert_eq(td_test_api(S.port, user.token, "PATCH", path,
+                             "{\"recurrence_exdates\":[\"2030-01-08T09:00:00Z\"]}", NULL, &r), 422);
+    json_t *p = td_test_body_json(&r);
+    cr_expect(td_test_problem_names(p, "recurrence_exdates[0]"), "%s", r.body);
+    json_decref(p);
+    td_test_http_free(&r);
+    free(path);
+    free(sql);
+    free(done);
+    free(skip);
+    free(occ);
+    json_decref(t);
+}
+
+/* A rule no month or year matches (libical alone would search until the year 20000) is a
+ * quick 422 naming recurrence. */
+Test(api_recurrence, a_rule_without_any_occurrence_is_a_quick_422)
+{
+    struct td_test_http r;
+    cr_assert_eq(td_test_api(S.port, user.token, "POST", "/api/tasks",
+                             "{\"title\":\"never\",\"recurrence\":"
+                             "\"FREQ=MONTHLY;BYSETPOS=5;BYDAY=FR;BYMONTHDAY=31\"}", NULL, &r), 422);
+    json_t *p = td_test_body_json(&r);
+    cr_expect(td_test_problem_names(p, "recurrence"), "%s", r.body);
+    cr_expect(strstr(r.body, "no occurrence within 100 years"), "%s", r.body);
+    json_decref(p);
+    td_test_http_free(&r);
+}

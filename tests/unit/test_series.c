@@ -191,3 +191,78 @@ Test(series, reads_task_data)
     cr_expect_eq(td_series_from_task_data(td, &o, NULL), -EINVAL);
     json_decref(td);
 }
+
+/* recurrence_exdates: a local date takes out every instance that day, a local date-time
+ * (in the task's zone, a spring-forward time placed as instances are) that instance; the
+ * completion anchor steps over an excluded date; previews pass over them too. */
+Test(series, excluded_dates_are_passed_over)
+{
+    struct td_series_occ o = daily();   /* 09:00 New York */
+    o.exdates = json_pack("[s, s]", "2026-01-06", "2026-01-08T09:00:00");
+    long long n, out[4];
+    cr_assert_eq(td_series_next(&o, at("2026-01-05T15:00:00Z"), &n), 0);
+    expect_time(n, "2026-01-07T14:00:00Z");
+    cr_assert_eq(td_series_upcoming(&o, at("2026-01-05T15:00:00Z"), out, 4), 4);
+    expect_time(out[0], "2026-01-07T14:00:00Z");
+    expect_time(out[1], "2026-01-09T14:00:00Z");
+    expect_time(out[2], "2026-01-10T14:00:00Z");
+    expect_time(out[3], "2026-01-11T14:00:00Z");
+    /* the same with the completion anchor */
+    o.anchor = TD_SERIES_COMPLETION;
+    cr_assert_eq(td_series_next(&o, at("2026-01-05T15:00:00Z"), &n), 0);
+    expect_time(n, "2026-01-07T14:00:00Z");
+    cr_assert_eq(td_series_upcoming(&o, at("2026-01-05T15:00:00Z"), out, 2), 2);
+    expect_time(out[1], "2026-01-09T14:00:00Z");
+    /* an excluded instance uses up COUNT: COUNT=3 from Jan 5 is Jan 5, (6), 7 */
+    o.anchor = TD_SERIES_SCHEDULE;
+    o.rrule = "FREQ=DAILY;COUNT=3";
+    cr_assert_eq(td_series_next(&o, at("2026-01-05T15:00:00Z"), &n), 0);
+    expect_time(n, "2026-01-07T14:00:00Z");
+    o.due = n, o.index = 1;
+    cr_expect_eq(td_series_next(&o, n, &n), -ENOENT);
+    /* an instance in the spring-forward gap: 02:30 on Mar 8 is 03:30 EDT (07:30Z) */
+    json_decref(o.exdates);
+    o = daily();
+    o.start = o.due = at("2026-03-07T07:30:00Z");   /* 02:30 EST */
+    o.exdates = json_pack("[s]", "2026-03-08T02:30:00");
+    cr_assert_eq(td_series_next(&o, o.due, &n), 0);
+    expect_time(n, "2026-03-09T06:30:00Z");
+    /* a malformed one (an instant with an offset is not a local time) */
+    json_decref(o.exdates);
+    o.exdates = json_pack("[s]", "2026-03-08T02:30:00Z");
+    cr_expect_eq(td_series_next(&o, o.due, &n), -EINVAL);
+    json_decref(o.exdates);
+}
+
+Test(series, exdate_check_normalises)
+{
+    char out[32];
+    cr_assert_eq(td_series_exdate_check("2027-01-15", out, sizeof out), 0);
+    cr_expect_str_eq(out, "2027-01-15");
+    cr_assert_eq(td_series_exdate_check("2027-01-15T09:00", out, sizeof out), 0);
+    cr_expect_str_eq(out, "2027-01-15T09:00:00");
+    cr_expect_eq(td_series_exdate_check("2027-01-15T09:00:00+01:00", out, sizeof out), -EINVAL);
+    cr_expect_eq(td_series_exdate_check("2027-02-29", out, sizeof out), -EINVAL);
+    cr_expect_eq(td_series_exdate_check("soon", out, sizeof out), -EINVAL);
+    cr_expect_eq(td_series_exdate_check("2027-01-15", out, 8), -EINVAL);
+}
+
+Test(series, reads_exdates_from_task_data)
+{
+    json_t *td = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:[s]}", "recurrence", "FREQ=DAILY",
+                           "time_zone", "Europe/Paris", "due_date", "2026-01-05T08:00:00Z",
+                           "completed_at", "2026-01-05T09:30:00Z", "series", "start",
+                           "2026-01-01T08:00:00Z", "recurrence_exdates", "2026-01-06");
+    struct td_series_occ o;
+    long long done, n;
+    cr_assert_eq(td_series_from_task_data(td, &o, &done), 0);
+    cr_assert(json_is_array(o.exdates));
+    cr_assert_eq(td_series_next(&o, done, &n), 0);
+    expect_time(n, "2026-01-07T08:00:00Z");
+    json_object_set_new(td, "recurrence_exdates", json_string("2026-01-06"));
+    cr_expect_eq(td_series_from_task_data(td, &o, &done), -EINVAL);
+    json_object_set_new(td, "recurrence_exdates", json_null());
+    cr_assert_eq(td_series_from_task_data(td, &o, &done), 0);
+    cr_expect_null(o.exdates);
+    json_decref(td);
+}

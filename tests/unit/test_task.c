@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rrule.h"
 #include "core/task.h"
 
 static json_t *out;
@@ -120,8 +121,8 @@ Test(task, create_fills_every_canonical_member)
     ok("{\"title\":\"Buy milk\"}", TD_TASK_CREATE);
     const char *keys[] = {"title", "description", "status", "priority", "tags", "due_at",
                           "all_day", "time_zone", "recurrence", "recurrence_anchor",
-                          "reminders"};
-    cr_assert_eq(json_object_size(out), 11);
+                          "recurrence_exdates", "reminders"};
+    cr_assert_eq(json_object_size(out), 12);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         cr_expect_not_null(json_object_get(out, keys[i]), "%s missing", keys[i]);
     cr_expect_str_eq(str("description"), "");
@@ -137,7 +138,7 @@ Test(task, create_fills_every_canonical_member)
 Test(task, replace_takes_defaults_like_create)
 {
     ok("{\"title\":\"x\",\"priority\":\"high\"}", TD_TASK_REPLACE);
-    cr_expect_eq(json_object_size(out), 11);
+    cr_expect_eq(json_object_size(out), 12);
     cr_expect_str_eq(str("recurrence_anchor"), "schedule");
     cr_expect_eq(num("priority"), 3);
     bad("{\"description\":\"no title\"}", TD_TASK_REPLACE, "title", "is required");
@@ -203,7 +204,7 @@ Test(task, server_managed_members_are_ignored_on_every_path)
     snprintf(text, sizeof text, "{\"title\":\"x\",\"due_at\":\"2026-03-01T09:00:00Z\",%s}", ro);
     for (int lenient = 0; lenient <= 1; lenient++) {
         cr_assert_eq(run(text, TD_TASK_CREATE | (lenient ? TD_TASK_LENIENT : 0)), 0);
-        cr_expect_eq(json_object_size(out), 10, "the canonical members but all_day");
+        cr_expect_eq(json_object_size(out), 11, "the canonical members but all_day");
         cr_expect_null(json_object_get(out, "id"));
         cr_expect_null(json_object_get(out, "version"));
         cr_expect_null(json_object_get(out, "all_day"), "all_day follows the due date, not the body");
@@ -216,7 +217,7 @@ Test(task, lenient_mode_ignores_unknown_members_but_not_bad_values)
     cr_assert_eq(run(text, TD_TASK_CREATE), -EINVAL);
     cr_expect_eq(errs.count, 3, "strict: each unknown member named");
     cr_assert_eq(run(text, TD_TASK_CREATE | TD_TASK_LENIENT), 0);
-    cr_expect_eq(json_object_size(out), 11);
+    cr_expect_eq(json_object_size(out), 12);
     cr_expect_null(json_object_get(out, "isEditing"));
     cr_expect_str_eq(str("title"), "x");
     cr_assert_eq(run("{\"isEditing\":true}", TD_TASK_PATCH | TD_TASK_LENIENT), 0);
@@ -286,7 +287,7 @@ Test(task, an_answer_sent_back_is_accepted)
     cr_expect_str_eq(str("status"), "completed");
     cr_expect_eq(num("priority"), 3);
     cr_expect_str_eq(str("recurrence_anchor"), "completion");
-    cr_expect_eq(json_object_size(out), 10, "all_day is the store's: left out for a date-time");
+    cr_expect_eq(json_object_size(out), 11, "all_day is the store's: left out for a date-time");
     ok(answer, TD_TASK_PATCH);
 }
 
@@ -856,4 +857,34 @@ Test(task, long_unknown_keys_stay_valid_utf8)
     cr_assert_eq(td_task_errors_json(&errs, &s), 0, "field truncated mid-character");
     cr_expect(strstr(s, "unknown field"));
     free(s);
+}
+
+/* recurrence_exdates: local dates and date-times in the task's zone, one stored form each,
+ * at most TD_RRULE_EXDATES_MAX; an offset, a bad date or a non-array is refused. */
+Test(task, recurrence_exdates_are_local_dates_or_date_times)
+{
+    ok("{\"title\":\"x\",\"recurrence\":\"daily\",\"recurrence_exdates\":[\"2027-01-15\","
+       "\"2027-01-16T09:00\",\"2027-01-17T09:30:00.5\"]}", TD_TASK_CREATE);
+    json_t *ex = json_object_get(out, "recurrence_exdates");
+    cr_assert(json_is_array(ex) && json_array_size(ex) == 3);
+    cr_expect_str_eq(json_string_value(json_array_get(ex, 0)), "2027-01-15");
+    cr_expect_str_eq(json_string_value(json_array_get(ex, 1)), "2027-01-16T09:00:00");
+    cr_expect_str_eq(json_string_value(json_array_get(ex, 2)), "2027-01-17T09:30:00");
+    ok("{\"recurrence_exdates\":null}", TD_TASK_PATCH);
+    cr_expect_eq(json_array_size(json_object_get(out, "recurrence_exdates")), 0);
+    bad("{\"title\":\"x\",\"recurrence_exdates\":\"2027-01-15\"}", TD_TASK_CREATE,
+        "recurrence_exdates", "must be an array");
+    bad("{\"title\":\"x\",\"recurrence_exdates\":[\"2027-01-15T09:00:00Z\"]}", TD_TASK_CREATE,
+        "recurrence_exdates[0]", "local date");
+    bad("{\"title\":\"x\",\"recurrence_exdates\":[\"2027-01-15\",\"2027-02-30\"]}",
+        TD_TASK_CREATE, "recurrence_exdates[1]", "local date");
+    bad("{\"title\":\"x\",\"recurrence_exdates\":[15]}", TD_TASK_CREATE,
+        "recurrence_exdates[0]", "local date");
+    char many[64 * (TD_RRULE_EXDATES_MAX + 2)];
+    size_t n = (size_t)snprintf(many, sizeof many, "{\"title\":\"x\",\"recurrence_exdates\":[");
+    for (int i = 0; i <= TD_RRULE_EXDATES_MAX; i++)
+        n += (size_t)snprintf(many + n, sizeof many - n, "%s\"2027-01-01T%02d:%02d:00\"",
+                              i ? "," : "", i / 60, i % 60);
+    snprintf(many + n, sizeof many - n, "]}");
+    bad(many, TD_TASK_CREATE, "recurrence_exdates", "must have at most 100 dates");
 }
