@@ -135,7 +135,7 @@ static const struct nlp_filter_word filters[] = {
 /* value 1: "remind me to": the task gets a reminder at its due time. */
 static const struct nlp_word add_openers[] = {
     {"add|create|new|make [a|an] [new] task|todo|to-do|item|reminder [to|:]", 0},
-    {"add|create|new|make", 0},
+    {"add|create|make", 0},
     {"todo|to-do", 0},
     {"i need|have|must to", 0}, {"i need|must", 0}, {"i've got to", 0}, {"i gotta", 0},
     {"don't|dont forget to", 0}, {"remember to", 0}, {"remind me to", 1},
@@ -185,8 +185,8 @@ static const struct nlp_pattern patterns[] = {
     {TD_NLP_ADD, "remind me to {addr}"},
     /* set a reminder */
     {TD_NLP_REMIND, "remind me"},
-    {TD_NLP_REMIND, "remind me about|of {obj}"},
     {TD_NLP_REMIND, "remind me about|of {obj} {rem}"},
+    {TD_NLP_REMIND, "remind me about|of {obj}"},
     {TD_NLP_REMIND, "remind me {dur} before {obj}"},
     {TD_NLP_REMIND, "remind me {rem} about|of {obj}"},
     {TD_NLP_REMIND, "set|add|create|put [a|the] reminder for|on|to {obj} {rem}"},
@@ -195,7 +195,7 @@ static const struct nlp_pattern patterns[] = {
     {TD_NLP_REMIND, "set|add|create|put [a|the] reminder for|on|to {obj}"},
     /* search */
     {TD_NLP_SEARCH, "search|grep [my] [tasks] for {q}"},
-    {TD_NLP_SEARCH, "find|search|show|list [me] [all] [the] tasks|task about|with|mentioning|containing|matching|for|called|named {q}"},
+    {TD_NLP_SEARCH, "find|search [me] [all] [the] tasks|task about|with|mentioning|containing|matching|for|called|named {q}"},
     {TD_NLP_SEARCH, "find the {q} task|tasks"},
     {TD_NLP_SEARCH, "search|find {q}"},
     {TD_NLP_SEARCH, "look for|up {q}"},
@@ -272,7 +272,6 @@ static const struct nlp_pattern patterns[] = {
     {TD_NLP_UPDATE, "change|set|update [the] deadline of|for {obj} to {when}"},
     {TD_NLP_UPDATE, "make {obj} due {when}"},
     {TD_NLP_UPDATE, "change|set {obj} to {when}"},
-    {TD_NLP_UPDATE, "{obj} is due {when}"},
     /* update: tags */
     {TD_NLP_UPDATE, "tag|label {obj} [with|as] {tags}"},
     {TD_NLP_UPDATE, "add {tagsx} to {obj}"},

@@ -258,7 +258,7 @@ int nlp_is(const struct nlp_ctx *c, int i, const char *alts)
  * beyond end, never over a used or quoted token. Returns the number of tokens, or 0. */
 int nlp_phrase(const struct nlp_ctx *c, int i, int end, const char *phrase)
 {
-    char word[128];
+    char word[512];
     int j = i;
     const char *p = phrase;
     while (*p) {

@@ -264,7 +264,9 @@ static int time_follows(const struct nlp_ctx *c, int i, int end)
         at = 1;
     if (time_of_day(c, i + at, end, at, &h, &m, &b))
         return 1;
-    return free_tok(c, i, end) && nlp_lookup(c, i, end, c->L->dayparts, &h);
+    /* "friday morning" at the end, not "Friday Night Lights" */
+    return free_tok(c, i, end) && nlp_lookup(c, i, end, c->L->dayparts, &h) == 1 &&
+           at_end(c, i);
 }
 
 /* One part of a date/time expression at i. strong: a preposition or another part comes
