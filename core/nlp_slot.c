@@ -303,8 +303,11 @@ void nlp_text_copy(const struct nlp_ctx *c, int i, int end, char *dst, size_t n)
     else
         a = c->tok[i].start, b = c->tok[end - 1].end;
     size_t k = b - a;
-    if (k >= n)
+    if (k >= n) {
         k = n - 1;
+        while (k > 0 && ((unsigned char)c->text[a + k] & 0xC0) == 0x80)
+            k--; /* never half a character */
+    }
     memcpy(dst, c->text + a, k);
     dst[k] = '\0';
 }
