@@ -290,6 +290,10 @@ int nlp_reminders_extract(struct nlp_ctx *c, int from, int end, struct td_nlp_re
 
 /* ---- references to tasks ---- */
 
+/* A title said to point at a task is short; longer spans are not tried (they would make
+ * the patterns' search quadratic in the message). */
+#define NLP_REF_MAX_WORDS 16
+
 void nlp_text_copy(const struct nlp_ctx *c, int i, int end, char *dst, size_t n)
 {
     if (n == 0)
@@ -382,7 +386,7 @@ int nlp_target_full(struct nlp_ctx *c, int i, int end, struct td_nlp_result *out
         a += n;
     while (b - 1 > a && nlp_lookup(c, b - 1, b, L->target_strip, &v) && v == 1)
         b--;
-    if (a >= b)
+    if (a >= b || b - a > NLP_REF_MAX_WORDS)
         return 0;
     for (int t = a; t < b; t++)
         if (c->tok[t].kind == NLP_PUNCT && !(t > a && t < b - 1 && (is_comma(c, t) ||
