@@ -4,10 +4,13 @@
  * filter, and new tasks otherwise (core/nlp.c). */
 #include "core/nlp_int.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_ELEMS 24
 #define WORD_MAX 200
+#define MAX_LANGS 8
 
 enum slot {
     S_NONE = 0, S_OBJ, S_TITLE, S_DESC, S_WHEN, S_PRIO, S_REC, S_TAGS, S_TAGSX, S_UNTAGS,
@@ -27,7 +30,14 @@ static const struct {
 struct elem {
     enum slot slot;
     int optional;
-    char word[WORD_MAX]; /* alternatives of a literal */
+    const char *word; /* alternatives of a literal */
+};
+
+/* A language's patterns, compiled once per process (never freed: the tables are static). */
+struct compiled {
+    enum td_nlp_intent intent;
+    int nel;
+    struct elem el[MAX_ELEMS];
 };
 
 struct matcher {
@@ -62,13 +72,15 @@ static int compile(const char *pattern, struct elem *el)
                     x->slot = slot_names[s].slot;
             if (x->slot == S_NONE)
                 return -1;
-        } else if (p[0] == '[' && p[k - 1] == ']') {
-            x->optional = 1;
-            memcpy(x->word, p + 1, k - 2);
-            x->word[k - 2] = '\0';
         } else {
-            memcpy(x->word, p, k);
-            x->word[k] = '\0';
+            int opt = p[0] == '[' && p[k - 1] == ']';
+            char *w = malloc(k + 1);
+            if (!w)
+                return -1;
+            memcpy(w, p + opt, k - 2 * (size_t)opt);
+            w[k - 2 * (size_t)opt] = '\0';
+            x->optional = opt;
+            x->word = w;
         }
         p += k;
     }
@@ -201,21 +213,66 @@ static int match(struct matcher *m, int e, int t)
     return 0;
 }
 
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    const struct nlp_pattern *src;
+    struct compiled *pats;
+    int n;
+} cache[MAX_LANGS];
+
+/* The compiled patterns of a table; NULL when memory runs out. */
+static const struct compiled *compiled_for(const struct nlp_pattern *src, int *count)
+{
+    const struct compiled *out = NULL;
+    pthread_mutex_lock(&cache_mu);
+    int k = 0;
+    for (; k < MAX_LANGS && cache[k].src; k++)
+        if (cache[k].src == src)
+            break;
+    if (k < MAX_LANGS && !cache[k].src) {
+        int n = 0;
+        while (src[n].pattern)
+            n++;
+        struct compiled *pats = calloc((size_t)n + 1, sizeof *pats);
+        int m = 0;
+        for (int i = 0; pats && i < n; i++) {
+            int ne = compile(src[i].pattern, pats[m].el);
+            if (ne <= 0)
+                continue;
+            pats[m].nel = ne;
+            pats[m++].intent = src[i].intent;
+        }
+        if (pats) {
+            cache[k].src = src;
+            cache[k].pats = pats;
+            cache[k].n = m;
+        }
+    }
+    if (k < MAX_LANGS && cache[k].src == src) {
+        out = cache[k].pats;
+        *count = cache[k].n;
+    }
+    pthread_mutex_unlock(&cache_mu);
+    return out;
+}
+
 int nlp_intent_match(struct nlp_ctx *c, int begin, int end, struct td_nlp_result *out,
                      int *add_from, int *add_flags)
 {
     struct td_nlp_result scratch;
-    struct elem local[MAX_ELEMS];
-    int budget = 20000;
+    int budget = 20000, count = 0;
+    memset(&scratch, 0, sizeof scratch);
     *add_from = -1;
     *add_flags = 0;
-    for (const struct nlp_pattern *p = c->L->patterns; p->pattern; p++) {
-        int n = compile(p->pattern, local);
-        if (n <= 0)
-            continue;
+    const struct compiled *pats = compiled_for(c->L->patterns, &count);
+    if (!pats)
+        return 0;
+    for (int pi = 0; pi < count; pi++) {
+        const struct compiled *p = &pats[pi];
+        const struct elem *local = p->el;
+        int n = p->nel;
         struct matcher m = {.c = c, .el = local, .nel = n, .end = end, .scratch = &scratch,
                             .budget = budget};
-        memset(&scratch, 0, sizeof scratch);
         int ok = match(&m, 0, begin);
         budget = m.budget;
         if (!ok) {
