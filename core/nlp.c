@@ -28,8 +28,8 @@ const char *td_nlp_status_name(enum td_nlp_status s)
 const char *td_nlp_due_name(enum td_nlp_due d)
 {
     static const char *const names[] = {"", "overdue", "today", "tomorrow", "week",
-                                        "next_week", "month"};
-    return (unsigned)d < 7 ? names[d] : "";
+                                        "next_week", "month", "day"};
+    return (unsigned)d < 8 ? names[d] : "";
 }
 
 int td_nlp_reminder_format(const struct td_nlp_reminder *r, char *buf, size_t n)
@@ -65,6 +65,8 @@ void nlp_set_due(struct nlp_ctx *c, struct td_nlp_result *out, const struct nlp_
     if (nlp_when_resolve(c, w, &utc, &all_day, &l) < 0)
         return;
     out->has_due = 1;
+    if (w->has_time && w->bare_hour && w->daypart < 0 && !all_day)
+        out->flags |= TD_NLP_F_BARE_HOUR;
     out->all_day = all_day;
     out->due_s = utc;
     out->due_local = l;
@@ -223,6 +225,10 @@ static void filter_range(struct nlp_ctx *c, struct td_nlp_filter *f)
     case TD_NLP_DUE_TOMORROW: d0 += 1, d1 = d0 + 1; break;
     case TD_NLP_DUE_WEEK: d1 = d0 + (7 - wd); break;
     case TD_NLP_DUE_NEXT_WEEK: d0 += 7 - wd, d1 = d0 + 7; break;
+    case TD_NLP_DUE_DAY:
+        d0 = nlp_days(f->due_day.year, f->due_day.month, f->due_day.day);
+        d1 = d0 + 1;
+        break;
     case TD_NLP_DUE_MONTH:
         nlp_civil(d0, &y, &m, &d);
         d1 = m == 12 ? nlp_days(y + 1, 1, 1) : nlp_days(y, m + 1, 1);
@@ -265,10 +271,20 @@ int td_nlp_parse(const char *text, size_t len, long long now_ms, const char *tz,
 
     int begin = 0, end = c->ntok, v, n;
     int question = 0;
-    while (end > begin && c->tok[end - 1].kind == NLP_PUNCT && !nlp_is(c, end - 1, ")")) {
-        if (nlp_is(c, end - 1, "?"))
-            question = 1;
-        end--;
+    for (int round = 0; round < 4; round++) {
+        while (end > begin && c->tok[end - 1].kind == NLP_PUNCT && !nlp_is(c, end - 1, ")")) {
+            if (nlp_is(c, end - 1, "?"))
+                question = 1;
+            end--;
+        }
+        /* "... please", "..., thanks": dropped unless that is all there is. */
+        int cut = -1;
+        for (int k = end - 3 > begin + 1 ? end - 3 : begin + 1; k < end && cut < 0; k++)
+            if (nlp_lookup(c, k, end, c->L->trailing_noise, &v) == end - k)
+                cut = k;
+        if (cut < 0)
+            break;
+        end = cut;
     }
     for (;;) {
         while (begin < end && c->tok[begin].kind == NLP_PUNCT)
@@ -282,6 +298,12 @@ int td_nlp_parse(const char *text, size_t len, long long now_ms, const char *tz,
     if (begin >= end) {
         out->intent = question ? TD_NLP_HELP : TD_NLP_UNKNOWN;
         out->confidence = question ? 50 : 0;
+        return 0;
+    }
+    if (nlp_lookup(c, begin, end, c->L->smalltalk, &v) == end - begin) {
+        out->intent = TD_NLP_UNKNOWN;
+        out->flags |= TD_NLP_F_SMALLTALK;
+        out->confidence = 90;
         return 0;
     }
     int add_from = -1, add_flags = 0;
@@ -307,14 +329,19 @@ int td_nlp_parse(const char *text, size_t len, long long now_ms, const char *tz,
             } else {
                 flags = 0;
                 out->confidence = 60;
+                out->flags |= TD_NLP_F_GUESSED_ADD;
             }
             nlp_add_body(c, begin, end, flags, out);
-            if (!out->title[0])
-                out->confidence = 20;
         }
     }
     if (targets_needed(out->intent) && out->target == TD_NLP_TARGET_NONE)
         out->target = TD_NLP_TARGET_IT;
+    if (out->target == TD_NLP_TARGET_ALL)
+        out->flags |= TD_NLP_F_MANY;
+    if (out->intent == TD_NLP_ADD && !out->title[0]) {
+        out->flags |= TD_NLP_F_NO_TITLE;
+        out->confidence = 20;
+    }
     if (out->filter.due)
         filter_range(c, &out->filter);
     return 0;

@@ -48,7 +48,15 @@ enum td_nlp_target {
 enum td_nlp_status { TD_NLP_STATUS_ANY = 0, TD_NLP_STATUS_PENDING, TD_NLP_STATUS_COMPLETED,
                      TD_NLP_STATUS_ALL };
 enum td_nlp_due { TD_NLP_DUE_ANY = 0, TD_NLP_DUE_OVERDUE, TD_NLP_DUE_TODAY, TD_NLP_DUE_TOMORROW,
-                  TD_NLP_DUE_WEEK, TD_NLP_DUE_NEXT_WEEK, TD_NLP_DUE_MONTH };
+                  TD_NLP_DUE_WEEK, TD_NLP_DUE_NEXT_WEEK, TD_NLP_DUE_MONTH,
+                  TD_NLP_DUE_DAY /* one day: due_day, "show tasks due friday" */ };
+
+/* What the chat may want to confirm or say (td_nlp_result.flags). */
+#define TD_NLP_F_BARE_HOUR 1u   /* "at 5" was read as 17:00 (1..6 without am/pm) */
+#define TD_NLP_F_NO_TITLE 2u    /* a new task with nothing left for its title */
+#define TD_NLP_F_GUESSED_ADD 4u /* no verb: the whole message was taken as a new task */
+#define TD_NLP_F_SMALLTALK 8u   /* "thanks", "ok": nothing to do */
+#define TD_NLP_F_MANY 16u       /* acts on several tasks ("all"): confirm before deleting */
 
 /* List filters ("show high priority #work tasks due this week"). */
 struct td_nlp_filter {
@@ -57,6 +65,7 @@ struct td_nlp_filter {
     int priority;            /* 1..4 (low..urgent), 0 for any */
     char tag[TD_NLP_TAG_MAX]; /* "" for any */
     long long due_from, due_to; /* UTC seconds [from, to) of the due filter; overdue: to = now */
+    struct td_datetime_civil due_day; /* TD_NLP_DUE_DAY: the local date */
 };
 
 struct td_nlp_reminder {
@@ -68,9 +77,11 @@ struct td_nlp_reminder {
 struct td_nlp_result {
     enum td_nlp_intent intent;
     int confidence;      /* 0..100: 90 for a pattern, 60 for a bare task text, 0 unknown */
+    unsigned flags;      /* TD_NLP_F_* */
     char title[TD_NLP_TEXT_MAX];       /* add: the title; update: the new one; search: query */
     char description[TD_NLP_TEXT_MAX]; /* update: the new description */
     int has_due;
+    int clear_due;       /* update: "remove the due date" */
     int all_day;         /* no time was given: due_s is local midnight of due_date */
     long long due_s;     /* UTC seconds */
     struct td_datetime_civil due_local; /* the wall-clock due date (and time) in the zone */

@@ -127,7 +127,7 @@ static const struct nlp_filter_word filters[] = {
      NLP_F_FILLER, 1},
     {"what", NLP_F_FILLER, 1},
     {"me|my|i|do|have|has|are|is|due|for|on|to|plate|coming|up|the|a|any|with|am|there|did|"
-     "got|in|of|all|still|need|need|that|please|so|far",
+     "got|in|of|still|need|that|please|so|far|next|or|and|up|coming",
      NLP_F_FILLER, 0},
     {NULL, 0, 0},
 };
@@ -150,6 +150,16 @@ static const struct nlp_word noise[] = {
     {"please|pls|plz|ok|okay|oops|oh|so|hey|well|um|uh|hmm|now|kindly", 0},
     {"never mind", 0}, {"nevermind", 0}, {"can|could|would you [please]", 0},
     {"i want to", 0}, {"i'd like to", 0}, {NULL, 0},
+};
+
+static const struct nlp_word trailing_noise[] = {
+    {"please|pls|plz|thanks|thx|ty", 0}, {"thank you", 0}, {"for me", 0}, {NULL, 0},
+};
+
+static const struct nlp_word smalltalk[] = {
+    {"thanks|thx|ty|ok|okay|cool|great|nice|perfect|awesome|bye|goodbye|yes|no|sure|k", 0},
+    {"thank you [very] [much]", 0}, {"got it", 0}, {"good job", 0}, {"never mind", 0},
+    {"nevermind", 0}, {"that's all", 0}, {NULL, 0},
 };
 
 static const struct nlp_pattern patterns[] = {
@@ -264,6 +274,12 @@ static const struct nlp_pattern patterns[] = {
     {TD_NLP_UPDATE, "change|set|update [the] recurrence|repeat|schedule of|for {obj} to {rec}"},
     {TD_NLP_UPDATE, "change|set|update [the] recurrence|repeat|schedule to {rec}"},
     {TD_NLP_UPDATE, "repeat {obj} {rec}"},
+    /* update: no due date */
+    {TD_NLP_UPDATE, "remove|clear|delete|drop|unset [the] due date|deadline {nodue}"},
+    {TD_NLP_UPDATE, "remove|clear|delete|drop|unset [the] due date|deadline from|of|on|for {obj} {nodue}"},
+    {TD_NLP_UPDATE, "change|set|update [the] due date|deadline to none|nothing|never {nodue}"},
+    {TD_NLP_UPDATE, "change|set|update [the] due date|deadline of|for {obj} to none|nothing|never {nodue}"},
+    {TD_NLP_UPDATE, "make {obj} undated {nodue}"},
     /* update: due date */
     {TD_NLP_UPDATE, "move|reschedule|postpone|push|delay|defer|shift|bump {obj} to|for|until|till|back {when}"},
     {TD_NLP_UPDATE, "move|reschedule|postpone|push|delay|defer {obj} {when}"},
@@ -325,6 +341,8 @@ const struct nlp_lang td_nlp_lang_en = {
             .weekend_days = "weekend|weekends",
             .tag = "tag|tags|label|labels",
             .all = "all|every",
+            .by_time = "by|until|till|before",
+            .or = "or",
         },
     .weekdays = weekdays,
     .months = months,
@@ -348,5 +366,7 @@ const struct nlp_lang td_nlp_lang_en = {
     .add_openers = add_openers,
     .add_fillers = add_fillers,
     .noise = noise,
+    .trailing_noise = trailing_noise,
+    .smalltalk = smalltalk,
     .patterns = patterns,
 };

@@ -60,7 +60,7 @@ struct nlp_keywords {
     const char *in, *to, *the, *of, *and, *this_, *next, *every, *other, *before;
     const char *end, *month, *week, *weekend, *day, *last, *one, *number, *task, *me;
     const char *am, *pm, *noon, *midnight, *remind, *reminder, *with, *a, *after_done;
-    const char *weekday, *weekend_days, *tag, *all;
+    const char *weekday, *weekend_days, *tag, *all, *by_time, *or;
 };
 
 struct nlp_lang {
@@ -88,6 +88,8 @@ struct nlp_lang {
     const struct nlp_word *add_openers; /* "add a task to" 0; "remind me to" 1 */
     const struct nlp_word *add_fillers; /* "task", ":" left at the start of a title */
     const struct nlp_word *noise;      /* "please", "oops" dropped before the request */
+    const struct nlp_word *trailing_noise; /* "please", "thanks" dropped after it */
+    const struct nlp_word *smalltalk;  /* "thanks", "ok": nothing to do */
     const struct nlp_pattern *patterns;
 };
 
@@ -128,6 +130,8 @@ struct nlp_recur {
     int hour;            /* "every morning": -1 none */
     int completion;
 };
+
+#define NLP_CLEAR_DUE 2 /* nlp_when_full: "none", "no date" */
 
 /* nlp_lex.c */
 int nlp_lex(struct nlp_ctx *c);

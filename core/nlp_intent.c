@@ -14,7 +14,7 @@
 
 enum slot {
     S_NONE = 0, S_OBJ, S_TITLE, S_DESC, S_WHEN, S_PRIO, S_REC, S_TAGS, S_TAGSX, S_UNTAGS,
-    S_REM, S_DUR, S_Q, S_ADD, S_ADDR, S_ANY,
+    S_REM, S_DUR, S_Q, S_ADD, S_ADDR, S_ANY, S_NODUE, /* zero-width: clears the due date */
 };
 
 static const struct {
@@ -24,7 +24,7 @@ static const struct {
     {"obj", S_OBJ},     {"title", S_TITLE}, {"desc", S_DESC},     {"when", S_WHEN},
     {"prio", S_PRIO},   {"rec", S_REC},     {"tags", S_TAGS},     {"tagsx", S_TAGSX},
     {"untags", S_UNTAGS}, {"rem", S_REM},   {"dur", S_DUR},       {"q", S_Q},
-    {"add", S_ADD},     {"addr", S_ADDR},   {"any", S_ANY},
+    {"add", S_ADD},     {"addr", S_ADDR},   {"any", S_ANY},     {"nodue", S_NODUE},
 };
 
 struct elem {
@@ -181,13 +181,15 @@ static int match(struct matcher *m, int e, int t)
     if (e == m->nel)
         return t == m->end;
     const struct elem *x = &m->el[e];
+    if (x->slot == S_NODUE)
+        return match(m, e + 1, t);
     if (x->slot == S_NONE) {
         if (literal_at(c, t, m->end, x->word) && match(m, e + 1, t + 1))
             return 1;
         return x->optional && match(m, e + 1, t);
     }
     /* A slot: the shortest span that the rest of the pattern accepts. */
-    int last = e + 1 == m->nel;
+    int last = e + 1 == m->nel || (e + 2 == m->nel && m->el[e + 1].slot == S_NODUE);
     for (int s = last ? m->end : t + 1; s <= m->end; s++) {
         if (!last) {
             const struct elem *nx = &m->el[e + 1];
@@ -284,6 +286,10 @@ int nlp_intent_match(struct nlp_ctx *c, int begin, int end, struct td_nlp_result
         for (int e = 0; e < n; e++) {
             if (local[e].slot == S_NONE)
                 continue;
+            if (local[e].slot == S_NODUE) {
+                out->clear_due = 1;
+                continue;
+            }
             if (local[e].slot == S_ADD || local[e].slot == S_ADDR) {
                 *add_from = m.span_from[e];
                 *add_flags = local[e].slot == S_ADDR;

@@ -114,16 +114,29 @@ int nlp_recur_parse(struct nlp_ctx *c, int i, int end, struct nlp_recur *r)
     }
     /* every 3rd friday, every last friday, every last day of the month, every 15th */
     if (r->interval == 1 && free_tok(c, j, end) && nlp_ordinal(c, j, &v)) {
-        int wd;
-        if (free_tok(c, j + 1, end) && nlp_lookup(c, j + 1, j + 2, L->weekdays, &wd)) {
-            if (v > 5)
-                return 0;
+        int wd, ords[5], nord = 0, k = j;
+        /* "2nd and 4th tuesday" */
+        while (nord < 5 && free_tok(c, k, end) && nlp_ordinal(c, k, &ords[nord])) {
+            nord++, k++;
+            if (free_tok(c, k, end) && (nlp_is(c, k, ",") || nlp_is(c, k, kw->and)) &&
+                free_tok(c, k + 1, end) && nlp_ordinal(c, k + 1, &wd))
+                k++;
+            else
+                break;
+        }
+        if (free_tok(c, k, end) && nlp_lookup(c, k, k + 1, L->weekdays, &wd)) {
+            for (int o = 0; o < nord; o++) {
+                if (ords[o] > 5 || ords[o] == 0)
+                    return 0;
+                add_day(r, ords[o], wd);
+            }
             r->freq = 3;
-            add_day(r, v, wd);
-            j += 2;
+            j = k + 1;
             j += of_month(c, j, end);
             goto after;
         }
+        if (nord > 1)
+            return 0;
         if (free_tok(c, j + 1, end) && nlp_is(c, j + 1, kw->day)) {
             if (v > 31)
                 return 0;
@@ -162,6 +175,9 @@ int nlp_recur_parse(struct nlp_ctx *c, int i, int end, struct nlp_recur *r)
     if ((n = weekday_list(c, j, end, r))) {
         r->freq = 2;
         j += n;
+        /* "every tuesday night" */
+        if (free_tok(c, j, end) && nlp_lookup(c, j, j + 1, L->recur_dayparts, &v))
+            r->hour = v, j++;
         goto after;
     }
     if (r->interval == 1 && free_tok(c, j, end) && (n = nlp_lookup(c, j, j + 1, L->recur_dayparts, &v))) {

@@ -432,8 +432,19 @@ int nlp_filters_full(struct nlp_ctx *c, int i, int end, struct td_nlp_filter *f)
             if (n > best)
                 best = n, bw = fw;
         }
-        if (!bw)
-            return 0;
+        if (!bw) {
+            /* a day: "due friday", "on Dec 24" */
+            struct nlp_when w;
+            int n = nlp_when_parse(c, k, end, 1, &w);
+            if (n <= 0 || !w.has_date || w.has_time || w.has_instant || w.daypart >= 0)
+                return 0;
+            f->due = TD_NLP_DUE_DAY;
+            memset(&f->due_day, 0, sizeof f->due_day);
+            nlp_civil(w.day, &f->due_day.year, &f->due_day.month, &f->due_day.day);
+            real = 1;
+            k += n;
+            continue;
+        }
         switch (bw->kind) {
         case NLP_F_STATUS: f->status = (enum td_nlp_status)bw->value, real = 1; break;
         case NLP_F_DUE: f->due = (enum td_nlp_due)bw->value, real = 1; break;

@@ -381,7 +381,7 @@ int nlp_when_parse(struct nlp_ctx *c, int i, int end, int loose, struct nlp_when
     while (j < end) {
         int k = j, prep = 0, at = 0;
         while (free_tok(c, k, end) && (nlp_is(c, k, kw->on_date) || nlp_is(c, k, kw->at))) {
-            if (nlp_is(c, k, kw->at))
+            if (nlp_is(c, k, kw->at) || nlp_is(c, k, kw->by_time))
                 at = 1;
             prep = 1;
             k++;

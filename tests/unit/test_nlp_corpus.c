@@ -44,7 +44,10 @@ static void fmt_filter(const struct td_nlp_result *r, char *buf, size_t n)
     buf[0] = '\0';
     if (f->status)
         o += (size_t)snprintf(buf + o, n - o, "%sstatus=%s", o ? ";" : "", td_nlp_status_name(f->status));
-    if (f->due)
+    if (f->due == TD_NLP_DUE_DAY)
+        o += (size_t)snprintf(buf + o, n - o, "%sdue=%04d-%02d-%02d", o ? ";" : "",
+                              f->due_day.year, f->due_day.month, f->due_day.day);
+    else if (f->due)
         o += (size_t)snprintf(buf + o, n - o, "%sdue=%s", o ? ";" : "", td_nlp_due_name(f->due));
     if (f->priority >= 1 && f->priority <= 4)
         o += (size_t)snprintf(buf + o, n - o, "%spriority=%s", o ? ";" : "", prio[f->priority]);
@@ -66,7 +69,9 @@ static void fmt_target(const struct td_nlp_result *r, char *buf, size_t n)
 
 static void fmt_due(const struct td_nlp_result *r, char *buf, size_t n)
 {
-    if (!r->has_due)
+    if (r->clear_due)
+        snprintf(buf, n, "none");
+    else if (!r->has_due)
         buf[0] = '\0';
     else if (r->all_day)
         snprintf(buf, n, "%04d-%02d-%02d", r->due_local.year, r->due_local.month, r->due_local.day);
@@ -77,7 +82,9 @@ static void fmt_due(const struct td_nlp_result *r, char *buf, size_t n)
 static int due_ok(const struct td_nlp_result *r, const char *exp)
 {
     if (strcmp(exp, "-") == 0)
-        return !r->has_due;
+        return !r->has_due && !r->clear_due;
+    if (strcmp(exp, "none") == 0)
+        return !r->has_due && r->clear_due;
     if (!r->has_due)
         return 0;
     if (strlen(exp) == 10) {

@@ -20,7 +20,7 @@ static void check_phrase(const char *what, const char *p, int slots_ok)
         cr_expect(!isupper((unsigned char)p[i]), "%s: '%s' is not lower case", what, p);
     static const char *const slots[] = {"{obj}", "{title}", "{desc}", "{when}", "{prio}",
                                         "{rec}", "{tags}", "{tagsx}", "{untags}", "{rem}",
-                                        "{dur}", "{q}", "{add}", "{addr}", "{any}"};
+                                        "{dur}", "{q}", "{add}", "{addr}", "{any}", "{nodue}"};
     for (const char *b = strchr(p, '{'); b; b = strchr(b + 1, '{')) {
         cr_expect(slots_ok, "%s: '%s' has a slot", what, p);
         int known = 0;
