@@ -114,6 +114,13 @@ static void build_title(struct nlp_ctx *c, int from, int end, struct td_nlp_resu
     }
     while (b > a && (c->tok[b - 1].used || c->tok[b - 1].kind == NLP_PUNCT))
         b--;
+    for (int k = b - 2; k > a && k >= b - 5; k--)
+        if (nlp_lookup(c, k, b, c->L->add_trailers, &v) == b - k) {
+            b = k;
+            break;
+        }
+    while (b > a && (c->tok[b - 1].used || c->tok[b - 1].kind == NLP_PUNCT))
+        b--;
     size_t o = 0, cap = sizeof out->title - 1;
     int prev = -1;
     for (int k = a; k < b; k++) {

@@ -87,7 +87,8 @@ static const struct nlp_word recur_dayparts[] = {
 };
 
 static const struct nlp_word targets[] = {
-    {"it|this|that|them", NLP_T_IT}, {"that|this one|task", NLP_T_IT},
+    {"it|this|that|them", NLP_T_IT}, {"that|this one|task|item", NLP_T_IT},
+    {"the task|item|todo", NLP_T_IT},
     {"the next one|occurrence", NLP_T_IT}, {"next one", NLP_T_IT}, {"it's", NLP_T_IT},
     {"all|everything", NLP_T_ALL}, {"them all", NLP_T_ALL}, {"all of them", NLP_T_ALL},
     {"all [my|the] tasks", NLP_T_ALL}, {"all of my|the tasks", NLP_T_ALL},
@@ -96,7 +97,8 @@ static const struct nlp_word targets[] = {
 
 /* 0: dropped before a title reference; 1: after it. */
 static const struct nlp_word target_strip[] = {
-    {"the|my", 0}, {"task|tasks|one|item", 1}, {NULL, 0},
+    {"the|my", 0}, {"task|item|todo called|named|titled", 0}, {"task|item|todo", 0},
+    {"task|tasks|one|item", 1}, {NULL, 0},
 };
 
 /* value 1 on a filler: it asks for a list ("show", "tasks"). */
@@ -140,6 +142,12 @@ static const struct nlp_word add_openers[] = {
     {"i need|have|must to", 0}, {"i need|must", 0}, {"i've got to", 0}, {"i gotta", 0},
     {"don't|dont forget to", 0}, {"remember to", 0}, {"remind me to", 1},
     {"please remind me to", 1}, {NULL, 0},
+};
+
+/* Left at the end of a new task's text: "buy milk to my list". */
+static const struct nlp_word add_trailers[] = {
+    {"to|on|in|onto [my|the] list|todo|todos|to-do|tasks|agenda", 0},
+    {"to|on|in|onto [my|the] todo|to-do|task list", 0}, {NULL, 0},
 };
 
 static const struct nlp_word add_fillers[] = {
@@ -203,6 +211,7 @@ static const struct nlp_pattern patterns[] = {
     {TD_NLP_REMIND, "set|add|create|put [a|the] reminder {dur} before {obj}"},
     {TD_NLP_REMIND, "set|add|create|put [a|the] reminder {rem} for|on {obj}"},
     {TD_NLP_REMIND, "set|add|create|put [a|the] reminder for|on|to {obj}"},
+    {TD_NLP_REMIND, "set|add|create|put [a|the] reminder [for|at] {rem}"},
     /* search */
     {TD_NLP_SEARCH, "search|grep [my] [tasks] for {q}"},
     {TD_NLP_SEARCH, "find|search [me] [all] [the] tasks|task about|with|mentioning|containing|matching|for|called|named {q}"},
@@ -214,6 +223,7 @@ static const struct nlp_pattern patterns[] = {
     {TD_NLP_SEARCH, "any|anything [tasks] mentioning|about|with|containing {q}"},
     {TD_NLP_SEARCH, "which|what tasks mention|mentions|contain|contains {q}"},
     {TD_NLP_SEARCH, "tasks about|mentioning|containing {q}"},
+    {TD_NLP_SEARCH, "what|which tasks do i have about|on|with|for {q}"},
     /* skip an occurrence */
     {TD_NLP_SKIP, "skip [the] next occurrence|instance|one of {obj}"},
     {TD_NLP_SKIP, "skip [the] next occurrence|instance|one"},
@@ -254,6 +264,7 @@ static const struct nlp_pattern patterns[] = {
     {TD_NLP_UPDATE, "change|set|update its title|name to {title}"},
     {TD_NLP_UPDATE, "call it {title} instead"},
     {TD_NLP_UPDATE, "retitle {obj} [to|as] {title}"},
+    {TD_NLP_UPDATE, "rename {obj} {title}"},
     /* update: description */
     {TD_NLP_UPDATE, "set|change|update [the] description|note|notes|details of|for|on {obj} to {desc}"},
     {TD_NLP_UPDATE, "set|change|update [the] description|note|notes|details to {desc}"},
@@ -268,12 +279,14 @@ static const struct nlp_pattern patterns[] = {
     {TD_NLP_UPDATE, "set|change|update its priority to {prio}"},
     {TD_NLP_UPDATE, "set|change|update {obj} priority to {prio}"},
     {TD_NLP_UPDATE, "set|change {obj} to {prio}"},
+    {TD_NLP_UPDATE, "set|change|give [the] priority {prio} on|for|to {obj}"},
     {TD_NLP_UPDATE, "prioritize|prioritise {obj}"},
     /* update: recurrence */
     {TD_NLP_UPDATE, "make|set|have {obj} [to] repeat|recur|happen {rec}"},
     {TD_NLP_UPDATE, "change|set|update [the] recurrence|repeat|schedule of|for {obj} to {rec}"},
     {TD_NLP_UPDATE, "change|set|update [the] recurrence|repeat|schedule to {rec}"},
     {TD_NLP_UPDATE, "repeat {obj} {rec}"},
+    {TD_NLP_UPDATE, "make {obj} {rec}"},
     /* update: no due date */
     {TD_NLP_UPDATE, "remove|clear|delete|drop|unset [the] due date|deadline {nodue}"},
     {TD_NLP_UPDATE, "remove|clear|delete|drop|unset [the] due date|deadline from|of|on|for {obj} {nodue}"},
@@ -307,7 +320,7 @@ const struct nlp_lang td_nlp_lang_en = {
     .kw =
         {
             .at = "at|@",
-            .on_date = "on|by|due|for|until|till|before",
+            .on_date = "on|by|due|for|until|till|before|starting|from|beginning",
             .in = "in|within",
             .to = "to",
             .the = "the",
@@ -365,6 +378,7 @@ const struct nlp_lang td_nlp_lang_en = {
     .filters = filters,
     .add_openers = add_openers,
     .add_fillers = add_fillers,
+    .add_trailers = add_trailers,
     .noise = noise,
     .trailing_noise = trailing_noise,
     .smalltalk = smalltalk,

@@ -87,6 +87,7 @@ struct nlp_lang {
     const struct nlp_filter_word *filters;
     const struct nlp_word *add_openers; /* "add a task to" 0; "remind me to" 1 */
     const struct nlp_word *add_fillers; /* "task", ":" left at the start of a title */
+    const struct nlp_word *add_trailers; /* "to my list" left at its end */
     const struct nlp_word *noise;      /* "please", "oops" dropped before the request */
     const struct nlp_word *trailing_noise; /* "please", "thanks" dropped after it */
     const struct nlp_word *smalltalk;  /* "thanks", "ok": nothing to do */

@@ -329,6 +329,15 @@ static int span_has_date(struct nlp_ctx *c, int i, int end)
     return 0;
 }
 
+/* 1 when token i is one of the words dropped after a reference (value 1). */
+static int strip_after(const struct nlp_ctx *c, int i, const struct nlp_word *list)
+{
+    for (const struct nlp_word *w = list; w->text; w++)
+        if (w->value == 1 && nlp_phrase(c, i, i + 1, w->text) == 1)
+            return 1;
+    return 0;
+}
+
 int nlp_target_full(struct nlp_ctx *c, int i, int end, struct td_nlp_result *out)
 {
     const struct nlp_lang *L = c->L;
@@ -339,6 +348,9 @@ int nlp_target_full(struct nlp_ctx *c, int i, int end, struct td_nlp_result *out
     for (int k = i; k < end; k++)
         if (c->tok[k].used)
             return 0;
+    /* "the last" with "one" after it is half a reference */
+    if (end < c->ntok && nlp_is(c, end, kw->one))
+        return 0;
     if (nlp_lookup(c, i, end, L->targets, &v) == end - i) {
         out->target = v == NLP_T_ALL ? TD_NLP_TARGET_ALL : TD_NLP_TARGET_IT;
         return 1;
@@ -384,7 +396,7 @@ int nlp_target_full(struct nlp_ctx *c, int i, int end, struct td_nlp_result *out
     int a = i, b = end, n;
     while (a < b && (n = nlp_lookup(c, a, b, L->target_strip, &v)) && v == 0)
         a += n;
-    while (b - 1 > a && nlp_lookup(c, b - 1, b, L->target_strip, &v) && v == 1)
+    while (b - 1 > a && strip_after(c, b - 1, L->target_strip))
         b--;
     if (a >= b || b - a > NLP_REF_MAX_WORDS)
         return 0;

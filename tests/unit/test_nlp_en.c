@@ -60,6 +60,9 @@ Test(nlp_en, word_lists_are_well_formed)
     check_words("target_strip", L->target_strip);
     check_words("add_openers", L->add_openers);
     check_words("add_fillers", L->add_fillers);
+    check_words("add_trailers", L->add_trailers);
+    check_words("trailing_noise", L->trailing_noise);
+    check_words("smalltalk", L->smalltalk);
     check_words("noise", L->noise);
     for (const struct nlp_filter_word *f = L->filters; f->text; f++)
         check_phrase("filters", f->text, 0);
