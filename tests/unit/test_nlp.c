@@ -143,3 +143,48 @@ Test(nlp, names_and_formats)
     cr_expect_eq(r.title[0], '\0');
     td_nlp_free(NULL);
 }
+
+Test(nlp, flags_tell_the_chat_what_to_confirm)
+{
+    cr_assert_eq(parse("call grandma at 5", NY), 0);
+    cr_expect(r.flags & TD_NLP_F_BARE_HOUR, "17:00 was a guess");
+    cr_expect(r.flags & TD_NLP_F_GUESSED_ADD);
+    cr_expect_str_eq(due(), "2027-03-10T22:00:00Z");
+    cr_assert_eq(parse("add call grandma at 5pm", NY), 0);
+    cr_expect_eq(r.flags & (TD_NLP_F_BARE_HOUR | TD_NLP_F_GUESSED_ADD), 0u);
+    cr_assert_eq(parse("add tomorrow at 9", NY), 0);
+    cr_expect(r.flags & TD_NLP_F_NO_TITLE);
+    cr_expect_eq(r.confidence, 20);
+    cr_assert_eq(parse("thanks!", NY), 0);
+    cr_expect_eq(r.intent, TD_NLP_UNKNOWN);
+    cr_expect(r.flags & TD_NLP_F_SMALLTALK);
+    cr_assert_eq(parse("delete all completed tasks", NY), 0);
+    cr_expect_eq(r.intent, TD_NLP_DELETE);
+    cr_expect(r.flags & TD_NLP_F_MANY, "deleting several asks for confirmation");
+    cr_expect_eq(r.filter.status, TD_NLP_STATUS_COMPLETED);
+}
+
+Test(nlp, clearing_a_due_date_and_a_day_filter)
+{
+    cr_assert_eq(parse("remove the due date from call mom", NY), 0);
+    cr_expect_eq(r.intent, TD_NLP_UPDATE);
+    cr_expect(r.clear_due && !r.has_due);
+    cr_expect_str_eq(r.target_text, "call mom");
+    cr_assert_eq(parse("show tasks due friday", NY), 0);
+    cr_expect_eq(r.intent, TD_NLP_LIST);
+    cr_expect_eq(r.filter.due, TD_NLP_DUE_DAY);
+    char a[32], b[32];
+    td_datetime_format_utc(r.filter.due_from, a, sizeof a);
+    td_datetime_format_utc(r.filter.due_to, b, sizeof b);
+    cr_expect_str_eq(a, "2027-03-12T05:00:00Z");
+    cr_expect_str_eq(b, "2027-03-13T05:00:00Z");
+}
+
+Test(nlp, politeness_around_the_request_is_dropped)
+{
+    cr_assert_eq(parse("please add buy milk, thanks", NY), 0);
+    cr_expect_eq(r.intent, TD_NLP_ADD);
+    cr_expect_str_eq(r.title, "buy milk");
+    cr_assert_eq(parse("oops, undo that please", NY), 0);
+    cr_expect_eq(r.intent, TD_NLP_UNDO);
+}
