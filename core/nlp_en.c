@@ -353,7 +353,7 @@ const struct nlp_lang td_nlp_lang_en = {
             .weekday = "weekday|weekdays|workday|workdays",
             .weekend_days = "weekend|weekends",
             .tag = "tag|tags|label|labels",
-            .all = "all|every",
+            .all = "all|every|everything",
             .by_time = "by|until|till|before",
             .or = "or",
         },

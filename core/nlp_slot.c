@@ -359,6 +359,15 @@ int nlp_target_full(struct nlp_ctx *c, int i, int end, struct td_nlp_result *out
         out->target = TD_NLP_TARGET_ALL;
         return 1;
     }
+    /* "tasks tagged old", "today's tasks": every task the filters select */
+    struct td_nlp_filter f;
+    memset(&f, 0, sizeof f);
+    if ((nlp_filters_full(c, i, end, &f) & (NLP_FILTERS_REAL | NLP_FILTERS_CUE)) ==
+        (NLP_FILTERS_REAL | NLP_FILTERS_CUE)) {
+        out->filter = f;
+        out->target = TD_NLP_TARGET_ALL;
+        return 1;
+    }
     /* [the] second [one|task], number 4, task 2, #2, 3 */
     int k = i;
     if (nlp_is(c, k, kw->the))
