@@ -51,6 +51,17 @@ int td_nlp_reminder_format(const struct td_nlp_reminder *r, char *buf, size_t n)
     return k < 0 || (size_t)k >= n ? -ENOSPC : 0;
 }
 
+int td_nlp_due_format(const struct td_nlp_result *r, char *buf, size_t n)
+{
+    if (!r->has_due)
+        return -ENOENT;
+    if (!r->all_day)
+        return td_datetime_format_utc(r->due_s, buf, n) < 0 ? -ENOSPC : 0;
+    int k = snprintf(buf, n, "%04d-%02d-%02d", r->due_local.year, r->due_local.month,
+                     r->due_local.day);
+    return k < 0 || (size_t)k >= n ? -ENOSPC : 0;
+}
+
 void td_nlp_free(struct td_nlp_result *r)
 {
     if (r)

@@ -116,6 +116,11 @@ const char *td_nlp_intent_name(enum td_nlp_intent i);
 const char *td_nlp_status_name(enum td_nlp_status s);
 const char *td_nlp_due_name(enum td_nlp_due d);
 
+/* Writes the due date as the task model's due_at takes it (core/task.h): "YYYY-MM-DD" for
+ * an all-day date (with the user's zone as time_zone), else the UTC instant
+ * "YYYY-MM-DDTHH:MM:SSZ". Returns 0, -ENOENT when there is no due date, -ENOSPC. */
+int td_nlp_due_format(const struct td_nlp_result *r, char *buf, size_t n);
+
 /* Writes the reminder as the task model takes it: "PT30M"/"P1D"/"P1W" for an offset, an
  * RFC 3339 UTC instant for an "at". Returns 0 or -ENOSPC. */
 int td_nlp_reminder_format(const struct td_nlp_reminder *r, char *buf, size_t n);

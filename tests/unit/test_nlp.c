@@ -180,6 +180,20 @@ Test(nlp, clearing_a_due_date_and_a_day_filter)
     cr_expect_str_eq(b, "2027-03-13T05:00:00Z");
 }
 
+Test(nlp, due_dates_as_the_task_model_takes_them)
+{
+    char buf[32];
+    cr_assert_eq(parse("buy milk friday", NY), 0);
+    cr_expect_eq(td_nlp_due_format(&r, buf, sizeof buf), 0);
+    cr_expect_str_eq(buf, "2027-03-12");
+    cr_expect_eq(td_nlp_due_format(&r, buf, 5), -ENOSPC);
+    cr_assert_eq(parse("buy milk friday at 6pm", NY), 0);
+    cr_expect_eq(td_nlp_due_format(&r, buf, sizeof buf), 0);
+    cr_expect_str_eq(buf, "2027-03-12T23:00:00Z");
+    cr_assert_eq(parse("buy milk", NY), 0);
+    cr_expect_eq(td_nlp_due_format(&r, buf, sizeof buf), -ENOENT);
+}
+
 Test(nlp, politeness_around_the_request_is_dropped)
 {
     cr_assert_eq(parse("please add buy milk, thanks", NY), 0);
