@@ -99,8 +99,8 @@ static void recur_due(struct nlp_ctx *c, struct td_nlp_result *out, const struct
         nlp_set_due(c, out, &x);
         return;
     }
-    if (!x.has_time && x.daypart < 0 && r->hour >= 0)
-        x.daypart = r->hour;
+    if (x.daypart < 0 && r->hour >= 0)
+        x.daypart = r->hour; /* "every morning at 6" is 06:00 */
     x.has_date = 1;
     x.day = nlp_recur_first_day(r, c->today);
     nlp_set_due(c, out, &x);

@@ -55,6 +55,16 @@ static const struct nlp_word month_ends[] = {
     {"[the] end of [the] month", 1}, {NULL, 0},
 };
 
+static const struct nlp_word year_ends[] = {
+    {"[the] end of [the] year", 1}, {NULL, 0},
+};
+
+/* "on mondays": a weekly rule without "every" */
+static const struct nlp_word plural_weekdays[] = {
+    {"mondays", 0}, {"tuesdays", 1}, {"wednesdays", 2}, {"thursdays", 3}, {"fridays", 4},
+    {"saturdays", 5}, {"sundays", 6}, {NULL, 0},
+};
+
 static const struct nlp_word weekends[] = {
     {"this|the weekend", 1}, {"weekend", 1}, {NULL, 0},
 };
@@ -172,7 +182,7 @@ static const struct nlp_word smalltalk[] = {
 
 static const struct nlp_pattern patterns[] = {
     /* help */
-    {TD_NLP_HELP, "help [me|please]"},
+    {TD_NLP_HELP, "help [me|please] [out]"},
     {TD_NLP_HELP, "hi|hello|hey|hiya|yo|greetings [there]"},
     {TD_NLP_HELP, "commands|usage|menu"},
     {TD_NLP_HELP, "what can you do"},
@@ -214,7 +224,7 @@ static const struct nlp_pattern patterns[] = {
     {TD_NLP_REMIND, "set|add|create|put [a|the] reminder [for|at] {rem}"},
     /* search */
     {TD_NLP_SEARCH, "search|grep [my] [tasks] for {q}"},
-    {TD_NLP_SEARCH, "find|search [me] [all] [the] tasks|task about|with|mentioning|containing|matching|for|called|named {q}"},
+    {TD_NLP_SEARCH, "find|search [me] [all] [the|my] tasks|task about|with|mentioning|containing|matching|for|called|named {q}"},
     {TD_NLP_SEARCH, "find the {q} task|tasks"},
     {TD_NLP_SEARCH, "search|find {q}"},
     {TD_NLP_SEARCH, "look for|up {q}"},
@@ -288,10 +298,12 @@ static const struct nlp_pattern patterns[] = {
     {TD_NLP_UPDATE, "repeat {obj} {rec}"},
     {TD_NLP_UPDATE, "make {obj} {rec}"},
     /* update: no due date */
-    {TD_NLP_UPDATE, "remove|clear|delete|drop|unset [the] due date|deadline {nodue}"},
-    {TD_NLP_UPDATE, "remove|clear|delete|drop|unset [the] due date|deadline from|of|on|for {obj} {nodue}"},
-    {TD_NLP_UPDATE, "change|set|update [the] due date|deadline to none|nothing|never {nodue}"},
-    {TD_NLP_UPDATE, "change|set|update [the] due date|deadline of|for {obj} to none|nothing|never {nodue}"},
+    {TD_NLP_UPDATE, "remove|clear|delete|drop|unset [the] due date {nodue}"},
+    {TD_NLP_UPDATE, "remove|clear|delete|drop|unset [the] deadline {nodue}"},
+    {TD_NLP_UPDATE, "remove|clear|delete|drop|unset [the] due date from|of|on|for {obj} {nodue}"},
+    {TD_NLP_UPDATE, "remove|clear|delete|drop|unset [the] deadline from|of|on|for {obj} {nodue}"},
+    {TD_NLP_UPDATE, "change|set|update [the] due date to none|nothing|never {nodue}"},
+    {TD_NLP_UPDATE, "change|set|update [the] due date of|for {obj} to none|nothing|never {nodue}"},
     {TD_NLP_UPDATE, "make {obj} undated {nodue}"},
     /* update: due date */
     {TD_NLP_UPDATE, "move|reschedule|postpone|push|delay|defer|shift|bump {obj} to|for|until|till|back {when}"},
@@ -300,6 +312,8 @@ static const struct nlp_pattern patterns[] = {
     {TD_NLP_UPDATE, "change|set|update [the] due date|time to {when}"},
     {TD_NLP_UPDATE, "change|set|update [the] deadline of|for {obj} to {when}"},
     {TD_NLP_UPDATE, "make {obj} due {when}"},
+    {TD_NLP_UPDATE, "change|set|update|move|push {obj} deadline to|for {when}"},
+    {TD_NLP_UPDATE, "change|set|update|move|push {obj} due date to|for {when}"},
     {TD_NLP_UPDATE, "change|set {obj} to {when}"},
     /* update: tags */
     {TD_NLP_UPDATE, "tag|label {obj} [with|as] {tags}"},
@@ -308,7 +322,7 @@ static const struct nlp_pattern patterns[] = {
     {TD_NLP_UPDATE, "untag {untags} from {obj}"},
     {TD_NLP_UPDATE, "take {untags} off [of] {obj}"},
     /* delete */
-    {TD_NLP_DELETE, "delete|remove|erase|trash|drop|cancel|discard|scrap {obj}"},
+    {TD_NLP_DELETE, "delete|remove|erase|trash|drop|cancel|discard|scrap|clear|purge {obj}"},
     {TD_NLP_DELETE, "get rid of {obj}"},
     {TD_NLP_DELETE, "forget about {obj}"},
     {TD_NLP_DELETE, "throw away|out {obj}"},
@@ -356,6 +370,7 @@ const struct nlp_lang td_nlp_lang_en = {
             .all = "all|every|everything",
             .by_time = "by|until|till|before",
             .or = "or",
+            .on = "on",
         },
     .weekdays = weekdays,
     .months = months,
@@ -367,6 +382,8 @@ const struct nlp_lang td_nlp_lang_en = {
     .dayparts = dayparts,
     .daypart_days = daypart_days,
     .month_ends = month_ends,
+    .year_ends = year_ends,
+    .plural_weekdays = plural_weekdays,
     .weekends = weekends,
     .next_periods = next_periods,
     .priorities = priorities,

@@ -60,7 +60,7 @@ struct nlp_keywords {
     const char *in, *to, *the, *of, *and, *this_, *next, *every, *other, *before;
     const char *end, *month, *week, *weekend, *day, *last, *one, *number, *task, *me;
     const char *am, *pm, *noon, *midnight, *remind, *reminder, *with, *a, *after_done;
-    const char *weekday, *weekend_days, *tag, *all, *by_time, *or;
+    const char *weekday, *weekend_days, *tag, *all, *by_time, *or, *on;
 };
 
 struct nlp_lang {
@@ -76,6 +76,8 @@ struct nlp_lang {
     const struct nlp_word *dayparts;   /* "morning" 9 ... hour of day */
     const struct nlp_word *daypart_days; /* "tonight" 20: today with a part of day */
     const struct nlp_word *month_ends; /* "end of month" phrases */
+    const struct nlp_word *year_ends;  /* "end of the year" */
+    const struct nlp_word *plural_weekdays; /* "mondays": "on mondays" is weekly */
     const struct nlp_word *weekends;   /* "this weekend" phrases */
     const struct nlp_word *next_periods; /* "next week" 1 (Monday), "next month" 2, "next year" 3 */
     const struct nlp_word *priorities; /* phrases anywhere: "high priority" 3, "p1" 4 */

@@ -92,6 +92,36 @@ int nlp_recur_parse(struct nlp_ctx *c, int i, int end, struct nlp_recur *r)
         j++;
         goto after;
     }
+    /* "on mondays", "on tuesdays and thursdays" */
+    if (nlp_is(c, j, kw->on) && free_tok(c, j + 1, end) &&
+        nlp_lookup(c, j + 1, j + 2, L->plural_weekdays, &v)) {
+        int k = j + 1;
+        r->freq = 2;
+        while (free_tok(c, k, end) && nlp_lookup(c, k, k + 1, L->plural_weekdays, &v)) {
+            add_day(r, 0, v);
+            j = ++k;
+            if (free_tok(c, k, end) && (nlp_is(c, k, ",") || nlp_is(c, k, kw->and)))
+                k++;
+        }
+        goto after;
+    }
+    /* "on the 1st of every month" */
+    {
+        int k = j;
+        if (nlp_is(c, k, kw->on))
+            k++;
+        if (free_tok(c, k, end) && nlp_is(c, k, kw->the))
+            k++;
+        char ph[160];
+        snprintf(ph, sizeof ph, "%s %s %s", kw->of, kw->every, kw->month);
+        int n2;
+        if (free_tok(c, k, end) && nlp_ordinal(c, k, &v) && v >= 1 && v <= 31 &&
+            (n2 = nlp_phrase(c, k + 1, end, ph))) {
+            r->freq = 3, r->bymonthday = v;
+            j = k + 1 + n2;
+            goto after;
+        }
+    }
     if (!nlp_is(c, j, kw->every))
         return 0;
     j++;

@@ -307,6 +307,12 @@ static int component(struct nlp_ctx *c, int i, int end, int strong, int after_at
         w->has_date = 1, w->day = c->today + ((5 - wd0 + 7) % 7);
         return n;
     }
+    if (can_date && (n = nlp_lookup(c, i, end, L->year_ends, &v))) {
+        int y, m, d;
+        nlp_civil(c->today, &y, &m, &d);
+        w->has_date = 1, w->day = nlp_days(y, 12, 31);
+        return n;
+    }
     if (can_date && (n = nlp_lookup(c, i, end, L->month_ends, &v))) {
         int y, m, d;
         nlp_civil(c->today, &y, &m, &d);

@@ -61,6 +61,8 @@ Test(nlp_en, word_lists_are_well_formed)
     check_words("add_openers", L->add_openers);
     check_words("add_fillers", L->add_fillers);
     check_words("add_trailers", L->add_trailers);
+    check_words("year_ends", L->year_ends);
+    check_words("plural_weekdays", L->plural_weekdays);
     check_words("trailing_noise", L->trailing_noise);
     check_words("smalltalk", L->smalltalk);
     check_words("noise", L->noise);
