@@ -28,8 +28,8 @@ const char *td_nlp_status_name(enum td_nlp_status s)
 const char *td_nlp_due_name(enum td_nlp_due d)
 {
     static const char *const names[] = {"", "overdue", "today", "tomorrow", "week",
-                                        "next_week", "month", "day"};
-    return (unsigned)d < 8 ? names[d] : "";
+                                        "next_week", "month", "day", "none"};
+    return (unsigned)d < 9 ? names[d] : "";
 }
 
 int td_nlp_reminder_format(const struct td_nlp_reminder *r, char *buf, size_t n)

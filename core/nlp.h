@@ -49,7 +49,8 @@ enum td_nlp_status { TD_NLP_STATUS_ANY = 0, TD_NLP_STATUS_PENDING, TD_NLP_STATUS
                      TD_NLP_STATUS_ALL };
 enum td_nlp_due { TD_NLP_DUE_ANY = 0, TD_NLP_DUE_OVERDUE, TD_NLP_DUE_TODAY, TD_NLP_DUE_TOMORROW,
                   TD_NLP_DUE_WEEK, TD_NLP_DUE_NEXT_WEEK, TD_NLP_DUE_MONTH,
-                  TD_NLP_DUE_DAY /* one day: due_day, "show tasks due friday" */ };
+                  TD_NLP_DUE_DAY, /* one day: due_day, "show tasks due friday" */
+                  TD_NLP_DUE_NONE /* tasks without a due date */ };
 
 /* What the chat may want to confirm or say (td_nlp_result.flags). */
 #define TD_NLP_F_BARE_HOUR 1u   /* "at 5" was read as 17:00 (1..6 without am/pm) */

@@ -122,6 +122,13 @@ static const struct nlp_filter_word filters[] = {
     {"this month|month's", NLP_F_DUE, TD_NLP_DUE_MONTH},
     {"overdue|late|past-due", NLP_F_DUE, TD_NLP_DUE_OVERDUE},
     {"past due", NLP_F_DUE, TD_NLP_DUE_OVERDUE},
+    {"without|sans [a|any] due date", NLP_F_DUE, TD_NLP_DUE_NONE},
+    {"without [a|any] deadline|date", NLP_F_DUE, TD_NLP_DUE_NONE},
+    {"with no due date", NLP_F_DUE, TD_NLP_DUE_NONE},
+    {"with no deadline|date", NLP_F_DUE, TD_NLP_DUE_NONE},
+    {"no due date", NLP_F_DUE, TD_NLP_DUE_NONE},
+    {"no deadline|date", NLP_F_DUE, TD_NLP_DUE_NONE},
+    {"undated|unscheduled", NLP_F_DUE, TD_NLP_DUE_NONE},
     {"high|top priority", NLP_F_PRIO, 3}, {"high-priority|important", NLP_F_PRIO, 3},
     {"medium|normal priority", NLP_F_PRIO, 2}, {"low priority", NLP_F_PRIO, 1},
     {"low-priority", NLP_F_PRIO, 1}, {"urgent|p1", NLP_F_PRIO, 4}, {"p2", NLP_F_PRIO, 3},
@@ -146,12 +153,12 @@ static const struct nlp_filter_word filters[] = {
 
 /* value 1: "remind me to": the task gets a reminder at its due time. */
 static const struct nlp_word add_openers[] = {
-    {"add|create|new|make [a|an] [new] task|todo|to-do|item|reminder [to|:]", 0},
+    {"add|create|new|make [a|an] [new] [recurring|repeating] task|todo|to-do|item|reminder [to|:]", 0},
     {"add|create|make", 0},
     {"todo|to-do", 0},
     {"i need|have|must to", 0}, {"i need|must", 0}, {"i've got to", 0}, {"i gotta", 0},
     {"don't|dont forget to", 0}, {"remember to", 0}, {"remind me to", 1},
-    {"please remind me to", 1}, {NULL, 0},
+    {"please remind me to", 1}, {"remind me", 1}, {NULL, 0},
 };
 
 /* Left at the end of a new task's text: "buy milk to my list". */
@@ -211,6 +218,7 @@ static const struct nlp_pattern patterns[] = {
     {TD_NLP_UNREMIND, "no [more] reminder|reminders for|on {obj}"},
     /* add with a reminder at the due time */
     {TD_NLP_ADD, "remind me to {addr}"},
+    {TD_NLP_ADD, "set|add|create|make [a|an] {rec} reminder {addr}"},
     /* set a reminder */
     {TD_NLP_REMIND, "remind me"},
     {TD_NLP_REMIND, "remind me about|of {obj} {rem}"},
