@@ -512,6 +512,13 @@ int td_ws_accept(struct td_ws *ws, struct td_http_req *req, td_ws_closed_fn on_c
                         "the server is shutting down", NULL);
         return -ESHUTDOWN;
     }
+    /* Upgraded connections leave the HTTP server's count, so this is their own cap. */
+    if (ws->opts.max_connections > 0 && ws->nconns >= ws->opts.max_connections) {
+        td_http_add_header(req, "Retry-After", "5");
+        td_http_problem(req, 503, "too-many-connections", "Service Unavailable",
+                        "this server holds as many live connections as it may", NULL);
+        return -EMFILE;
+    }
     struct td_ws_conn *c = calloc(1, sizeof *c);
     if (!c) {
         td_http_problem(req, 503, "out-of-memory", "Service Unavailable", NULL, NULL);
@@ -546,10 +553,13 @@ int td_ws_accept(struct td_ws *ws, struct td_http_req *req, td_ws_closed_fn on_c
     if (rc) {
         close(fd);
     } else {
-        char head[160];
+        /* The security headers every answer of the server carries, this one too. */
+        char head[256];
         int n = snprintf(head, sizeof head,
                          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                         "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n", accept);
+                         "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n"
+                         "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n\r\n",
+                         accept);
         rc = raw_write(c, (const uint8_t *)head, (size_t)n);
         if (!rc)
             rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);

@@ -38,6 +38,7 @@ struct td_ws_opts {
     int                ping_interval_ms;
     int                idle_timeout_ms;
     size_t             queue_max;          /* bytes waiting per connection */
+    int                max_connections;    /* open at once; 0: no cap */
     struct td_log     *log;                /* not owned */
     struct td_metrics *metrics;            /* not owned; may be NULL */
 };

@@ -43,6 +43,10 @@ static const struct td_setting sync_rows[] = {
      268435456, "1MiB", NULL,
      "sync: bytes waiting for one client that does not read; past it the client is closed with 1008",
      "expected a size from 4KiB to 256MiB", NULL},
+    {"ws-max-connections", "TODOD_WS_MAX_CONNECTIONS", "N", TD_SET_INT, CONF(max_connections), 1,
+     1000000, "100000", NULL,
+     "sync: WebSockets open at once on this process; past it an upgrade is answered 503",
+     "expected a number from 1 to 1000000", NULL},
     {0},
 };
 const struct td_settings_group sync_settings = {
@@ -347,6 +351,7 @@ static int sync_init(struct td_svc *svc, void *state)
         .ping_interval_ms = s->conf->ping_interval_ms,
         .idle_timeout_ms = s->conf->idle_timeout_ms,
         .queue_max = s->conf->queue_max,
+        .max_connections = s->conf->max_connections,
         .log = svc->log,
         .metrics = svc->metrics,
     };

@@ -25,6 +25,7 @@ struct sync_conf {
     int    ping_interval_ms;
     int    idle_timeout_ms;
     size_t queue_max;          /* bytes waiting per connection: 1008 past it */
+    int    max_connections;    /* WebSockets open at once: 503 past it */
 };
 extern const struct td_settings_group sync_settings;
 

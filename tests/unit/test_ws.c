@@ -68,11 +68,17 @@ static void routes(struct td_http *http)
     td_http_route(http, "GET", "/flood", flood_route, NULL);
 }
 
-static void start_with(int ping_ms, int idle_ms)
+static void start_capped(int ping_ms, int idle_ms, int max_connections)
 {
     ws_opts = (struct td_ws_opts){.max_message = 1024, .ping_interval_ms = ping_ms,
-                                  .idle_timeout_ms = idle_ms, .queue_max = 256 * 1024};
+                                  .idle_timeout_ms = idle_ms, .queue_max = 256 * 1024,
+                                  .max_connections = max_connections};
     td_test_srv_start(td_test_srv_opts(), routes);
+}
+
+static void start_with(int ping_ms, int idle_ms)
+{
+    start_capped(ping_ms, idle_ms, 0);
 }
 
 static void free_ws(void)
@@ -271,5 +277,38 @@ Test(ws, frames_split_across_writes_and_pauses_arrive_whole)
     } while (op != 10);
     cr_expect_geq(c.pings, 2);
     td_test_ws_free(&c);
+    stop();
+}
+
+Test(ws, the_upgrade_carries_the_security_headers_of_every_answer)
+{
+    start_with(30000, 60000);
+    struct td_test_ws c;
+    open_ok(&c, "/ws");
+    cr_expect(strcasestr(c.head, "\r\nX-Content-Type-Options: nosniff\r\n"), "%s", c.head);
+    cr_expect(strcasestr(c.head, "\r\nReferrer-Policy: no-referrer\r\n"), "%s", c.head);
+    td_test_ws_free(&c);
+    stop();
+}
+
+/* Upgraded connections no longer count against the HTTP server's --max-connections:
+ * the WebSockets have a cap of their own, and one closed makes room again. */
+Test(ws, past_the_cap_an_upgrade_is_refused_until_one_closes)
+{
+    start_capped(30000, 60000, 2);
+    struct td_test_ws a, b, c;
+    open_ok(&a, "/ws");
+    open_ok(&b, "/ws");
+    cr_assert_eq(td_test_ws_open(&c, td_srv.port, "/ws", NULL, 0), 503, "%s", c.head);
+    cr_expect(strstr(c.body, "too-many-connections"), "%s", c.body);
+    td_test_ws_free(&c);
+    cr_assert_eq(td_test_ws_send(&a, 8, "\x03\xe8", 2, 1), 0);
+    cr_expect_eq(td_test_ws_wait_close(&a, 5000), 1000);
+    td_test_ws_free(&a);
+    for (int i = 0; i < 200 && atomic_load(&closed_calls) < 1; i++)
+        usleep(10000);
+    open_ok(&c, "/ws");
+    td_test_ws_free(&c);
+    td_test_ws_free(&b);
     stop();
 }
