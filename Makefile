@@ -4,7 +4,7 @@ TEST_BUILD ?= build-test
 LISTEN     ?= 127.0.0.1:8080
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= trace auth config task http
+FUZZ_TARGETS ?= trace auth config task http nlp
 
 .PHONY: run test deps build build-test bench fuzz clean
 

@@ -16,7 +16,7 @@ read -r -a PKG_CFLAGS <<<"$(pkg-config --cflags libuv jansson libjwt libargon2 o
 read -r -a PKG_LIBS <<<"$(pkg-config --libs libuv jansson libjwt libargon2 openssl libical)"
 
 # What the targets link: the parsers and the HTTP server, nothing that needs PostgreSQL.
-CORE=(auth phc buf config door_conf http http_conn http_parse http_cors http_request http_response http_router jsonw log metrics proc task trace utf8 datetime tz rrule)
+CORE=(auth phc buf config door_conf http http_conn http_parse http_cors http_request http_response http_router jsonw log metrics proc task trace utf8 datetime tz rrule nlp nlp_lex nlp_en nlp_when nlp_recur nlp_slot nlp_intent)
 
 mkdir -p "$OUT/obj"
 objs=()

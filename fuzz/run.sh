@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs fuzz targets built by fuzz/build.sh, one after another, each for SECONDS.
-# Usage: bash fuzz/run.sh BUILD SECONDS [TARGET...]   (TARGET: trace auth config task http)
+# Usage: bash fuzz/run.sh BUILD SECONDS [TARGET...]   (TARGET: trace auth config task http nlp)
 # New inputs go to BUILD/corpus/<target> (fuzz/corpus/<target> seeds it and is not
 # written); a crash, leak, UB report or hang stops the run with the input saved as
 # BUILD/artifacts/<target>-crash-*. Reproduce: BUILD/fuzz_<target> <that file>.
@@ -10,7 +10,7 @@ BUILD=${1:-build-fuzz}
 SECONDS_EACH=${2:-60}
 shift 2 || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(trace auth config task http)
+[ ${#targets[@]} -gt 0 ] || targets=(trace auth config task http nlp)
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
