@@ -456,8 +456,9 @@ static json_t *reminder_value(struct ctx *c, size_t i, json_t *v, bool *has_offs
         err_add(c->errs, sub, "must be an RFC 3339 date-time");
     const char *ch = channel ? json_string_value(channel) : "in_app";
     snprintf(sub, sizeof sub, "%s.channel", field);
-    if (!ch || (strcmp(ch, "in_app") && strcmp(ch, "email") && strcmp(ch, "webhook")))
-        err_add(c->errs, sub, "must be in_app, email or webhook");
+    if (!ch || (strcmp(ch, "in_app") && strcmp(ch, "email") && strcmp(ch, "webhook") &&
+                strcmp(ch, "sms") && strcmp(ch, "push")))
+        err_add(c->errs, sub, "must be in_app, email, webhook, sms or push");
     if (c->errs->count != before)
         return NULL;
     *has_offset |= offset != NULL;

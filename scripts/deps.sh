@@ -3,11 +3,12 @@
 set -euo pipefail
 pkgs=(build-essential pkg-config meson ninja-build
       libuv1-dev libpq-dev librdkafka-dev libical-dev libjansson-dev
-      libjwt-dev libargon2-dev libssl-dev node-llhttp
+      libjwt-dev libargon2-dev libssl-dev libcurl4-openssl-dev node-llhttp
       postgresql tzdata curl)   # curl: the README's examples and the bench scripts
-# Tests: criterion, libcurl (their HTTP client), valgrind (the leak test); they also run
-# throwaway clusters with postgresql's initdb and check time zones against tzdata.
-pkgs+=(libcriterion-dev libcurl4-openssl-dev valgrind)
+# libcurl4-openssl-dev: core/curl.c (webhooks, SMTP) and the tests' HTTP client.
+# Tests: criterion, valgrind (the leak test); they also run throwaway clusters with
+# postgresql's initdb and check time zones against tzdata.
+pkgs+=(libcriterion-dev valgrind)
 # The MCP test runs the official MCP TypeScript SDK client (tests/mcp) on Node.js; npm comes
 # with nodesource's nodejs, Debian's needs its npm package.
 pkgs+=(nodejs)

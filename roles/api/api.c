@@ -349,11 +349,11 @@ static void api_fini(void *state)
 
 static const struct td_route_def *const api_routes[] = {
     api_auth_routes, api_create_routes, api_task_routes, api_list_routes,
-    api_recurrence_routes, api_mcp_routes, NULL,
+    api_recurrence_routes, api_mcp_routes, api_webhook_routes, NULL,
 };
 static const struct td_stmt_def *const api_stmts[] = {
     api_auth_stmts, api_create_stmts, api_task_stmts, api_list_stmts, api_zone_stmts,
-    api_recurrence_stmts, NULL,
+    api_recurrence_stmts, api_webhook_stmts, NULL,
 };
 
 const struct td_role td_role_api = {

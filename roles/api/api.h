@@ -133,9 +133,9 @@ void  api_resolve_zone(struct api_call *call, int mode,
 
 /* Each file's tables (the role's rows are these, in api.c). */
 extern const struct td_route_def api_auth_routes[], api_create_routes[], api_task_routes[],
-    api_list_routes[], api_recurrence_routes[], api_mcp_routes[];
+    api_list_routes[], api_recurrence_routes[], api_mcp_routes[], api_webhook_routes[];
 extern const struct td_stmt_def api_auth_stmts[], api_create_stmts[], api_task_stmts[],
-    api_list_stmts[], api_zone_stmts[], api_recurrence_stmts[];
+    api_list_stmts[], api_zone_stmts[], api_recurrence_stmts[], api_webhook_stmts[];
 /* recurrence.c: DELETE /api/tasks/{id}?series=true (tasks.c hands the call over). */
 void api_series_end(struct api_call *call);
 /* What cannot be a table: the group-commit queue, the list statements built per filter. */

@@ -1,5 +1,5 @@
-/* Accounts: signup, login, me (read, and PATCH its name and zone). Passwords are argon2id
- * hashes computed off the loop. */
+/* Accounts: signup, login, me (read, and PATCH its name, zone and webhook URL). Passwords
+ * are argon2id hashes computed off the loop. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/curl.h"
 #include "core/task.h"
 #include "core/door.h"
 #include "core/tz.h"
@@ -285,19 +286,23 @@ struct settings {
     char *name;        /* trimmed */
     char  time_zone[TD_TZ_NAME_MAX + 1];
     int   has_zone;
+    char *webhook_url;   /* with has_webhook: the new URL, NULL to remove it */
+    int   has_webhook;
 };
 
 static void free_settings(void *p)
 {
     struct settings *s = p;
-    if (s)
+    if (s) {
         free(s->name);
+        free(s->webhook_url);
+    }
     free(s);
 }
 
-/* Checks {name?, time_zone?} into s; collects every bad member in errs. Absent and null
- * members leave the stored value; any other member is unknown. Returns 0, -EINVAL (errs
- * filled) or -ENOMEM. */
+/* Checks {name?, time_zone?, webhook_url?} into s; collects every bad member in errs.
+ * Absent and null members leave the stored value, except webhook_url: null removes it.
+ * Any other member is unknown. Returns 0, -EINVAL (errs filled) or -ENOMEM. */
 static int check_settings(json_t *body, struct settings *s, struct td_task_errors *errs)
 {
 #define FIELD_ERROR(f, m) do { if (errs->count < 32) { \
@@ -331,10 +336,27 @@ static int check_settings(json_t *body, struct settings *s, struct td_task_error
             }
             snprintf(s->time_zone, sizeof s->time_zone, "%s", tz);
             s->has_zone = 1;
+        } else if (strcmp(key, "webhook_url") == 0) {
+            /* Syntax only: the address it reaches is checked by notify when it connects. */
+            char why[120], msg[160];
+            s->has_webhook = 1;
+            if (json_is_null(v))
+                continue;
+            if (!json_is_string(v) ||
+                td_curl_url_check(json_string_value(v), "http,https", why, sizeof why)) {
+                snprintf(msg, sizeof msg, "must be an http or https URL (%s)",
+                         json_is_string(v) ? why : "a string");
+                FIELD_ERROR("webhook_url", msg);
+                continue;
+            }
+            s->webhook_url = strdup(json_string_value(v));
+            if (!s->webhook_url)
+                return -ENOMEM;
         } else {
             char f[64];
             snprintf(f, sizeof f, "%s", key);
-            FIELD_ERROR(f, "is not a member of the account settings (name, time_zone)");
+            FIELD_ERROR(f, "is not a member of the account settings (name, time_zone, "
+                        "webhook_url)");
         }
     }
 #undef FIELD_ERROR
@@ -394,13 +416,14 @@ static void handle_me_patch(struct td_http_req *req, void *arg)
         on_me_patched(0, NULL, call);   /* an external IdP's subject: no row to change */
         return;
     }
-    if (!s->name && !s->has_zone) {
+    if (!s->name && !s->has_zone && !s->has_webhook) {
         const char *params[] = {call->user_id};
         api_exec(call, "user_by_id", 1, params, on_me_patched);   /* {}: unchanged */
         return;
     }
-    const char *params[] = {call->user_id, s->name, s->has_zone ? s->time_zone : NULL};
-    api_exec(call, "user_update", 3, params, on_me_patched);
+    const char *params[] = {call->user_id, s->name, s->has_zone ? s->time_zone : NULL,
+                            s->has_webhook ? "true" : "false", s->webhook_url};
+    api_exec(call, "user_update", 5, params, on_me_patched);
 }
 
 const struct td_stmt_def api_auth_stmts[] = {
@@ -410,8 +433,9 @@ const struct td_stmt_def api_auth_stmts[] = {
      "SELECT id::text, password_hash, todod_user_json(users)::text FROM users "
      "WHERE lower(email) = $1 AND password_hash IS NOT NULL", 1},
     {"user_by_id", "SELECT todod_user_json(users)::text FROM users WHERE id = $1::uuid", 1},
-    {"user_update", "UPDATE users SET name = coalesce($2, name), time_zone = coalesce($3, time_zone) "
-        "WHERE id = $1::uuid RETURNING todod_user_json(users)::text", 3},
+    {"user_update", "UPDATE users SET name = coalesce($2, name), time_zone = coalesce($3, time_zone), "
+        "webhook_url = CASE WHEN $4::boolean THEN $5 ELSE webhook_url END "
+        "WHERE id = $1::uuid RETURNING todod_user_json(users)::text", 5},
     {0},
 };
 

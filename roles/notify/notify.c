@@ -23,6 +23,7 @@
 #include "core/bus.h"
 #include "core/db.h"
 #include "core/consume.h"
+#include "core/curl.h"
 #include "core/failpoint.h"
 #include "core/outbox.h"
 
@@ -43,10 +44,67 @@ static const struct td_setting notify_rows[] = {
      CONF(horizon_ms), 1000, 86400000, "1440m", NULL,
      "notify: a reminder whose instant passed longer ago than this (while down) is recorded "
      "as missed instead of fired late", "expected a duration from 1s to 1440m", NULL},
+    {"webhook-allow-private", "TODOD_WEBHOOK_ALLOW_PRIVATE", NULL, TD_SET_BOOL,
+     CONF(webhook_allow_private), 0, 0, "false", NULL,
+     "notify: let webhooks reach loopback, private, link-local and unique-local addresses "
+     "(refused by default, checked on the address connected)", NULL, NULL},
+    {"delivery-timeout", "TODOD_DELIVERY_TIMEOUT", "DURATION", TD_SET_DURATION,
+     CONF(delivery_timeout_ms), 100, 120000, "10s", NULL,
+     "notify: one webhook or email attempt, whole, at most this long",
+     "expected a duration from 100ms to 120s", NULL},
+    {"delivery-retry-initial", "TODOD_DELIVERY_RETRY_INITIAL", "DURATION", TD_SET_DURATION,
+     CONF(retry_initial_ms), 10, 3600000, "1s", NULL,
+     "notify: wait after a failed webhook or email attempt; doubles each attempt",
+     "expected a duration from 10ms to 60m", NULL},
+    {"delivery-retry-max", "TODOD_DELIVERY_RETRY_MAX", "DURATION", TD_SET_DURATION,
+     CONF(retry_max_ms), 10, 86400000, "5m", NULL,
+     "notify: the longest wait between attempts", "expected a duration from 10ms to 1440m",
+     NULL},
+    {"delivery-max-attempts", "TODOD_DELIVERY_MAX_ATTEMPTS", "N", TD_SET_INT,
+     CONF(max_attempts), 1, 100, "8", NULL,
+     "notify: attempts of a webhook or email delivery before it fails",
+     "expected a whole number from 1 to 100", NULL},
+    {"smtp-url", "TODOD_SMTP_URL", "URL", TD_SET_STRING, CONF(smtp_url), 0, 0, NULL, NULL,
+     "notify: smtp://host:port or smtps://host:port for the email channel (unset: email "
+     "reminders fail with \"channel not configured\")", NULL, NULL},
+    {"smtp-from", "TODOD_SMTP_FROM", "ADDRESS", TD_SET_STRING, CONF(smtp_from), 0, 0, NULL,
+     NULL, "notify: the sender of reminder emails (required with --smtp-url)", NULL, NULL},
+    {"smtp-user", "TODOD_SMTP_USER", "NAME", TD_SET_STRING, CONF(smtp_user), 0, 0, NULL, NULL,
+     "notify: SMTP AUTH user name (default: no AUTH)", NULL, NULL},
+    {"smtp-password-file", "TODOD_SMTP_PASSWORD_FILE", "FILE", TD_SET_SECRET_FILE,
+     CONF(smtp_password), 0, 0, NULL, NULL, "notify: SMTP AUTH password, read from a file",
+     NULL, NULL},
     {0},
 };
+
+static int notify_check(void *block, int argc, char **argv, char *err, size_t errlen)
+{
+    (void)argc;
+    (void)argv;
+    struct notify_conf *c = block;
+    char why[200];
+    if (c->smtp_url && td_curl_url_check(c->smtp_url, "smtp,smtps", why, sizeof why)) {
+        snprintf(err, errlen, "--smtp-url: %s", why);
+        return -EINVAL;
+    }
+    if (c->smtp_url && !c->smtp_from) {
+        snprintf(err, errlen, "--smtp-url needs --smtp-from (the sender address)");
+        return -EINVAL;
+    }
+    if (c->smtp_from && (!strchr(c->smtp_from, '@') || strpbrk(c->smtp_from, " <>\r\n\t,") ||
+                         strlen(c->smtp_from) > 254)) {
+        snprintf(err, errlen, "--smtp-from: expected a bare address such as todod@example.com");
+        return -EINVAL;
+    }
+    if (c->retry_max_ms < c->retry_initial_ms) {
+        snprintf(err, errlen, "--delivery-retry-max must be at least --delivery-retry-initial");
+        return -EINVAL;
+    }
+    return 0;
+}
 const struct td_settings_group notify_settings = {
     .name = "notify", .rows = notify_rows, .block_size = sizeof(struct notify_conf),
+    .check = notify_check,
 };
 
 static void fire(struct notify *n);
@@ -106,8 +164,10 @@ static void on_fired(int status, struct td_db_res *res, void *arg)
             next = strtoll(bar + 1, NULL, 10);
     }
     n->fired += count;
-    if (count > 0)
+    if (count > 0) {
         td_outbox_wake(n->svc->outbox);   /* publish the todo.reminder.due events now */
+        notify_deliver_wake(&n->deliver);   /* webhook and email deliveries it made */
+    }
     if (count >= NOTIFY_FIRE_BATCH) {
         arm_in(n, 0);   /* more are due */
         return;
@@ -128,13 +188,14 @@ static void fire(struct notify *n)
     if (n->stopping || n->firing)
         return;
     char now[32], horizon[32], late[32], lim[16];
+    const char *channels = notify_deliver_channels(n->conf);
     snprintf(now, sizeof now, "%lld", notify_now_ms());
     snprintf(horizon, sizeof horizon, "%d milliseconds", n->conf ? n->conf->horizon_ms : 86400000);
     snprintf(late, sizeof late, "%d milliseconds", NOTIFY_LATE_MS);
     snprintf(lim, sizeof lim, "%d", NOTIFY_FIRE_BATCH);
-    const char *params[] = {now, horizon, late, lim};
+    const char *params[] = {now, horizon, late, lim, channels};
     n->firing = 1;
-    if (td_db_exec(n->svc->db, "notify_fire", 4, params, on_fired, n)) {
+    if (td_db_exec(n->svc->db, "notify_fire", 5, params, on_fired, n)) {
         n->firing = 0;
         arm_in(n, NOTIFY_RETRY_MS);
     }
@@ -175,12 +236,13 @@ static void on_task_event(const struct td_bus_msg *msg, struct td_bus_delivery *
 static const struct td_stmt_def notify_stmts_rows[] = {
     {"notify_schedule", "SELECT todod_notify_schedule($1, $2::uuid, $3::jsonb)", 3},
     {"notify_fire", "SELECT todod_notify_fire(to_timestamp($1::double precision / 1000), "
-                    "$2::interval, $3::interval, $4::integer)", 4},
+                    "$2::interval, $3::interval, $4::integer, $5::text[])", 5},
     {0},
 };
 extern const struct td_stmt_def notify_route_stmts[];     /* routes.c */
 extern const struct td_route_def notify_route_rows[];
-static const struct td_stmt_def *const notify_stmts[] = {notify_stmts_rows, notify_route_stmts, NULL};
+static const struct td_stmt_def *const notify_stmts[] = {notify_stmts_rows, notify_route_stmts,
+                                                         notify_deliver_stmts, NULL};
 static const struct td_route_def *const notify_routes[] = {notify_route_rows, NULL};
 static const struct td_sub_def notify_subs[] = {
     {"task-events", NOTIFY_GROUP, on_task_event, 1},
@@ -207,6 +269,9 @@ static int notify_init(struct td_svc *svc, void *state)
         return rc;
     }
     n->timer->data = n;
+    rc = notify_deliver_init(&n->deliver, n);
+    if (rc)
+        return rc;
     return td_failpoint("notify.init");   /* on failure core calls notify_fini */
 }
 
@@ -214,7 +279,9 @@ static int notify_init(struct td_svc *svc, void *state)
  * recorded as missed past the horizon; the answer arms the timer. */
 static int notify_start(void *state)
 {
-    fire(state);
+    struct notify *n = state;
+    fire(n);
+    notify_deliver_wake(&n->deliver);   /* deliveries left by a stop */
     return 0;
 }
 
@@ -223,6 +290,7 @@ static void notify_fini(void *state)
     struct notify *n = state;
     n->stopping = 1;
     td_consume_release(&n->calls);
+    notify_deliver_fini(&n->deliver);
     if (n->timer) {
         uv_timer_stop(n->timer);
         uv_close((uv_handle_t *)n->timer, on_timer_closed);

@@ -1,12 +1,14 @@
 /* The notify role (`todod notify`): consumes task-events into durable reminder rows
  * (proto/sql/0008_reminders.sql, todod_notify_schedule) and fires each row at its instant
  * from one libuv timer armed at the earliest scheduled instant (todod_notify_fire):
- * state sent, the todo.reminder.due event on topic reminders, an in_app notification. */
+ * state sent, the todo.reminder.due event on topic reminders, an in_app notification;
+ * webhook and email reminders become deliveries that deliver.c sends. */
 #ifndef TD_ROLE_NOTIFY_H
 #define TD_ROLE_NOTIFY_H
 #include <uv.h>
 #include "core/consume.h"
 #include "core/svc.h"
+#include "roles/notify/deliver.h"
 
 #define NOTIFY_GROUP "todod-notify"
 #define NOTIFY_FIRE_BATCH 100      /* rows per fire statement; more: fire again at once */
@@ -20,6 +22,16 @@
 /* The role's settings block (notify_settings). */
 struct notify_conf {
     int horizon_ms;   /* --reminder-horizon: older instants are recorded as missed */
+    /* The webhook and email channels (deliver.h). */
+    int   webhook_allow_private;   /* --webhook-allow-private */
+    int   delivery_timeout_ms;     /* one attempt, whole */
+    int   retry_initial_ms;        /* the backoff after the first failed attempt */
+    int   retry_max_ms;            /* its cap */
+    int   max_attempts;
+    char *smtp_url;                /* owned; NULL: the email channel is not configured */
+    char *smtp_from;
+    char *smtp_user;
+    char *smtp_password;           /* from --smtp-password-file */
 };
 extern const struct td_settings_group notify_settings;
 
@@ -40,6 +52,7 @@ struct notify {
     int                 stopping;   /* fini ran: re-arm nothing */
     struct td_consume   calls;      /* schedule statements in flight (core/consume.h) */
     long long           fired;      /* reminders fired by this process (tests, metrics) */
+    struct notify_deliver deliver;  /* the webhook and email deliveries (deliver.c) */
 };
 
 /* Arms the timer for at (Unix ms) unless it is armed earlier already. */

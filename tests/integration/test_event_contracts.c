@@ -69,10 +69,13 @@ static void exercise_every_write(const struct td_test_user *u)
     json_decref(b);
 }
 
-static json_t *outbox_rows(void)
+/* The outbox rows of topic (task-events; reminders, which notify writes as it schedules
+ * the reminders of these tasks, are checked in the_reminder_events_match_the_schemas). */
+static json_t *outbox_rows(const char *topic)
 {
-    char *text = td_test_pg_query(&pg, "SELECT json_agg(json_build_object('event', event, "
-                                       "'headers', headers, 'topic', topic, 'key', key) ORDER BY seq)::text FROM outbox");
+    char *text = td_test_pg_queryf(&pg, "SELECT json_agg(json_build_object('event', event, "
+                                        "'headers', headers, 'topic', topic, 'key', key) ORDER BY seq)::text "
+                                        "FROM outbox WHERE topic = '%s'", topic);
     json_t *rows = json_loads(text ? text : "null", 0, NULL);
     free(text);
     cr_assert(json_is_array(rows), "no outbox rows");
@@ -86,7 +89,7 @@ Test(event_contracts, every_emitted_event_matches_the_schemas)
     exercise_every_write(&u);
     json_t *envelope = td_test_schema_load("proto/events/cloudevent.schema.json");
     json_t *data = td_test_schema_load("proto/events/task-event.schema.json");
-    json_t *rows = outbox_rows();
+    json_t *rows = outbox_rows("task-events");
     int seen[4] = {0};
     /* The seeds' names, each with its CloudEvents type. */
     static const char *const kinds[] = {"task_created", "task_updated", "task_completed",
@@ -125,10 +128,11 @@ Test(event_contracts, every_emitted_event_matches_the_schemas)
     json_decref(data);
 }
 
-/* The notify role of `todod all` fires a reminder a second ahead: its todo.reminder.due
- * event goes to topic reminders, keyed by the user, and fits the envelope and the reminder
- * schema. */
-Test(event_contracts, a_fired_reminder_event_matches_the_schemas)
+/* The notify role of `todod all` schedules a reminder a second ahead, fires it and
+ * stores it in_app: reminder_scheduled, reminder_triggered and reminder_sent go to topic
+ * reminders, keyed by the user, each with its CloudEvents type, and fit the envelope and
+ * the reminder schema. */
+Test(event_contracts, the_reminder_events_match_the_schemas)
 {
     struct td_test_user u;
     td_test_user_fake(&u);
@@ -138,28 +142,47 @@ Test(event_contracts, a_fired_reminder_event_matches_the_schemas)
     char *body = td_test_fmt("{\"title\":\"Call Bob\",\"reminders\":[{\"at\":\"%s\","
                              "\"channel\":\"in_app\"}]}", at);
     json_t *task = td_test_create_task(todod.port, u.token, body);
-    cr_expect_eq(td_test_wait_count(&pg, 1, 20000,
-                                    "SELECT count(*) FROM outbox WHERE topic = 'reminders'"), 1,
-                 "no reminder event");
-    char *text = td_test_pg_query(&pg, "SELECT json_build_object('event', event, 'key', key)::text "
-                                       "FROM outbox WHERE topic = 'reminders'");
-    json_t *row = json_loads(text ? text : "null", 0, NULL);
-    cr_assert_not_null(row);
-    json_t *ev = json_object_get(row, "event");
+    cr_expect_eq(td_test_wait_count(&pg, 3, 20000,
+                                    "SELECT count(*) FROM outbox WHERE topic = 'reminders'"), 3,
+                 "not three reminder events");
+    char *text = td_test_pg_query(&pg,
+        "SELECT json_agg(json_build_object('event', event, 'key', key) ORDER BY created_at, "
+        "event->'data'->>'event_type' DESC)::text FROM outbox WHERE topic = 'reminders'");
+    json_t *rows = json_loads(text ? text : "null", 0, NULL);
+    cr_assert(json_is_array(rows));
     json_t *envelope = td_test_schema_load("proto/events/cloudevent.schema.json");
     json_t *reminder = td_test_schema_load("proto/events/reminder-event.schema.json");
-    char why[512];
-    cr_expect_eq(td_test_schema_validate(envelope, ev, why, sizeof why), 0, "%s", why);
-    cr_expect_eq(td_test_schema_validate(reminder, json_object_get(ev, "data"), why, sizeof why), 0,
-                 "data: %s", why);
-    cr_expect_str_eq(td_test_jstr(ev, "type"), "todo.reminder.due");
-    cr_expect_str_eq(td_test_jstr(ev, "data.event_type"), "reminder_triggered");
-    cr_expect_str_eq(td_test_jstr(ev, "data.task_id"), td_test_jstr(task, "id"));
-    cr_expect_str_eq(td_test_jstr(ev, "data.remind_at"), at);
-    cr_expect_str_eq(td_test_jstr(row, "key"), u.id, "key is the user");
+    static const char *const kinds[][2] = {
+        {"reminder_scheduled", "todo.reminder.scheduled"},
+        {"reminder_triggered", "todo.reminder.due"},
+        {"reminder_sent", "todo.reminder.sent"},
+    };
+    int seen[3] = {0};
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        json_t *ev = json_object_get(row, "event");
+        char why[512];
+        cr_expect_eq(td_test_schema_validate(envelope, ev, why, sizeof why), 0, "%s", why);
+        cr_expect_eq(td_test_schema_validate(reminder, json_object_get(ev, "data"), why, sizeof why), 0,
+                     "data: %s", why);
+        const char *kind = td_test_jstr(ev, "data.event_type");
+        int k = 0;
+        while (k < 3 && (!kind || strcmp(kind, kinds[k][0])))
+            k++;
+        cr_assert_lt(k, 3, "event_type %s", kind ? kind : "(none)");
+        seen[k]++;
+        cr_expect_str_eq(td_test_jstr(ev, "type"), kinds[k][1], "%s", kind);
+        cr_expect_str_eq(td_test_jstr(ev, "data.task_id"), td_test_jstr(task, "id"));
+        cr_expect_str_eq(td_test_jstr(ev, "data.remind_at"), at);
+        cr_expect_str_eq(td_test_jstr(ev, "data.notification_type"), "in_app");
+        cr_expect_str_eq(td_test_jstr(row, "key"), u.id, "key is the user");
+    }
+    cr_expect(seen[0] == 1 && seen[1] == 1 && seen[2] == 1, "scheduled %d, triggered %d, sent %d",
+              seen[0], seen[1], seen[2]);
     json_decref(envelope);
     json_decref(reminder);
-    json_decref(row);
+    json_decref(rows);
     json_decref(task);
     free(text);
     free(body);

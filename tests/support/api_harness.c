@@ -291,13 +291,13 @@ char *td_test_outbox_types(struct td_test_pg *pg, const char *task_id)
 {
     char *v = td_test_pg_queryf(pg,
         "SELECT coalesce(string_agg(event->>'type', ',' ORDER BY seq), '') FROM outbox "
-        "WHERE event->>'subject' = '%s'", task_id);
+        "WHERE event->>'subject' = '%s' AND topic = 'task-events'", task_id);
     return v ? v : strdup("");
 }
 
 long td_test_outbox_count(struct td_test_pg *pg)
 {
-    return td_test_pg_long(pg, "SELECT count(*) FROM outbox");
+    return td_test_pg_long(pg, "SELECT count(*) FROM outbox WHERE topic = 'task-events'");
 }
 
 json_t *td_test_outbox_last(struct td_test_pg *pg, const char *task_id)
@@ -307,7 +307,8 @@ json_t *td_test_outbox_last(struct td_test_pg *pg, const char *task_id)
         "  'headers', o.headers, 'event_id', o.event_id, "
         "  'same_tx', (SELECT o.created_at = t.updated_at FROM tasks t "
         "              WHERE t.id::text = o.event->>'subject'))::text "
-        "FROM outbox o WHERE o.event->>'subject' = '%s' ORDER BY o.seq DESC LIMIT 1", task_id);
+        "FROM outbox o WHERE o.event->>'subject' = '%s' AND o.topic = 'task-events' "
+        "ORDER BY o.seq DESC LIMIT 1", task_id);
     if (!v)
         return NULL;
     json_t *j = json_loads(v, 0, NULL);

@@ -93,10 +93,11 @@ char *td_test_pg_queryf(struct td_test_pg *pg, const char *fmt, ...)
 /* The first value of the query as a number (count(*) and the like); -1 when NULL. */
 long td_test_pg_long(struct td_test_pg *pg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Outbox rows about a task: their CloudEvents types in commit order, comma-separated
+/* These read topic task-events only (notify's reminder events on topic reminders name
+ * the task too). Outbox rows about a task: their CloudEvents types in commit order, comma-separated
  * ("todo.task.created,todo.task.completed"); "" when none. malloc'd. */
 char *td_test_outbox_types(struct td_test_pg *pg, const char *task_id);
-/* Number of outbox rows (all tasks). */
+/* Number of task-events outbox rows (all tasks). */
 long td_test_outbox_count(struct td_test_pg *pg);
 /* The newest outbox row about a task as {"topic","key","event","headers",
  * "same_tx"} where same_tx is true when the row was written in the transaction that

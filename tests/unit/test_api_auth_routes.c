@@ -265,3 +265,46 @@ Test(auth_routes, patch_me_changes_name_and_zone_of_that_account_only)
     json_decref(a);
     json_decref(b);
 }
+
+Test(auth_routes, patch_me_sets_checks_and_removes_the_webhook_url)
+{
+    start_with(0);
+    json_t *a = NULL;
+    cr_assert_eq(account_call("/api/auth/signup", email, "correct horse battery", NULL, &a, NULL), 201);
+    const char *token = td_test_jstr(a, "token");
+    cr_assert(token);
+    json_t *me = NULL;
+    cr_expect_eq(td_test_api_json(S.port, token, "PATCH", "/api/me",
+                                  "{\"webhook_url\":\"https://hooks.example.com/todo?k=1\"}", NULL, &me), 200);
+    cr_expect_str_eq(js(me, "webhook_url"), "https://hooks.example.com/todo?k=1");
+    cr_expect(json_is_false(json_object_get(me, "webhook_secret_set")), "no secret yet");
+    json_decref(me);
+    cr_expect_eq(td_test_api_json(S.port, token, "GET", "/api/me", NULL, NULL, &me), 200);
+    cr_expect_str_eq(js(me, "webhook_url"), "https://hooks.example.com/todo?k=1", "GET /api/me shows it");
+    json_decref(me);
+    /* a name alone leaves it */
+    cr_expect_eq(td_test_api_json(S.port, token, "PATCH", "/api/me", "{\"name\":\"Ada\"}", NULL, &me), 200);
+    cr_expect_str_eq(js(me, "webhook_url"), "https://hooks.example.com/todo?k=1");
+    json_decref(me);
+    static const char *const bad[] = {
+        "{\"webhook_url\":\"ftp://example.com/x\"}", "{\"webhook_url\":\"example.com/x\"}",
+        "{\"webhook_url\":42}", "{\"webhook_url\":\"https://u:p@example.com/\"}",
+        "{\"webhook_url\":\"javascript:alert(1)\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct td_test_http r;
+        td_test_api(S.port, token, "PATCH", "/api/me", bad[i], NULL, &r);
+        td_test_expect_problem(&r, 422, "validation-failed", bad[i]);
+        json_t *p = td_test_body_json(&r);
+        cr_expect(td_test_problem_names(p, "webhook_url"), "%s: %s", bad[i], r.body);
+        json_decref(p);
+        td_test_http_free(&r);
+    }
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM users WHERE id = '%s' AND "
+                                     "webhook_url = 'https://hooks.example.com/todo?k=1'", js(a, "user.id")), 1,
+                 "a refused PATCH changed it");
+    cr_expect_eq(td_test_api_json(S.port, token, "PATCH", "/api/me", "{\"webhook_url\":null}", NULL, &me), 200);
+    cr_expect(json_is_null(json_object_get(me, "webhook_url")), "null did not remove it");
+    json_decref(me);
+    json_decref(a);
+}

@@ -226,18 +226,38 @@ Test(notify, two_instances_never_fire_one_reminder_twice)
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(DISTINCT reminder_id) FROM notifications "
                                      "WHERE task_id = '%s'", task), 300);
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM outbox WHERE topic = 'reminders' AND "
-                                     "event->>'subject' = '%s'", task), 300);
+                                     "event->>'subject' = '%s' AND "
+                                     "event->'data'->>'event_type' = 'reminder_triggered'", task), 300);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM outbox WHERE topic = 'reminders' AND "
+                                     "event->>'subject' = '%s' AND "
+                                     "event->'data'->>'event_type' = 'reminder_sent'", task), 300,
+                 "in_app: one reminder_sent each");
 }
 
 Test(notify, other_channels_are_recorded_as_not_configured)
 {
+    /* sms and push at once; webhook and email when they fire: this user (a subject of an
+     * external IdP) has no webhook URL, and no --smtp-url is set */
     char *ev, id[37];
-    snprintf(id, sizeof id, "%s", new_task("now() + interval '1 hour'",
-             "[{\"offset\":\"PT5M\",\"channel\":\"sms\"},{\"offset\":\"PT5M\",\"channel\":\"push\"},"
-             "{\"offset\":\"PT5M\",\"channel\":\"email\"},{\"offset\":\"PT5M\",\"channel\":\"webhook\"}]",
+    snprintf(id, sizeof id, "%s", new_task("now() + interval '4 seconds'",
+             "[{\"offset\":\"PT1S\",\"channel\":\"sms\"},{\"offset\":\"PT1S\",\"channel\":\"push\"},"
+             "{\"offset\":\"PT1S\",\"channel\":\"email\"},{\"offset\":\"PT1S\",\"channel\":\"webhook\"}]",
              &ev));
     cr_assert_eq(processed(ev), 1);
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM reminders WHERE task_id = '%s' AND "
-                                     "state = 'failed' AND error = 'channel not configured'", id), 4);
+                                     "state = 'failed' AND error = 'channel not configured'", id), 2);
+    char *st = td_test_pg_queryf(pg, "SELECT string_agg(channel || ' ' || state || ' at ' || "
+                                     "remind_at::text, ', ') FROM reminders WHERE task_id = '%s'", id);
+    cr_expect_eq(in_state(id, "scheduled"), 2, "rows: %s", st);
+    free(st);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM outbox WHERE event->>'subject' = '%s' "
+                                     "AND event->'data'->>'event_type' = 'reminder_scheduled'", id), 2,
+                 "one reminder_scheduled per scheduled row");
+    cr_assert_eq(wait_state(id, "failed", 4, 10000), 4, "webhook and email did not fail");
+    char *errs = td_test_pg_queryf(pg, "SELECT string_agg(channel || ': ' || error, '; ' ORDER BY channel) "
+                                       "FROM reminders WHERE task_id = '%s' AND channel IN ('email', 'webhook')", id);
+    cr_expect_str_eq(errs, "email: channel not configured: email needs --smtp-url; "
+                           "webhook: channel not configured: the user has no webhook_url");
+    free(errs);
     free(ev);
 }

@@ -771,8 +771,8 @@ Test(task, bad_reminders)
     bad("{\"reminders\":[{\"offset\":\"P1Y\"}]}", TD_TASK_PATCH, "reminders[0].offset", "ISO 8601");
     bad("{\"reminders\":[{\"offset\":900}]}", TD_TASK_PATCH, "reminders[0].offset", "ISO 8601");
     bad("{\"reminders\":[{\"at\":\"2026-03-01\"}]}", TD_TASK_PATCH, "reminders[0].at", "date-time");
-    bad("{\"reminders\":[{\"offset\":\"PT5M\",\"channel\":\"sms\"}]}", TD_TASK_PATCH,
-        "reminders[0].channel", "in_app, email or webhook");
+    bad("{\"reminders\":[{\"offset\":\"PT5M\",\"channel\":\"pager\"}]}", TD_TASK_PATCH,
+        "reminders[0].channel", "in_app, email, webhook, sms or push");
     bad("{\"reminders\":[{\"offset\":\"PT5M\",\"at\":\"2026-03-01T10:00:00Z\"}]}", TD_TASK_PATCH,
         "reminders[0]", "not both");
     bad("{\"reminders\":[{\"offset\":\"PT5M\"},{\"channel\":\"email\"}]}", TD_TASK_PATCH,
