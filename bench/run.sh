@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks: idle RSS of `todod all` (without PostgreSQL), and GET /health throughput with
 # wrk, the server pinned to one core and wrk to the other; then bench/api.sh (task API
-# endpoints, BENCH_API=0 skips it), bench/nlp.sh (the chat's language engine, BENCH_NLP=0
-# skips it), then bench/events.sh (BENCH_EVENTS=0 skips it). Prints
+# endpoints, BENCH_API=0 skips it), bench/chat.sh (POST /api/chat, BENCH_CHAT=0 skips it), bench/nlp.sh (the
+# chat's language engine, BENCH_NLP=0 skips it), then bench/events.sh (BENCH_EVENTS=0 skips it). Prints
 # figures; stops by itself.
 set -euo pipefail
 build=${1:-build}
@@ -51,6 +51,11 @@ if [ "${BENCH_API:-1}" != 0 ]; then
     pid=""
     trap - EXIT
     bash "$(dirname "$0")/api.sh" "$build"
+fi
+
+# The chat's requests per second (BENCH_CHAT=0 skips it).
+if [ "${BENCH_CHAT:-1}" != 0 ]; then
+    bash "$(dirname "$0")/chat.sh" "$build"
 fi
 
 # The language engine's parse rate (BENCH_NLP=0 skips it).
