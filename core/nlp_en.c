@@ -111,6 +111,11 @@ static const struct nlp_word target_strip[] = {
     {"task|tasks|one|item", 1}, {NULL, 0},
 };
 
+/* A title reference made of these words only is none ("mark as done"). */
+static const struct nlp_word stopwords[] = {
+    {"as|to|with|for|and|of|in|on|at|a|an|the|is|it|by|from|me|my", 0}, {NULL, 0},
+};
+
 /* value 1 on a filler: it asks for a list ("show", "tasks"). */
 static const struct nlp_filter_word filters[] = {
     {"today|today's", NLP_F_DUE, TD_NLP_DUE_TODAY},
@@ -264,6 +269,7 @@ static const struct nlp_pattern patterns[] = {
     {TD_NLP_COMPLETE, "done|finished|completed|complete"},
     {TD_NLP_COMPLETE, "it's|that's|its done|finished|complete|completed"},
     {TD_NLP_COMPLETE, "all done"},
+    {TD_NLP_COMPLETE, "mark as done|complete|completed|finished"},
     {TD_NLP_COMPLETE, "complete|finish|finished|completed|close {obj}"},
     {TD_NLP_COMPLETE, "i'm|im done with {obj}"},
     {TD_NLP_COMPLETE, "done with {obj}"},
@@ -329,6 +335,10 @@ static const struct nlp_pattern patterns[] = {
     {TD_NLP_UPDATE, "remove|delete|drop {untags} from {obj}"},
     {TD_NLP_UPDATE, "untag {untags} from {obj}"},
     {TD_NLP_UPDATE, "take {untags} off [of] {obj}"},
+    /* a verb alone: the chat asks what about */
+    {TD_NLP_DELETE, "delete|remove|erase|trash"},
+    {TD_NLP_ADD, "add|create|new [a] [new] [task|todo|reminder]"},
+    {TD_NLP_ADD, "remind me to"},
     /* delete */
     {TD_NLP_DELETE, "delete|remove|erase|trash|drop|cancel|discard|scrap|clear|purge {obj}"},
     {TD_NLP_DELETE, "get rid of {obj}"},
@@ -400,6 +410,7 @@ const struct nlp_lang td_nlp_lang_en = {
     .recur_dayparts = recur_dayparts,
     .targets = targets,
     .target_strip = target_strip,
+    .stopwords = stopwords,
     .filters = filters,
     .add_openers = add_openers,
     .add_fillers = add_fillers,

@@ -86,6 +86,7 @@ struct nlp_lang {
     const struct nlp_word *recur_dayparts; /* "every morning": hour */
     const struct nlp_word *targets;    /* "it" NLP_T_IT, "them all" NLP_T_ALL */
     const struct nlp_word *target_strip; /* words dropped around a title reference */
+    const struct nlp_word *stopwords;  /* a reference of these alone is none */
     const struct nlp_filter_word *filters;
     const struct nlp_word *add_openers; /* "add a task to" 0; "remind me to" 1 */
     const struct nlp_word *add_fillers; /* "task", ":" left at the start of a title */

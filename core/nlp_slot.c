@@ -417,6 +417,12 @@ int nlp_target_full(struct nlp_ctx *c, int i, int end, struct td_nlp_result *out
         return 0;
     if (nlp_lookup(c, a, b, L->targets, &v) == b - a)
         return 0;
+    int content = 0;
+    for (int t = a; t < b && !content; t++)
+        if (c->tok[t].kind == NLP_QUOTE || !nlp_lookup(c, t, t + 1, L->stopwords, &v))
+            content = 1;
+    if (!content)
+        return 0;
     out->target = TD_NLP_TARGET_TEXT;
     nlp_text_copy(c, a, b, out->target_text, sizeof out->target_text);
     return 1;

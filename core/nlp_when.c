@@ -95,7 +95,7 @@ static int alt_eq(const char *alts, const char *s, size_t n)
     return 0;
 }
 
-/* "9", "9am", "9:30", "9:30pm", "17:30", "6 pm", "noon", "midnight". need_at: a bare
+/* "9", "9am", "9:30", "9:30pm", "17:30", "6 pm", "noon", "midnight". after_at: a bare
  * number is only a time after "at". Returns tokens read. */
 static int time_of_day(const struct nlp_ctx *c, int i, int end, int after_at, int *hour,
                        int *minute, int *bare)

@@ -58,6 +58,7 @@ Test(nlp_en, word_lists_are_well_formed)
     check_words("recur_dayparts", L->recur_dayparts);
     check_words("targets", L->targets);
     check_words("target_strip", L->target_strip);
+    check_words("stopwords", L->stopwords);
     check_words("add_openers", L->add_openers);
     check_words("add_fillers", L->add_fillers);
     check_words("add_trailers", L->add_trailers);
