@@ -848,6 +848,19 @@ static void dispatch(struct chat_turn *t)
         r->intent = TD_NLP_REMIND;
         r->target = TD_NLP_TARGET_IT;
     }
+    /* "the second one" alone is a reference, not a task to add: it becomes "it". */
+    if (r->intent == TD_NLP_ADD && (r->flags & TD_NLP_F_GUESSED_ADD)) {
+        json_t *shown = json_object_get(t->ctx, "shown");
+        int k = choice(t, shown);
+        if (k > 0) {
+            json_t *task = json_array_get(shown, (size_t)k - 1);
+            set_focus(t, task);
+            td_buf_printf(&t->reply, "What should I do with \"%s\"? You can complete, delete, "
+                          "move or rename it.", jstr(task, "title"));
+            finish(t);
+            return;
+        }
+    }
     switch (r->intent) {
     case TD_NLP_ADD: do_add(t); return;
     case TD_NLP_LIST:

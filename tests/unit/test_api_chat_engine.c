@@ -163,6 +163,16 @@ Test(api_chat_engine, list_then_the_second_one)
     cr_expect_str_eq(td_test_jstr(t, "status"), "completed", "%s", resp(c));
     json_decref(t);
     json_decref(c);
+    /* "the first one" alone is a reference (not a task called that), then "it". */
+    json_t *f = say("the first one");
+    cr_expect(strstr(resp(f), "What should I do with"), "%s", resp(f));
+    cr_expect_eq(json_array_size(json_object_get(f, "tool_calls")), 0);
+    json_decref(f);
+    json_t *d = say("delete it");
+    cr_expect(strstr(resp(d), "Deleted"), "%s", resp(d));
+    json_decref(d);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE user_id = '%s'", user.id), 1);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE id = '%s'", want), 1);
 }
 
 Test(api_chat_engine, list_with_filters)
