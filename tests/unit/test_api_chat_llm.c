@@ -4,6 +4,7 @@
  * errors fed back and never served, rounds are bounded, and a model that fails before any
  * tool ran (time-out, HTTP error, garbage) leaves the answer to the built-in engine. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,7 +168,7 @@ Test(api_chat_llm, hostile_tool_calls_are_tool_errors_never_served)
     json_t *tc = json_object_get(j, "tool_calls");
     cr_expect_eq(json_array_size(tc), 4);
     cr_expect_str_eq(td_test_jstr(json_array_get(tc, 0), "result.error"), "unknown-tool");
-    cr_expect(td_test_jstr(json_array_get(tc, 1), "result.error"));
+    cr_expect_str_eq(td_test_jstr(json_array_get(tc, 1), "result.error"), "forbidden");
     cr_expect_str_eq(td_test_jstr(json_array_get(tc, 2), "result.error"), "malformed-arguments");
     cr_expect_str_eq(td_test_jstr(json_array_get(tc, 3), "result.error"), "arguments-too-large");
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE user_id IN ('%s', '%s')",
@@ -229,4 +230,26 @@ Test(api_chat_llm, http_error_and_garbage_leave_it_to_the_built_in_engine)
     cr_expect(strstr(resp(j), "Added \"feed cat\""), "%s", resp(j));
     json_decref(j);
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE user_id = '%s'", user.id), 2);
+}
+
+/* The settings: --llm-url needs --llm-model and an http(s) URL. */
+Test(api_chat_llm_settings, llm_url_is_checked)
+{
+    struct td_config cfg;
+    td_config_defaults(&cfg);
+    cr_assert_eq(td_config_add_group(&cfg, &api_settings), 0);
+    char a0[] = "--llm-url", a1[] = "http://127.0.0.1:1/v1/chat/completions";
+    char *argv[] = {a0, a1, NULL};
+    char err[256] = "";
+    cr_expect_eq(td_config_load(&cfg, 2, argv, err, sizeof err), -EINVAL);
+    cr_expect(strstr(err, "--llm-model"), "%s", err);
+    td_config_free(&cfg);
+
+    td_config_defaults(&cfg);
+    cr_assert_eq(td_config_add_group(&cfg, &api_settings), 0);
+    char b1[] = "ftp://example.com/x", b2[] = "--llm-model", b3[] = "m";
+    char *argv2[] = {a0, b1, b2, b3, NULL};
+    cr_expect_eq(td_config_load(&cfg, 4, argv2, err, sizeof err), -EINVAL);
+    cr_expect(strstr(err, "--llm-url"), "%s", err);
+    td_config_free(&cfg);
 }
