@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "roles/api/api.h"
 #include "tests/support/api_harness.h"
 #include "tests/support/llm_harness.h"
+#include "tests/support/net_harness.h"
 #include "tests/support/role_harness.h"
 
 extern const struct td_role td_role_api;
@@ -252,4 +254,39 @@ Test(api_chat_llm_settings, llm_url_is_checked)
     cr_expect_eq(td_config_load(&cfg, 4, argv2, err, sizeof err), -EINVAL);
     cr_expect(strstr(err, "--llm-url"), "%s", err);
     td_config_free(&cfg);
+}
+
+/* Stopping while the model is still thinking: the drain waits its time, then the transfer
+ * is cancelled, the client gets an answer and nothing leaks. */
+Test(api_chat_llm, stop_while_the_model_thinks)
+{
+    char *r = final_text("never sent in time");
+    L.answers[0] = (struct td_test_llm_answer){200, 5000, r};
+    L.nanswers = 1;
+    td_test_llm_start(&L);
+    td_test_roles_config(&S, roles, 1, 0);
+    S.cfg.drain_timeout_ms = 300;
+    struct api_conf *c = td_config_group(&S.cfg, &api_settings);
+    c->llm_url = td_test_fmt("http://127.0.0.1:%d/v1/chat/completions", L.port);
+    c->llm_model = strdup("scripted");
+    c->llm_timeout_ms = 20000;
+    c->llm_max_rounds = 2;
+    td_test_roles_run(&S);
+    int fd = td_test_connect(S.port);
+    const char *body = "{\"message\":\"add think hard\"}";
+    char *req = td_test_fmt("POST /api/chat HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                            "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                            user.token, strlen(body), body);
+    cr_assert_eq(td_test_send_all(fd, req, strlen(req)), 0);
+    for (int i = 0; i < 100 && td_test_llm_count(&L) == 0; i++)
+        usleep(20000);
+    cr_expect_eq(td_test_llm_count(&L), 1);
+    td_test_roles_stop(&S);   /* asserts a clean stop and no leak */
+    size_t len = 0;
+    char *got = td_test_recv_all(fd, 2000, &len);
+    cr_expect(got && strncmp(got, "HTTP/1.1 ", 9) == 0, "the client got %s", got ? got : "nothing");
+    free(got);
+    close(fd);
+    free(req);
+    free(r);
 }
