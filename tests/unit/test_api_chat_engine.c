@@ -431,3 +431,29 @@ Test(api_chat_engine, delete_all_completed_asks_then_deletes_only_those)
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE user_id = '%s'", user.id), 1);
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE id = '%s'", c), 1);
 }
+
+Test(api_chat_engine, mark_them_all_done_after_a_filtered_list)
+{
+    char a[37], b[37], c[37];
+    add_rest("Write intro", a);
+    add_rest("Write outro", b);
+    add_rest("Other thing", c);
+    json_decref(say("search for write"));
+    json_t *m = say("mark them all done");
+    cr_expect(strstr(resp(m), "Completed 2 tasks"), "%s", resp(m));
+    json_decref(m);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE user_id = '%s' AND status = 'completed'",
+                                 user.id), 2);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE id = '%s' AND status = 'pending'", c), 1);
+    json_t *r = say("reopen the last one");
+    cr_expect(strstr(resp(r), "Reopened"), "%s", resp(r));
+    json_decref(r);
+    json_t *u = say("complete that one");
+    cr_expect(strstr(resp(u), "Completed"), "%s", resp(u));
+    json_decref(u);
+    json_t *un = say("undo");
+    cr_expect(strstr(resp(un), "back to pending"), "%s", resp(un));
+    json_decref(un);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE user_id = '%s' AND status = 'completed'",
+                                 user.id), 1);
+}
