@@ -528,7 +528,10 @@ static void act(struct chat_turn *t)
             plan_add(t, "get_task", on);
             plan_add(t, "delete_task", json_pack("{s:s}", "task_id", id));
             break;
-        case TD_NLP_UNREMIND: plan_add(t, "cancel_reminders", on); break;
+        case TD_NLP_UNREMIND:   /* read first: undo puts the reminders back */
+            plan_add(t, "get_task", on);
+            plan_add(t, "cancel_reminders", json_pack("{s:s}", "task_id", id));
+            break;
         case TD_NLP_SKIP: plan_add(t, "skip_occurrence", on); break;
         default: {  /* update, remind */
             plan_add(t, "get_task", on);
@@ -726,12 +729,20 @@ static void undo_read(struct chat_turn *t)
     }
     json_t *last = json_object_get(t->ctx, "last");
     json_t *was = json_object_get(last, "before"), *v;
-    size_t i;
+    size_t i, known = 0;
     json_array_foreach(json_object_get(last, "ids"), i, v) {
         json_t *now = json_object_get(t->before, json_string_value(v));
         json_t *then = json_object_get(was, json_string_value(v));
-        if (now && then)
+        if (now && then) {
             plan_restore(t, then, now);
+            known++;
+        }
+    }
+    if (!known) {
+        json_object_del(t->ctx, "last");
+        td_buf_puts(&t->reply, "I can't undo that one: I don't know what it was before.");
+        finish(t);
+        return;
     }
     run_plan(t, undone);
 }

@@ -371,6 +371,12 @@ Test(api_chat_engine, reminders_set_and_cancelled_on_it)
     t = task(id);
     cr_expect_eq(json_array_size(json_object_get(t, "reminders")), 0);
     json_decref(t);
+    r = say("undo");
+    cr_expect(strstr(resp(r), "Undone"), "%s", resp(r));
+    json_decref(r);
+    t = task(id);
+    cr_expect_eq(json_array_size(json_object_get(t, "reminders")), 1);
+    json_decref(t);
 }
 
 Test(api_chat_engine, search_skip_overdue_and_a_title_reference)
