@@ -509,6 +509,8 @@ static void acted(struct chat_turn *t)
                        : t->r.intent == TD_NLP_SKIP ? NULL : "update";
     if (done && action)
         remember(t, action, ids, t->before);
+    else if (done)   /* a skip cannot be undone: nor can what came before it, now */
+        json_object_del(t->ctx, "last");
     json_decref(ids);
     finish(t);
 }

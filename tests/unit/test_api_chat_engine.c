@@ -418,6 +418,10 @@ Test(api_chat_engine, search_skip_overdue_and_a_title_reference)
     json_t *t1 = task(id);
     cr_expect_str_neq(td_test_jstr(t1, "due_at"), due0);
     json_decref(t1);
+    json_t *un = say("undo");   /* not the add before the skip */
+    cr_expect(strstr(resp(un), "nothing to undo"), "%s", resp(un));
+    json_decref(un);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE id = '%s'", id), 1);
 }
 
 Test(api_chat_engine, delete_all_completed_asks_then_deletes_only_those)
