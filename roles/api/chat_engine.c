@@ -344,8 +344,9 @@ static void added(struct chat_turn *t)
         td_buf_puts(&t->reply, ", with a reminder");
     td_buf_puts(&t->reply, ".");
     if (t->failed) {
-        td_buf_puts(&t->reply, " But ");
-        say_failure(t);
+        const char *msg = jstr(t->failed, "message");
+        td_buf_printf(&t->reply, " But I couldn't set everything (%s): %s.",
+                      t->failed_tool ? t->failed_tool : "a tool", *msg ? msg : "it failed");
     }
     set_focus(t, task);
     json_t *ids = json_pack("[s]", t->cur_id);

@@ -467,3 +467,21 @@ Test(api_chat_engine, mark_them_all_done_after_a_filtered_list)
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE user_id = '%s' AND status = 'completed'",
                                  user.id), 1);
 }
+
+Test(api_chat_engine, the_answer_says_which_fields_were_set)
+{
+    json_t *a = say("add stretch remind me 30 minutes before");
+    char id[37];
+    first_task_id(a, id);
+    cr_expect(strstr(resp(a), "Added \"stretch\""), "%s", resp(a));
+    json_t *t = task(id);
+    cr_assert(t, "%s", resp(a));
+    /* Whether the task model takes an offset reminder without a due date or not, the answer
+     * says what happened. */
+    if (json_array_size(json_object_get(t, "reminders")) == 0)
+        cr_expect(strstr(resp(a), "But I couldn't set everything (set_reminders)"), "%s", resp(a));
+    else
+        cr_expect(strstr(resp(a), "with a reminder"), "%s", resp(a));
+    json_decref(t);
+    json_decref(a);
+}
