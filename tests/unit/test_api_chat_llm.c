@@ -149,6 +149,20 @@ Test(api_chat_llm, runs_the_models_tool_calls_and_answers_its_text)
     /* Stored: the next message's request carries the history. */
     const char *conv = td_test_jstr(j, "conversation_id");
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM chat_messages WHERE conversation_id = '%s'", conv), 2);
+    char *next = td_test_fmt("{\"message\":\"thanks\",\"conversation_id\":\"%s\"}", conv);
+    json_t *k = NULL;
+    cr_assert_eq(td_test_api_json(S.port, user.token, "POST", "/api/chat", next, NULL, &k), 200);
+    json_decref(k);
+    free(next);
+    cr_assert_eq(td_test_llm_count(&L), 3);
+    q = json_loads(L.bodies[2], 0, NULL);
+    msgs = json_object_get(q, "messages");
+    cr_expect_eq(json_array_size(msgs), 4);   /* system, the stored two, the new one */
+    cr_expect_str_eq(td_test_jstr(json_array_get(msgs, 1), "content"), "please add buy milk");
+    cr_expect_str_eq(td_test_jstr(json_array_get(msgs, 2), "role"), "assistant");
+    cr_expect_str_eq(td_test_jstr(json_array_get(msgs, 2), "content"), "Added Buy milk to your list.");
+    cr_expect_str_eq(td_test_jstr(json_array_get(msgs, 3), "content"), "thanks");
+    json_decref(q);
     json_decref(j);
     free(args); free(c1); free(calls); free(r1); free(r2);
 }
