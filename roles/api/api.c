@@ -1,6 +1,7 @@
 /* The api role: REST API over tasks with accounts and JWT auth (issue 4). This file holds
  * the role's hooks and what every handler shares: authentication, limits, answers. */
 #include "roles/api/api.h"
+#include "roles/api/chat.h"
 #include "roles/api/tools.h"
 
 #include <ctype.h>
@@ -11,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/curl.h"
 #include "core/failpoint.h"
 #include "core/jsonw.h"
 #include "core/task.h"
@@ -272,6 +274,12 @@ static int api_init(struct td_svc *svc, void *state)
 {
     struct api *api = state;
     api->svc = svc;
+    api->conf = td_config_group(svc->cfg, &api_settings);
+    if (api->conf && api->conf->llm_url) {
+        int rc = td_curl_new(svc->loop, &api->curl);
+        if (rc)
+            return rc;
+    }
     return api_setup(api, svc);   /* on failure core calls api_fini */
 }
 
@@ -339,6 +347,8 @@ static void api_free(struct api *api)
 static void api_fini(void *state)
 {
     struct api *api = state;
+    td_curl_close(api->curl);   /* LLM turns in flight end now (-ECANCELED) */
+    api->curl = NULL;
     api_create_fini(api);
     if (api->inflight > 0) {
         api->fini_pending = 1;
@@ -349,11 +359,12 @@ static void api_fini(void *state)
 
 static const struct td_route_def *const api_routes[] = {
     api_auth_routes, api_create_routes, api_task_routes, api_list_routes,
-    api_recurrence_routes, api_mcp_routes, api_webhook_routes, api_web_routes, NULL,
+    api_recurrence_routes, api_mcp_routes, api_webhook_routes, api_web_routes, api_chat_routes,
+    NULL,
 };
 static const struct td_stmt_def *const api_stmts[] = {
     api_auth_stmts, api_create_stmts, api_task_stmts, api_list_stmts, api_zone_stmts,
-    api_recurrence_stmts, api_webhook_stmts, NULL,
+    api_recurrence_stmts, api_webhook_stmts, api_chat_stmts, NULL,
 };
 
 const struct td_role td_role_api = {
@@ -362,6 +373,7 @@ const struct td_role td_role_api = {
     .state_size = sizeof(struct api),
     .routes = api_routes,
     .stmts = api_stmts,
+    .settings = &api_settings,
     .init = api_init,
     .start = api_start,
     .drain = api_drain,
