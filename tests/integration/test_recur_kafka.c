@@ -170,8 +170,8 @@ Test(recur_kafka, redelivered_completed_events_make_nothing_more)
                             "occurrence_index = 1", u.id);
     cr_assert_eq(td_test_wait_count(&pg, MANY, 60000, sql), MANY, "not every task recurred");
     for (int i = 0; i < MANY; i++) {
-        char *ev = td_test_pg_queryf(&pg, "SELECT event::text FROM outbox WHERE "
-                                          "event->>'subject' = '%s' AND event->>'type' = "
+        char *ev = td_test_pg_queryf(&pg, "SELECT event::text FROM outbox WHERE topic = "
+                                          "'task-events' AND event->>'subject' = '%s' AND event->>'type' = "
                                           "'todo.task.completed'", ids[i]);
         cr_assert(ev, "no completed event for %s", ids[i]);
         publish(u.id, ev, 3);
@@ -180,7 +180,7 @@ Test(recur_kafka, redelivered_completed_events_make_nothing_more)
     /* the group has seen them all again: wait for the consumers to pass the copies */
     char *group = td_test_fmt(
         "SELECT count(*) FROM inbox i JOIN outbox o USING (event_id) WHERE i.consumer_group = "
-        "'todod-recur' AND o.event->>'type' = 'todo.task.completed' AND "
+        "'todod-recur' AND o.topic = 'task-events' AND o.event->>'type' = 'todo.task.completed' AND "
         "o.event->'data'->>'user_id' = '%s'", u.id);
     cr_expect_eq(td_test_wait_count(&pg, MANY, 30000, group), MANY);
     sleep(3);
@@ -190,7 +190,7 @@ Test(recur_kafka, redelivered_completed_events_make_nothing_more)
     cr_expect_eq(td_test_pg_long(&pg, "%s", group), MANY, "an event handled twice");
     cr_expect_eq(td_test_pg_long(&pg, "SELECT count(*) FROM outbox o JOIN tasks t ON "
                                       "t.id::text = o.event->>'subject' WHERE t.user_id = '%s' "
-                                      "AND t.occurrence_index = 1 AND o.event->>'type' = "
+                                      "AND t.occurrence_index = 1 AND o.topic = 'task-events' AND o.event->>'type' = "
                                       "'todo.task.created'", u.id), MANY,
                  "not one created event per next occurrence");
     for (int i = 0; i < MANY; i++)
