@@ -13,7 +13,7 @@
 /* ---------- civil dates ---------- */
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static long long days_from_civil(long long y, int m, int d)
+long long td_datetime_days_from_civil(long long y, int m, int d)
 {
     y -= m <= 2;
     long long era = (y >= 0 ? y : y - 399) / 400;
@@ -23,7 +23,7 @@ static long long days_from_civil(long long y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(long long z, int *y, int *m, int *d)
+void td_datetime_civil_from_days(long long z, int *y, int *m, int *d)
 {
     z += 719468;
     long long era = (z >= 0 ? z : z - 146096) / 146097;
@@ -55,7 +55,7 @@ int td_datetime_split(long long t, struct td_datetime_civil *out)
     if (t < TD_DATETIME_MIN || t > TD_DATETIME_MAX)
         return -ERANGE;
     long long days = floor_div(t, 86400), secs = t - days * 86400;
-    civil_from_days(days, &out->year, &out->month, &out->day);
+    td_datetime_civil_from_days(days, &out->year, &out->month, &out->day);
     out->hour = (int)(secs / 3600);
     out->minute = (int)(secs / 60 % 60);
     out->second = (int)(secs % 60);
@@ -70,8 +70,8 @@ int td_datetime_join(const struct td_datetime_civil *c, long long *unix_s)
         c->hour < 0 || c->hour > 23 || c->minute < 0 || c->minute > 59 || c->second < 0 ||
         c->second > 59)
         return -EINVAL;
-    long long t = days_from_civil(c->year, c->month, c->day) * 86400 + c->hour * 3600LL +
-                  c->minute * 60 + c->second;
+    long long t = td_datetime_days_from_civil(c->year, c->month, c->day) * 86400 +
+                  c->hour * 3600LL + c->minute * 60 + c->second;
     if (t < TD_DATETIME_MIN || t > TD_DATETIME_MAX)
         return -ERANGE;
     *unix_s = t;
@@ -156,7 +156,7 @@ static int parse_datetime(const char *s, bool lenient, long long *unix_s,
     if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &m) || s[7] != '-' ||
         !digits(s + 8, 2, &d) || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
         return -EINVAL;
-    long long t = days_from_civil(y, m, d) * 86400;
+    long long t = td_datetime_days_from_civil(y, m, d) * 86400;
     enum td_datetime_form f = TD_DATETIME_DATE;
     if (s[10] != '\0') {
         long long secs;

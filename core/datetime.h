@@ -45,6 +45,9 @@ int td_datetime_parse_input(const char *s, long long *unix_s, enum td_datetime_f
 int td_datetime_format_utc(long long t, char *buf, size_t n);
 
 /* Splits unix seconds into UTC calendar fields; -ERANGE outside the four-digit years. */
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back (H. Hinnant's algorithms). */
+long long td_datetime_days_from_civil(long long y, int m, int d);
+void td_datetime_civil_from_days(long long days, int *y, int *m, int *d);
 int td_datetime_split(long long t, struct td_datetime_civil *out);
 
 /* Joins calendar fields, read as UTC, into unix seconds. Returns -EINVAL for a field out
