@@ -1,6 +1,7 @@
 /* The api role: REST API over tasks with accounts and JWT auth (issue 4). This file holds
  * the role's hooks and what every handler shares: authentication, limits, answers. */
 #include "roles/api/api.h"
+#include "roles/api/chat.h"
 #include "roles/api/tools.h"
 
 #include <ctype.h>
@@ -349,11 +350,11 @@ static void api_fini(void *state)
 
 static const struct td_route_def *const api_routes[] = {
     api_auth_routes, api_create_routes, api_task_routes, api_list_routes,
-    api_recurrence_routes, api_mcp_routes, api_webhook_routes, api_web_routes, NULL,
+    api_recurrence_routes, api_mcp_routes, api_webhook_routes, api_web_routes, api_chat_routes, NULL,
 };
 static const struct td_stmt_def *const api_stmts[] = {
     api_auth_stmts, api_create_stmts, api_task_stmts, api_list_stmts, api_zone_stmts,
-    api_recurrence_stmts, api_webhook_stmts, NULL,
+    api_recurrence_stmts, api_webhook_stmts, api_chat_stmts, NULL,
 };
 
 const struct td_role td_role_api = {
