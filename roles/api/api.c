@@ -350,7 +350,8 @@ static void api_fini(void *state)
 
 static const struct td_route_def *const api_routes[] = {
     api_auth_routes, api_create_routes, api_task_routes, api_list_routes,
-    api_recurrence_routes, api_mcp_routes, api_webhook_routes, api_web_routes, api_chat_routes, NULL,
+    api_recurrence_routes, api_mcp_routes, api_webhook_routes, api_web_routes, api_chat_routes,
+    NULL,
 };
 static const struct td_stmt_def *const api_stmts[] = {
     api_auth_stmts, api_create_stmts, api_task_stmts, api_list_stmts, api_zone_stmts,
