@@ -16,6 +16,7 @@ let busy = false;
 
 function show() {
   $('chat-panel').hidden = !(available && wanted);
+  $('chat-jump').hidden = $('chat-panel').hidden;
 }
 
 // The problem's detail (its title when it has none), e.g. "message must be at most 1000 bytes".
@@ -59,7 +60,7 @@ async function send(text) {
   busy = true;
   showError('chat-error', '');
   const log = $('chat-log');
-  const mine = append({role: 'user', content: text});
+  const mine = append({role: 'user', content: text, at: new Date().toISOString()});
   log.setAttribute('aria-busy', 'true');
   $('chat-status').textContent = 'The assistant is answering\u2026';
   try {
@@ -68,7 +69,8 @@ async function send(text) {
     const r = await api.post('/api/chat', body);
     setConversation(r.conversation_id);
     $('chat-input').value = '';
-    append({role: 'assistant', content: r.response, tasks: r.tasks});
+    append({role: 'assistant', content: r.response, tasks: r.tasks,
+            at: new Date().toISOString()});
     if (!hooks.liveOn() && (r.tool_calls || []).length) hooks.refresh();
     if (!$('chat-history').hidden) loadConversations();
   } catch (err) {
@@ -169,6 +171,11 @@ export function initChat(h) {
     if (text) send(text);
   });
   $('chat-new').addEventListener('click', newConversation);
+  // Narrow screens have the panel below the tasks: the button above the list goes to it.
+  $('chat-jump').addEventListener('click', () => {
+    $('chat-panel').scrollIntoView({block: 'start'});
+    $('chat-input').focus({preventScroll: true});
+  });
   $('chat-past').addEventListener('click', () => togglePast());
   $('chat-history').addEventListener('keydown', (e) => {
     if (e.key === 'Escape') { togglePast(false); $('chat-past').focus(); }

@@ -2,7 +2,7 @@
 // answer is about, and the entries of the past-conversations list. Nothing here talks
 // to the server; chat.js passes the callbacks.
 import {h} from './dom.js';
-import {formatDue, formatStamp, isOverdue} from './time.js';
+import {formatDue, isOverdue} from './time.js';
 
 // A compact, clickable row for a task the answer lists: title, state, due date, tags.
 function taskRow(task, open) {
@@ -30,7 +30,7 @@ export function bubble(msg, open) {
     h('p', {class: 'msg-text'}, msg.content),
     tasks.length > 0 && h('ul', {class: 'chat-tasks', 'aria-label': 'Tasks in this answer'},
       tasks.map((t) => taskRow(t, open))),
-    msg.at && h('time', {class: 'msg-time', datetime: msg.at}, formatStamp(msg.at)));
+    msg.at && h('time', {class: 'msg-time', datetime: msg.at}, formatDue(msg.at, false)));
 }
 
 // An entry of the past-conversations list.
@@ -40,7 +40,7 @@ export function conversationItem(conv, current, open) {
       'aria-current': conv.id === current ? 'true' : null, onclick: () => open(conv.id)},
       h('span', {class: 'chat-conv-title'}, conv.title || 'Conversation'),
       h('time', {class: 'chat-conv-time', datetime: conv.updated_at},
-        formatStamp(conv.updated_at))));
+        formatDue(conv.updated_at, false))));
 }
 
 // The tasks a stored assistant message was about, read back from its tool calls (the

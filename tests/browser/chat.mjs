@@ -128,6 +128,7 @@ test('the panel shows once signed in, labelled', async () => {
   await page.click('#signup-form button[type=submit]');
   await page.locator('#tasks-view').waitFor({state: 'visible'});
   await page.locator('#chat-panel').waitFor({state: 'visible'});
+  assert.ok(await page.locator('#chat-jump').isHidden(), 'wide screens show the panel beside the tasks');
   token = await page.evaluate(() => JSON.parse(localStorage.getItem('todod.session')).token);
   assert.equal((await apiCall('GET', '/api/me')).body.time_zone, ZONE);
   assert.equal(await page.getAttribute('#chat-log', 'role'), 'log', 'new answers are announced');
@@ -265,6 +266,10 @@ test('phone width: the panel fits and works', async () => {
   assert.equal(overflow, false, 'no horizontal scrolling at 390 px');
   const box = await page.locator('#chat-panel').boundingBox();
   assert.ok(box.width <= PHONE.width, `panel width ${box.width}`);
+  // The panel is below the tasks; a button at the top of the list takes the focus there.
+  await page.focus('#quick-title');
+  await page.getByRole('button', {name: 'Ask the assistant'}).click();
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'chat-input');
   await say(page, 'add water the garden friday #home');
   await listRow(page, /water the garden/i).waitFor({timeout: 5000});
   await axeScan(page, 'chat panel at phone width');
