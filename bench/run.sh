@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks: idle RSS of `todod all` (without PostgreSQL), and GET /health throughput with
 # wrk, the server pinned to one core and wrk to the other; then bench/api.sh (task API
-# endpoints, BENCH_API=0 skips it), bench/nlp.sh (the chat's language engine, BENCH_NLP=0
-# skips it), then bench/events.sh (BENCH_EVENTS=0 skips it), then
-# bench/ws.sh (WebSocket: idle connections, latency, fan-out; BENCH_WS=0 skips it),
-# bench/notify.sh (reminder lateness, BENCH_NOTIFY=0 skips it) and bench_rrule (recurrence
-# math, BENCH_RRULE=0 skips it). Prints figures; stops by itself.
+# endpoints, BENCH_API=0 skips it), bench/chat.sh (POST /api/chat, BENCH_CHAT=0 skips it),
+# bench/nlp.sh (the chat's language engine, BENCH_NLP=0 skips it), then bench/events.sh
+# (BENCH_EVENTS=0 skips it), then bench/ws.sh (WebSocket: idle connections, latency,
+# fan-out; BENCH_WS=0 skips it), bench/notify.sh (reminder lateness, BENCH_NOTIFY=0 skips
+# it) and bench_rrule (recurrence math, BENCH_RRULE=0 skips it). Prints figures; stops by
+# itself.
 set -euo pipefail
 build=${1:-build}
 bin="$(cd "$build" && pwd)/todod"
@@ -53,6 +54,11 @@ if [ "${BENCH_API:-1}" != 0 ]; then
     pid=""
     trap - EXIT
     bash "$(dirname "$0")/api.sh" "$build"
+fi
+
+# The chat's requests per second (BENCH_CHAT=0 skips it).
+if [ "${BENCH_CHAT:-1}" != 0 ]; then
+    bash "$(dirname "$0")/chat.sh" "$build"
 fi
 
 # The language engine's parse rate (BENCH_NLP=0 skips it).

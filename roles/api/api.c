@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/curl.h"
 #include "core/failpoint.h"
 #include "core/jsonw.h"
 #include "core/task.h"
@@ -273,6 +274,12 @@ static int api_init(struct td_svc *svc, void *state)
 {
     struct api *api = state;
     api->svc = svc;
+    api->conf = td_config_group(svc->cfg, &api_settings);
+    if (api->conf && api->conf->llm_url) {
+        int rc = td_curl_new(svc->loop, &api->curl);
+        if (rc)
+            return rc;
+    }
     return api_setup(api, svc);   /* on failure core calls api_fini */
 }
 
@@ -340,6 +347,8 @@ static void api_free(struct api *api)
 static void api_fini(void *state)
 {
     struct api *api = state;
+    td_curl_close(api->curl);   /* LLM turns in flight end now (-ECANCELED) */
+    api->curl = NULL;
     api_create_fini(api);
     if (api->inflight > 0) {
         api->fini_pending = 1;
@@ -364,6 +373,7 @@ const struct td_role td_role_api = {
     .state_size = sizeof(struct api),
     .routes = api_routes,
     .stmts = api_stmts,
+    .settings = &api_settings,
     .init = api_init,
     .start = api_start,
     .drain = api_drain,

@@ -12,8 +12,19 @@
 
 #define API_SUB_MAX TD_DOOR_SUB_MAX
 
+/* The api role's settings (chat_llm.c holds the rows). */
+struct api_conf {
+    char   *llm_url, *llm_model, *llm_key;
+    int     llm_timeout_ms, llm_max_rounds;
+    size_t  llm_max_args;
+};
+extern const struct td_settings_group api_settings;
+
+struct td_curl;
 struct api {
     struct td_svc       *svc;
+    const struct api_conf *conf;
+    struct td_curl      *curl;           /* the LLM backend's client, when configured */
     struct td_ratelimit *login_per_account;
     struct td_ratelimit *login_per_addr;
     unsigned char       *list_prepared;  /* list statements registered so far (list.c) */

@@ -106,7 +106,14 @@ static void on_loaded(int status, struct td_db_res *res, void *arg)
         json_decref(t->ctx);
         t->ctx = json_object();
     }
-    chat_engine_run(t);
+    if (!call->api->curl) {
+        chat_engine_run(t);
+        return;
+    }
+    const char *h = td_db_res_value(res, 0, 2);
+    json_t *history = h ? json_loads(h, 0, NULL) : NULL;
+    chat_llm_run(t, history, chat_engine_run);
+    json_decref(history);
 }
 
 static int message_problem(struct api_call *call, json_t *body)
@@ -187,8 +194,9 @@ static void handle_chat(struct td_http_req *req, void *arg)
     t->done = turn_done;
     t->arg = call;
     const char *params[] = {td_task_is_uuid(call->user_id) ? call->user_id : NULL,
-                            c->conv[0] ? c->conv : NULL, call->user_id};
-    api_exec(call, "chat_load", 3, params, on_loaded);
+                            c->conv[0] ? c->conv : NULL, call->user_id,
+                            api->curl ? "true" : "false"};
+    api_exec(call, "chat_load", 4, params, on_loaded);
 }
 
 /* ---------- reading conversations ---------- */
@@ -258,7 +266,10 @@ static void handle_get(struct td_http_req *req, void *arg)
 const struct td_stmt_def api_chat_stmts[] = {
     {"chat_load",
      "SELECT coalesce((SELECT time_zone FROM users WHERE id = $1::uuid), 'UTC'), "
-     "(SELECT context::text FROM conversations WHERE id = $2::uuid AND user_id = $3)", 3},
+     "(SELECT context::text FROM conversations WHERE id = $2::uuid AND user_id = $3), "
+     "CASE WHEN $4::boolean THEN (SELECT coalesce(json_agg(json_build_object('role', role, "
+     "'content', content) ORDER BY id), '[]')::text FROM (SELECT id, role, content FROM "
+     "chat_messages WHERE conversation_id = $2::uuid ORDER BY id DESC LIMIT 20) h) END", 4},
     {"chat_save",
      "WITH c AS (INSERT INTO conversations AS v (id, user_id, title, context) "
      "  VALUES (coalesce($1::uuid, gen_random_uuid()), $2, $7, $3::jsonb) "

@@ -50,6 +50,10 @@ void chat_engine_clear(struct chat_turn *t);
  * -ENOENT when the task has none. */
 int chat_due_words(json_t *task, const char *tz, char *buf, size_t n);
 
+/* The LLM backend (chat_llm.c): the turn with the stored history (an array of {role,
+ * content}); fallback(t) runs instead when the model fails before any tool ran. */
+void chat_llm_run(struct chat_turn *t, json_t *history, void (*fallback)(struct chat_turn *t));
+
 extern const struct td_route_def api_chat_routes[];
 extern const struct td_stmt_def api_chat_stmts[];
 

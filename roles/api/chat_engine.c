@@ -117,8 +117,8 @@ static void on_step(json_t *result, int is_error, void *arg)
             json_object_set(t->before, id, result);
         else if (task && id)
             json_object_set(t->touched, id, task);
-        else if (strcmp(tool, "delete_task") == 0 && id)
-            json_object_del(t->touched, id);
+        else if (strcmp(tool, "delete_task") == 0 && id && json_object_get(t->before, id))
+            json_object_set(t->touched, id, json_object_get(t->before, id));  /* as it was */
     }
     t->step++;
     run_next(t);
@@ -482,10 +482,7 @@ static void acted(struct chat_turn *t)
     json_array_foreach(t->targets, i, ref) {
         const char *id = jstr(ref, "id");
         json_t *task = json_object_get(t->touched, id);
-        if (!task && t->r.intent == TD_NLP_DELETE && !t->failed)
-            task = json_object_get(t->before, id);
-        if (!task || (t->failed && t->r.intent == TD_NLP_DELETE && json_object_get(t->before, id) &&
-                      i + 1 == json_array_size(t->targets)))
+        if (!task)
             continue;
         json_array_append(t->tasks, task);
         json_array_append_new(ids, json_string(id));
@@ -844,6 +841,25 @@ static void dispatch(struct chat_turn *t)
         td_buf_puts(&t->reply, "You're welcome! Tell me whenever you need something done.");
         finish(t);
         return;
+    }
+    /* "remind me at 8am" names no task: the one the conversation is about. */
+    if (r->intent == TD_NLP_ADD && (r->flags & TD_NLP_F_NO_TITLE) && r->nreminders > 0 &&
+        json_object_get(t->ctx, "focus")) {
+        r->intent = TD_NLP_REMIND;
+        r->target = TD_NLP_TARGET_IT;
+    }
+    /* "the second one" alone is a reference, not a task to add: it becomes "it". */
+    if (r->intent == TD_NLP_ADD && (r->flags & TD_NLP_F_GUESSED_ADD)) {
+        json_t *shown = json_object_get(t->ctx, "shown");
+        int k = choice(t, shown);
+        if (k > 0) {
+            json_t *task = json_array_get(shown, (size_t)k - 1);
+            set_focus(t, task);
+            td_buf_printf(&t->reply, "What should I do with \"%s\"? You can complete, delete, "
+                          "move or rename it.", jstr(task, "title"));
+            finish(t);
+            return;
+        }
     }
     switch (r->intent) {
     case TD_NLP_ADD: do_add(t); return;

@@ -163,6 +163,16 @@ Test(api_chat_engine, list_then_the_second_one)
     cr_expect_str_eq(td_test_jstr(t, "status"), "completed", "%s", resp(c));
     json_decref(t);
     json_decref(c);
+    /* "the first one" alone is a reference (not a task called that), then "it". */
+    json_t *f = say("the first one");
+    cr_expect(strstr(resp(f), "What should I do with"), "%s", resp(f));
+    cr_expect_eq(json_array_size(json_object_get(f, "tool_calls")), 0);
+    json_decref(f);
+    json_t *d = say("delete it");
+    cr_expect(strstr(resp(d), "Deleted"), "%s", resp(d));
+    json_decref(d);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE user_id = '%s'", user.id), 1);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE id = '%s'", want), 1);
 }
 
 Test(api_chat_engine, list_with_filters)
@@ -310,4 +320,114 @@ Test(api_chat_engine, due_date_is_said_in_the_users_zone)
     const char *due = td_test_jstr(json_array_get(json_object_get(j, "tasks"), 0), "due_at");
     cr_expect(due && strstr(due, "T08:00:00Z"), "due %s", due ? due : "(none)");
     json_decref(j);
+}
+
+Test(api_chat_engine, update_due_priority_tags_then_undo_restores_them)
+{
+    json_t *a = say("add submit report tomorrow at 10am");
+    char id[37];
+    first_task_id(a, id);
+    json_decref(a);
+    json_t *before = task(id);
+    json_t *u = say("move it to friday at 5pm");
+    cr_expect(strstr(resp(u), "Updated \"submit report\" (due Fri"), "%s", resp(u));
+    cr_expect(strstr(resp(u), "5:00 PM"), "%s", resp(u));
+    json_decref(u);
+    json_decref(say("make it high priority"));
+    json_decref(say("tag it #work"));
+    json_t *t = task(id);
+    cr_expect_str_eq(td_test_jstr(t, "priority"), "high");
+    cr_expect_str_eq(json_string_value(json_array_get(json_object_get(t, "tags"), 0)), "work");
+    cr_expect(strstr(td_test_jstr(t, "due_at"), "T17:00:00Z"), "%s", td_test_jstr(t, "due_at"));
+    json_decref(t);
+    json_decref(say("undo"));   /* the tag */
+    t = task(id);
+    cr_expect_eq(json_array_size(json_object_get(t, "tags")), 0);
+    cr_expect_str_eq(td_test_jstr(t, "priority"), "high");
+    json_decref(t);
+    json_decref(before);
+}
+
+Test(api_chat_engine, reminders_set_and_cancelled_on_it)
+{
+    json_t *a = say("add team meeting tomorrow at 2pm");
+    char id[37];
+    first_task_id(a, id);
+    json_decref(a);
+    json_t *r = say("set a reminder for it 1 hour before");
+    cr_expect(strstr(resp(r), "Set a reminder on \"team meeting\""), "%s", resp(r));
+    json_decref(r);
+    json_t *t = task(id);
+    cr_expect_str_eq(td_test_jstr(json_array_get(json_object_get(t, "reminders"), 0), "offset"), "PT1H");
+    json_decref(t);
+    r = say("remind me at 8am");
+    json_decref(r);
+    t = task(id);
+    cr_expect(td_test_jstr(json_array_get(json_object_get(t, "reminders"), 0), "at"));
+    json_decref(t);
+    r = say("cancel the reminders");
+    cr_expect(strstr(resp(r), "Cancelled the reminders of \"team meeting\""), "%s", resp(r));
+    json_decref(r);
+    t = task(id);
+    cr_expect_eq(json_array_size(json_object_get(t, "reminders")), 0);
+    json_decref(t);
+}
+
+Test(api_chat_engine, search_skip_overdue_and_a_title_reference)
+{
+    char a[37], b[37];
+    add_rest("Pay rent", a);
+    add_rest("Dentist appointment", b);
+    json_t *s = say("search for dentist");
+    cr_expect_eq(json_array_size(json_object_get(s, "tasks")), 1, "%s", resp(s));
+    cr_expect(strstr(resp(s), "Dentist appointment"), "%s", resp(s));
+    json_decref(s);
+    json_t *d = say("delete the task called \"Pay rent\"");
+    cr_expect(strstr(resp(d), "Deleted \"Pay rent\""), "%s", resp(d));
+    json_decref(d);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE id = '%s'", a), 0);
+    json_t *n = say("delete the task called \"Nothing like it\"");
+    cr_expect(strstr(resp(n), "couldn't find"), "%s", resp(n));
+    json_decref(n);
+
+    cr_assert_eq(td_test_api_json(S.port, user.token, "POST", "/api/tasks",
+                                  "{\"title\":\"Late one\",\"due_at\":\"2020-01-01T09:00:00Z\"}",
+                                  NULL, NULL), 201);
+    json_t *o = say("what's overdue?");
+    cr_expect_eq(json_array_size(json_object_get(o, "tasks")), 1, "%s", resp(o));
+    cr_expect(strstr(resp(o), "Late one"), "%s", resp(o));
+    json_decref(o);
+
+    json_t *w = say("add stand-up every weekday at 9am");
+    char id[37];
+    first_task_id(w, id);
+    json_decref(w);
+    json_t *t0 = task(id);
+    char due0[40];
+    snprintf(due0, sizeof due0, "%s", td_test_jstr(t0, "due_at"));
+    json_decref(t0);
+    json_t *k = say("skip it");
+    cr_expect(strstr(resp(k), "Skipped to the next occurrence of"), "%s", resp(k));
+    json_decref(k);
+    json_t *t1 = task(id);
+    cr_expect_str_neq(td_test_jstr(t1, "due_at"), due0);
+    json_decref(t1);
+}
+
+Test(api_chat_engine, delete_all_completed_asks_then_deletes_only_those)
+{
+    char a[37], b[37], c[37];
+    add_rest("Old report", a);
+    add_rest("Old invoice", b);
+    add_rest("Still open", c);
+    json_decref(say("complete old report"));
+    json_decref(say("complete old invoice"));
+    json_t *q = say("delete all completed tasks");
+    cr_expect(strstr(resp(q), "Delete these 2 tasks?"), "%s", resp(q));
+    json_decref(q);
+    json_t *y = say("yes");
+    cr_expect(strstr(resp(y), "Deleted 2 tasks"), "%s", resp(y));
+    json_decref(y);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE user_id = '%s'", user.id), 1);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE id = '%s'", c), 1);
 }
