@@ -276,6 +276,29 @@ test('phone width: the panel fits and works', async () => {
   await page.setViewportSize(DESKTOP);
 });
 
+test('with the live channel down, the list still shows what the chat did', async () => {
+  const page3 = await newPage();
+  // This page's WebSocket is refused (as behind a proxy that drops it): it keeps retrying.
+  let refused = 0;
+  await page3.routeWebSocket(/\/ws/, (ws) => {
+    refused++;
+    ws.close({code: 1011, reason: 'test: no live channel'});
+  });
+  await page3.goto(server.origin);
+  await page3.evaluate((s) => localStorage.setItem('todod.session', s),
+    await page.evaluate(() => localStorage.getItem('todod.session')));
+  await page3.reload();
+  await page3.locator('#chat-panel').waitFor({state: 'visible'});
+  for (let i = 0; i < 100 && !refused; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(refused > 0, 'the page tried its live channel');
+  await say(page3, 'add fix the garden gate #home');
+  await listRow(page3, /fix the garden gate/i).waitFor({timeout: 5000});
+  assert.notEqual(await page3.getAttribute('#live-status', 'data-state'), 'on');
+  await listRow(page, /fix the garden gate/i).waitFor({timeout: 5000});   // live in the other
+  pageErrors.push(...await page3.evaluate(() => window.__cspViolations || []));
+  await page3.context().close();
+});
+
 test('log out empties the panel and forgets the conversation', async () => {
   await page.click('#logout');
   await page.locator('#auth-view').waitFor({state: 'visible'});
