@@ -9,7 +9,8 @@ wrk.method = "POST"
 wrk.path = "/api/chat"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. token
-wrk.body = '{"message":"add call the plumber tomorrow at 9 #home"}'
+local message = os.getenv("CHAT_MESSAGE") or "add call the plumber tomorrow at 9 #home"
+wrk.body = '{"message":"' .. message .. '"}'
 
 local shown = false
 function response(status, headers, body)

@@ -73,22 +73,33 @@ to_ms() {
                            else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
 }
 
-echo "== POST /api/chat: wrk -t1 -c$conns -d${duration}s (todod on core 0, wrk on core 1)"
+results=()
+run() {   # name, message
+    local name=$1
+    echo "== $name: wrk -t1 -c$conns -d${duration}s (todod on core 0, wrk on core 1)"
+    export CHAT_MESSAGE=$2
+    local t0 p0 t1 p1 n rps p50 p99 bad cpu pgcpu
+    t0=$(ticks "$pid"); p0=$(pg_ticks)
+    taskset -c 1 wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$here/chat.lua" "$base/api/chat" \
+        >"$work/wrk" 2>"$work/wrk.err" || { cat "$work/wrk" "$work/wrk.err"; exit 1; }
+    t1=$(ticks "$pid"); p1=$(pg_ticks)
+    sed 's/^/   /' "$work/wrk"
+    [ -s "$work/wrk.err" ] && sed 's/^/   wrk: /' "$work/wrk.err"
+    n=$(awk '/requests in/ {print $1}' "$work/wrk")
+    rps=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$work/wrk")
+    p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$work/wrk")")
+    p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$work/wrk")")
+    bad=$(awk '/Non-2xx/ { n += $NF } /Socket errors/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 }
+               END { print n + 0 }' "$work/wrk")
+    cpu=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$n" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }')
+    pgcpu=$(awk -v t="$((p1 - p0))" -v hz="$hz" -v n="$n" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }')
+    results+=("$(printf '%-34s %9s %8s %8s %10s %10s %7s' "$name" "$rps" "$p50" "$p99" "$cpu" "$pgcpu" "$bad")")
+}
+
 export TODOD_TOKEN=$token
-t0=$(ticks "$pid"); p0=$(pg_ticks)
-taskset -c 1 wrk -t1 -c"$conns" -d"${duration}s" --latency -s "$here/chat.lua" "$base/api/chat" \
-    >"$work/wrk" 2>"$work/wrk.err" || { cat "$work/wrk" "$work/wrk.err"; exit 1; }
-t1=$(ticks "$pid"); p1=$(pg_ticks)
-sed 's/^/   /' "$work/wrk"
-[ -s "$work/wrk.err" ] && sed 's/^/   wrk: /' "$work/wrk.err"
-n=$(awk '/requests in/ {print $1}' "$work/wrk")
-rps=$(awk '/^Requests\/sec/ {printf "%.0f", $2}' "$work/wrk")
-p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$work/wrk")")
-p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$work/wrk")")
-bad=$(awk '/Non-2xx/ { n += $NF } /Socket errors/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 }
-           END { print n + 0 }' "$work/wrk")
-cpu=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v n="$n" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }')
-pgcpu=$(awk -v t="$((p1 - p0))" -v hz="$hz" -v n="$n" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }')
+run "add ... tomorrow at 9 (3 tools)" "add call the plumber tomorrow at 9 #home"
+run "help (no tool: load + store)" "help"
 echo
-printf '%-22s %9s %8s %8s %10s %10s %7s\n' endpoint 'req/s' 'p50 ms' 'p99 ms' 'todod us' 'pg us' 'non2xx'
-printf '%-22s %9s %8s %8s %10s %10s %7s\n' "POST /api/chat (add)" "$rps" "$p50" "$p99" "$cpu" "$pgcpu" "$bad"
+echo "== summary: $conns connections, ${duration}s each; CPU = CPU time per request"
+printf '%-34s %9s %8s %8s %10s %10s %7s\n' 'POST /api/chat' 'req/s' 'p50 ms' 'p99 ms' 'todod us' 'pg us' 'non2xx'
+printf '%s\n' "${results[@]}"

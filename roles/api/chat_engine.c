@@ -344,8 +344,9 @@ static void added(struct chat_turn *t)
         td_buf_puts(&t->reply, ", with a reminder");
     td_buf_puts(&t->reply, ".");
     if (t->failed) {
-        td_buf_puts(&t->reply, " But ");
-        say_failure(t);
+        const char *msg = jstr(t->failed, "message");
+        td_buf_printf(&t->reply, " But I couldn't set everything (%s): %s.",
+                      t->failed_tool ? t->failed_tool : "a tool", *msg ? msg : "it failed");
     }
     set_focus(t, task);
     json_t *ids = json_pack("[s]", t->cur_id);
@@ -509,6 +510,8 @@ static void acted(struct chat_turn *t)
                        : t->r.intent == TD_NLP_SKIP ? NULL : "update";
     if (done && action)
         remember(t, action, ids, t->before);
+    else if (done)   /* a skip cannot be undone: nor can what came before it, now */
+        json_object_del(t->ctx, "last");
     json_decref(ids);
     finish(t);
 }
@@ -528,7 +531,10 @@ static void act(struct chat_turn *t)
             plan_add(t, "get_task", on);
             plan_add(t, "delete_task", json_pack("{s:s}", "task_id", id));
             break;
-        case TD_NLP_UNREMIND: plan_add(t, "cancel_reminders", on); break;
+        case TD_NLP_UNREMIND:   /* read first: undo puts the reminders back */
+            plan_add(t, "get_task", on);
+            plan_add(t, "cancel_reminders", json_pack("{s:s}", "task_id", id));
+            break;
         case TD_NLP_SKIP: plan_add(t, "skip_occurrence", on); break;
         default: {  /* update, remind */
             plan_add(t, "get_task", on);
@@ -726,12 +732,20 @@ static void undo_read(struct chat_turn *t)
     }
     json_t *last = json_object_get(t->ctx, "last");
     json_t *was = json_object_get(last, "before"), *v;
-    size_t i;
+    size_t i, known = 0;
     json_array_foreach(json_object_get(last, "ids"), i, v) {
         json_t *now = json_object_get(t->before, json_string_value(v));
         json_t *then = json_object_get(was, json_string_value(v));
-        if (now && then)
+        if (now && then) {
             plan_restore(t, then, now);
+            known++;
+        }
+    }
+    if (!known) {
+        json_object_del(t->ctx, "last");
+        td_buf_puts(&t->reply, "I can't undo that one: I don't know what it was before.");
+        finish(t);
+        return;
     }
     run_plan(t, undone);
 }

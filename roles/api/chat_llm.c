@@ -183,18 +183,24 @@ static void run_call(struct llm *l)
         const char *id = json_string_value(json_object_get(call, "id"));
         json_t *fn = json_object_get(call, "function");
         const char *name = json_string_value(json_object_get(fn, "name"));
-        const char *raw = json_string_value(json_object_get(fn, "arguments"));
+        json_t *given = json_object_get(fn, "arguments");
+        /* A string of JSON, as OpenAI sends it; some servers send the object itself. */
+        char *dumped = json_is_object(given) ? json_dumps(given, JSON_COMPACT) : NULL;
+        const char *raw = dumped ? dumped : json_string_value(given);
         if (!id)
             id = "";
         if (!name || !api_tool_schema(t->api, name)) {
+            free(dumped);
             refuse(l, id, name ? name : "", "unknown-tool", "no such tool");
             continue;
         }
         if (raw && strlen(raw) > conf->llm_max_args) {
+            free(dumped);
             refuse(l, id, name, "arguments-too-large", "the arguments are too large");
             continue;
         }
         json_t *args = raw && *raw ? json_loads(raw, JSON_REJECT_DUPLICATES, NULL) : json_object();
+        free(dumped);
         if (!json_is_object(args)) {
             json_decref(args);
             refuse(l, id, name, "malformed-arguments", "the arguments must be a JSON object");

@@ -371,6 +371,12 @@ Test(api_chat_engine, reminders_set_and_cancelled_on_it)
     t = task(id);
     cr_expect_eq(json_array_size(json_object_get(t, "reminders")), 0);
     json_decref(t);
+    r = say("undo");
+    cr_expect(strstr(resp(r), "Undone"), "%s", resp(r));
+    json_decref(r);
+    t = task(id);
+    cr_expect_eq(json_array_size(json_object_get(t, "reminders")), 1);
+    json_decref(t);
 }
 
 Test(api_chat_engine, search_skip_overdue_and_a_title_reference)
@@ -412,6 +418,10 @@ Test(api_chat_engine, search_skip_overdue_and_a_title_reference)
     json_t *t1 = task(id);
     cr_expect_str_neq(td_test_jstr(t1, "due_at"), due0);
     json_decref(t1);
+    json_t *un = say("undo");   /* not the add before the skip */
+    cr_expect(strstr(resp(un), "nothing to undo"), "%s", resp(un));
+    json_decref(un);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE id = '%s'", id), 1);
 }
 
 Test(api_chat_engine, delete_all_completed_asks_then_deletes_only_those)
@@ -430,4 +440,48 @@ Test(api_chat_engine, delete_all_completed_asks_then_deletes_only_those)
     json_decref(y);
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE user_id = '%s'", user.id), 1);
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE id = '%s'", c), 1);
+}
+
+Test(api_chat_engine, mark_them_all_done_after_a_filtered_list)
+{
+    char a[37], b[37], c[37];
+    add_rest("Write intro", a);
+    add_rest("Write outro", b);
+    add_rest("Other thing", c);
+    json_decref(say("search for write"));
+    json_t *m = say("mark them all done");
+    cr_expect(strstr(resp(m), "Completed 2 tasks"), "%s", resp(m));
+    json_decref(m);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE user_id = '%s' AND status = 'completed'",
+                                 user.id), 2);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE id = '%s' AND status = 'pending'", c), 1);
+    json_t *r = say("reopen the last one");
+    cr_expect(strstr(resp(r), "Reopened"), "%s", resp(r));
+    json_decref(r);
+    json_t *u = say("complete that one");
+    cr_expect(strstr(resp(u), "Completed"), "%s", resp(u));
+    json_decref(u);
+    json_t *un = say("undo");
+    cr_expect(strstr(resp(un), "back to pending"), "%s", resp(un));
+    json_decref(un);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE user_id = '%s' AND status = 'completed'",
+                                 user.id), 1);
+}
+
+Test(api_chat_engine, the_answer_says_which_fields_were_set)
+{
+    json_t *a = say("add stretch remind me 30 minutes before");
+    char id[37];
+    first_task_id(a, id);
+    cr_expect(strstr(resp(a), "Added \"stretch\""), "%s", resp(a));
+    json_t *t = task(id);
+    cr_assert(t, "%s", resp(a));
+    /* Whether the task model takes an offset reminder without a due date or not, the answer
+     * says what happened. */
+    if (json_array_size(json_object_get(t, "reminders")) == 0)
+        cr_expect(strstr(resp(a), "But I couldn't set everything (set_reminders)"), "%s", resp(a));
+    else
+        cr_expect(strstr(resp(a), "with a reminder"), "%s", resp(a));
+    json_decref(t);
+    json_decref(a);
 }

@@ -103,7 +103,10 @@ Test(api_chat_llm, runs_the_models_tool_calls_and_answers_its_text)
 {
     char *args = td_test_fmt("{\"user_id\":\"%s\",\"title\":\"Buy milk\"}", user.id);
     char *c1 = call("call_1", "add_task", args);
-    char *calls = td_test_fmt("[%s]", c1);
+    /* A second call with its arguments as an object (as some servers send them) and no
+     * user_id: the token's user. */
+    char *calls = td_test_fmt("[%s,{\"id\":\"call_2\",\"type\":\"function\",\"function\":"
+                              "{\"name\":\"add_task\",\"arguments\":{\"title\":\"Buy bread\"}}}]", c1);
     char *r1 = tool_round(calls), *r2 = final_text("Added Buy milk to your list.");
     L.answers[0] = (struct td_test_llm_answer){200, 0, r1};
     L.answers[1] = (struct td_test_llm_answer){200, 0, r2};
@@ -114,8 +117,10 @@ Test(api_chat_llm, runs_the_models_tool_calls_and_answers_its_text)
     cr_expect_str_eq(td_test_jstr(json_array_get(json_object_get(j, "tool_calls"), 0), "tool"), "add_task");
     cr_expect_str_eq(td_test_jstr(json_array_get(json_object_get(j, "tool_calls"), 0), "result.status"),
                      "created");
-    cr_expect_eq(json_array_size(json_object_get(j, "tasks")), 1);
+    cr_expect_eq(json_array_size(json_object_get(j, "tasks")), 2);
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE user_id = '%s' AND title = 'Buy milk'",
+                                 user.id), 1);
+    cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM tasks WHERE user_id = '%s' AND title = 'Buy bread'",
                                  user.id), 1);
     cr_expect_eq(td_test_llm_count(&L), 2);
     /* The first request: the model, the key, the tools as functions with their schemas,
@@ -138,12 +143,26 @@ Test(api_chat_llm, runs_the_models_tool_calls_and_answers_its_text)
     msgs = json_object_get(q, "messages");
     json_t *last = json_array_get(msgs, json_array_size(msgs) - 1);
     cr_expect_str_eq(td_test_jstr(last, "role"), "tool");
-    cr_expect_str_eq(td_test_jstr(last, "tool_call_id"), "call_1");
+    cr_expect_str_eq(td_test_jstr(last, "tool_call_id"), "call_2");
     cr_expect(strstr(td_test_jstr(last, "content"), "created"));
     json_decref(q);
     /* Stored: the next message's request carries the history. */
     const char *conv = td_test_jstr(j, "conversation_id");
     cr_expect_eq(td_test_pg_long(pg, "SELECT count(*) FROM chat_messages WHERE conversation_id = '%s'", conv), 2);
+    char *next = td_test_fmt("{\"message\":\"thanks\",\"conversation_id\":\"%s\"}", conv);
+    json_t *k = NULL;
+    cr_assert_eq(td_test_api_json(S.port, user.token, "POST", "/api/chat", next, NULL, &k), 200);
+    json_decref(k);
+    free(next);
+    cr_assert_eq(td_test_llm_count(&L), 3);
+    q = json_loads(L.bodies[2], 0, NULL);
+    msgs = json_object_get(q, "messages");
+    cr_expect_eq(json_array_size(msgs), 4);   /* system, the stored two, the new one */
+    cr_expect_str_eq(td_test_jstr(json_array_get(msgs, 1), "content"), "please add buy milk");
+    cr_expect_str_eq(td_test_jstr(json_array_get(msgs, 2), "role"), "assistant");
+    cr_expect_str_eq(td_test_jstr(json_array_get(msgs, 2), "content"), "Added Buy milk to your list.");
+    cr_expect_str_eq(td_test_jstr(json_array_get(msgs, 3), "content"), "thanks");
+    json_decref(q);
     json_decref(j);
     free(args); free(c1); free(calls); free(r1); free(r2);
 }
