@@ -5,7 +5,8 @@
 # bench/nlp.sh (the chat's language engine, BENCH_NLP=0 skips it), then bench/events.sh
 # (BENCH_EVENTS=0 skips it), then bench/ws.sh (WebSocket: idle connections, latency,
 # fan-out; BENCH_WS=0 skips it), bench/notify.sh (reminder lateness, BENCH_NOTIFY=0 skips
-# it) and bench_rrule (recurrence math, BENCH_RRULE=0 skips it). Prints figures; stops by itself.
+# it) and bench_rrule (recurrence math, BENCH_RRULE=0 skips it). Prints figures; stops by
+# itself.
 set -euo pipefail
 build=${1:-build}
 bin="$(cd "$build" && pwd)/todod"

@@ -9,7 +9,7 @@ import {initHistory, openHistory} from './history.js';
 import {initNotifications, loadNotifications, resetNotifications,
         applyLiveNotification} from './notify.js';
 import {initSettings, fillSettings} from './settings.js';
-import {initChat} from './chat.js';
+import {initChat, startChat, stopChat, showChat} from './chat.js';
 import {setZone} from './time.js';
 import {Live} from './live.js';
 
@@ -31,6 +31,7 @@ function view() {
   $('auth-view').hidden = signedIn;
   $('tasks-view').hidden = !signedIn || route === 'settings';
   $('settings-view').hidden = !signedIn || route !== 'settings';
+  showChat(signedIn && route !== 'settings');
   for (const [id, r] of [['nav-tasks', 'tasks'], ['nav-settings', 'settings']]) {
     const current = signedIn && (route === r || (r === 'tasks' && route !== 'settings'));
     if (current) $(id).setAttribute('aria-current', 'page');
@@ -52,6 +53,7 @@ async function signedIn(s) {
   loadTasks();
   loadNotifications();
   live.start();
+  startChat();
   try {
     const user = await fetchMe();
     setUser(user);
@@ -61,6 +63,7 @@ async function signedIn(s) {
 
 function signedOut() {
   live.stop();
+  stopChat();
   resetTasks();
   resetNotifications();
   for (const d of document.querySelectorAll('dialog[open]')) d.close();
@@ -74,7 +77,8 @@ function start() {
   initHistory();
   initNotifications();
   initSettings({changed: (user) => { showUser(user); redraw(); }});
-  initChat();
+  initChat({openEditor, refresh: loadTasks,
+            liveOn: () => $('live-status').dataset.state === 'on'});
   window.addEventListener('hashchange', () => {
     view();
     const heading = location.hash.includes('settings') ? 'settings-title' : 'tasks-title';
