@@ -1,6 +1,7 @@
 /* The chat (POST /api/chat): chat.c holds the routes and the stored conversations,
- * chat_engine.c the built-in engine that turns one message into tool calls (tools.h) and
- * a short answer. The engine has no task logic of its own: every action is a tool call. */
+ * chat_engine.c (with chat_refs.c, chat_intents.c, chat_undo.c, chat_plan.c; chat_int.h)
+ * the built-in engine that turns one message into tool calls (tools.h) and a short answer.
+ * The engine has no task logic of its own: every action is a tool call. */
 #ifndef TD_ROLE_API_CHAT_H
 #define TD_ROLE_API_CHAT_H
 #include <jansson.h>
