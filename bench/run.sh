@@ -74,6 +74,8 @@ fi
 # Live sync over WebSocket (BENCH_WS=0 skips it).
 if [ "${BENCH_WS:-1}" != 0 ]; then
     bash "$(dirname "$0")/ws.sh" "$build"
+    BENCH_WS_BUS=kafka BENCH_WS_IDLE=100 bash "$(dirname "$0")/ws.sh" "$build"
+    BENCH_WS_BUS=kafka BENCH_WS_IDLE=100 BENCH_WS_FETCH_WAIT=10ms bash "$(dirname "$0")/ws.sh" "$build"
 fi
 
 # Reminders: 100 000 due within a minute on one notify process, lateness and RSS

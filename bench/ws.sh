@@ -10,6 +10,11 @@
 #             100 has it.
 # The client is bench/ws.c (libuv), built here.
 #
+# BENCH_WS_BUS=kafka runs `todod all` on the Kafka bus (librdkafka's mock cluster): each
+# update then goes relay -> broker -> sync's consumer group -> the WebSocket. The mock holds
+# an idle fetch for all of --kafka-fetch-wait (BENCH_WS_FETCH_WAIT, default 50ms) even when
+# a record comes meanwhile, which a real broker does not.
+#
 #   bench/ws.sh [build-dir]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,12 +26,15 @@ work=$(mktemp -d /tmp/todod-ws-XXXXXX)
 chmod 0711 "$work"
 pid=""
 holder=""
+mock=""
+bus=${BENCH_WS_BUS:-local}
 cleanup() {
     [ -n "$holder" ] && kill "$holder" 2>/dev/null || true
     if [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; then
         for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
     fi
+    [ -n "$mock" ] && kill "$mock" 2>/dev/null || true   # after todod: it drains to the broker
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -44,16 +52,30 @@ for _ in range(100):
     s = b64(hmac.new(key, (h + "." + p).encode(), hashlib.sha256).digest())
     print(h + "." + p + "." + s)
 PY
+bus_args=()
+if [ "$bus" = kafka ]; then
+    cc -O2 -o "$work/mock_kafka" "$here/../tests/support/mock_kafka.c" -lrdkafka
+    mkfifo "$work/mock.in"
+    "$work/mock_kafka" task-events:6 task-events.dlq:1 reminders:6 reminders.dlq:1 \
+        task-updates:6 task-updates.dlq:1 <"$work/mock.in" >"$work/mock.out" 2>"$work/mock.err" &
+    mock=$!
+    exec 9>"$work/mock.in"   # keeps the mock's stdin open
+    for _ in $(seq 1 100); do [ -s "$work/mock.out" ] && break; sleep 0.05; done
+    bus_args=(--bus kafka --kafka-brokers "$(head -n1 "$work/mock.out")"
+              --kafka-fetch-wait "${BENCH_WS_FETCH_WAIT:-50ms}")
+fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 start_todod() {
     TODOD_JWT_SECRET="$secret" "$bin" all --data-dir "$work/data" --listen "127.0.0.1:$port" \
-        --log-level warn --rate-limit-user 0 --rate-limit-addr 0 >"$work/out" 2>"$work/err" &
+        --log-level warn --rate-limit-user 0 --rate-limit-addr 0 "${bus_args[@]}" >"$work/out" 2>"$work/err" &
     pid=$!
     for _ in $(seq 1 600); do
         curl -sf "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
         sleep 0.1
     done
     curl -sf "http://127.0.0.1:$port/ready" >/dev/null || { echo "todod not ready"; cat "$work/err"; exit 1; }
+    # A consumer group's first join on the mock cluster takes about 3 s: measure after it.
+    if [ "$bus" = kafka ]; then sleep 8; fi
 }
 stop_todod() {
     kill -TERM "$pid"
@@ -70,7 +92,7 @@ fi
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
 token=$(head -n1 "$work/tokens")
 
-echo "== latency: $nwrites writes, one connection"
+echo "== latency ($bus bus): $nwrites writes, one connection"
 WS_RECV_LOG="$work/recv" "$work/ws" latency "$port" "$token" "$nwrites"
 if command -v psql >/dev/null; then
     "${pg[@]}" -c "CREATE TABLE IF NOT EXISTS bench_recv (task_id uuid, at_ms double precision)"

@@ -48,6 +48,7 @@ int td_bus_open(uv_loop_t *loop, const struct td_bus_opts *opts, struct td_bus *
     bus->client_id = dup_str(opts->client_id ? opts->client_id : "todod");
     bus->partitions = opts->partitions > 0 ? opts->partitions : 6;
     bus->replication = opts->replication > 0 ? opts->replication : 1;
+    bus->fetch_wait_ms = opts->fetch_wait_ms > 0 ? opts->fetch_wait_ms : 50;
     bus->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : 5;
     if ((opts->brokers && !bus->brokers) || !bus->client_id) {
         free(bus->brokers);

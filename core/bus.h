@@ -63,6 +63,7 @@ struct td_bus_opts {
     const char        *brokers;          /* kafka: bootstrap servers */
     int                partitions;       /* kafka: for topics created when missing */
     int                replication;
+    int                fetch_wait_ms;    /* kafka: consumers' fetch.wait.max.ms (0: 50) */
     int                max_attempts;     /* then the dead-letter topic */
     const char        *client_id;        /* e.g. "todod-audit" */
     struct td_log     *log;              /* not owned */

@@ -75,7 +75,7 @@ struct td_bus {
     const struct bus_driver *drv;
     void                    *impl;          /* driver state */
     char                    *brokers, *client_id;
-    int                      partitions, replication, max_attempts;
+    int                      partitions, replication, max_attempts, fetch_wait_ms;
     struct bus_sub          *subs;
     size_t                   queued;        /* deliveries in lanes, not yet finished */
     int                      starved;       /* the driver stopped fetching: call room */

@@ -417,12 +417,14 @@ static int start_group(struct kafka *k, struct kgroup *g)
         "auto.commit.interval.ms", "500", "auto.offset.reset", "earliest",
         "partition.assignment.strategy", "cooperative-sticky", "session.timeout.ms", "6000",
         "heartbeat.interval.ms", "1000", "allow.auto.create.topics", "true",
-        /* a broker answers a fetch as soon as data arrives; some (the mock cluster) wait
-         * the whole time, which would become every event's latency */
-        "fetch.wait.max.ms", "50",
         "topic.metadata.refresh.interval.ms", "5000", NULL};
+    /* --kafka-fetch-wait: a broker answers a fetch as soon as data arrives; some (the mock
+     * cluster) wait the whole time, which then becomes every event's latency */
+    char fetch_wait[16];
+    snprintf(fetch_wait, sizeof fetch_wait, "%d", bus->fetch_wait_ms);
     rd_kafka_conf_t *c = base_conf(bus, err, sizeof err);
     if (!c || set_all(c, kv, err, sizeof err) ||
+        rd_kafka_conf_set(c, "fetch.wait.max.ms", fetch_wait, err, sizeof err) ||
         rd_kafka_conf_set(c, "group.id", g->name, err, sizeof err)) {
         td_log_error(bus->log, "bus: consumer configuration: %s", err);
         if (c)

@@ -94,6 +94,11 @@ const struct td_setting td_settings[] = {
      "6", NULL, "partitions of the topics todod creates when missing", NULL, NULL},
     {"kafka-replication", "TODOD_KAFKA_REPLICATION", "N", TD_SET_INT, CORE(kafka_replication), 1, 100,
      "1", NULL, "replication factor of the topics todod creates", NULL, NULL},
+    {"kafka-fetch-wait", "TODOD_KAFKA_FETCH_WAIT", "DURATION", TD_SET_DURATION,
+     CORE(kafka_fetch_wait_ms), 1, 10000, "50ms", NULL,
+     "longest a consumer's fetch waits at an idle broker (a broker answers as soon as data "
+     "comes; librdkafka's mock cluster waits it out, so there it bounds every event's latency)",
+     "expected a duration from 1ms to 10s", NULL},
     {"consumer-max-attempts", "TODOD_CONSUMER_MAX_ATTEMPTS", "N", TD_SET_INT,
      CORE(consumer_max_attempts), 1, 1000, "5", NULL,
      "tries before an event goes to the dead-letter topic", NULL, NULL},

@@ -59,6 +59,7 @@ struct td_config {
     char *kafka_brokers;      /* owned; required when bus = kafka */
     int   kafka_partitions;   /* for topics created at start-up */
     int   kafka_replication;
+    int   kafka_fetch_wait_ms;  /* consumers' fetch.wait.max.ms */
     int   consumer_max_attempts;  /* then the event goes to the dead-letter topic */
     int   log_level;          /* enum td_log_level */
     int   log_format;         /* enum td_log_format */

@@ -294,7 +294,8 @@ static int open_bus(struct svc_run *run, const struct td_config *cfg, char *err,
     snprintf(client_id, sizeof client_id, "todod-%s", run->plan->name);
     struct td_bus_opts bo = {
         .driver = cfg->bus, .brokers = cfg->kafka_brokers, .partitions = cfg->kafka_partitions,
-        .replication = cfg->kafka_replication, .max_attempts = cfg->consumer_max_attempts,
+        .replication = cfg->kafka_replication,
+        .fetch_wait_ms = cfg->kafka_fetch_wait_ms, .max_attempts = cfg->consumer_max_attempts,
         .client_id = client_id, .log = &run->log, .metrics = run->svc.metrics,
     };
     int rc = td_bus_open(run->svc.loop, &bo, &run->svc.bus);
