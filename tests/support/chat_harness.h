@@ -31,4 +31,14 @@ const char *td_test_chat_first_task_id(json_t *j, char out[37]);
 /* Creates a task through REST (not the chat); its id into id. */
 void td_test_chat_add_rest(struct td_test_chat *c, const char *title, char id[37]);
 
+/* The suite of a chat test file: the api role in the test process, one conversation
+ * `chat` per test (criterion's init and fini). */
+#define TD_TEST_CHAT_SUITE(suite)                                                      \
+    extern const struct td_role td_role_api;                                           \
+    static const struct td_role *const chat_roles[] = {&td_role_api};                  \
+    static struct td_test_chat chat;                                                   \
+    static void chat_suite_start(void) { td_test_chat_start(&chat, chat_roles, 1); }   \
+    static void chat_suite_stop(void) { td_test_chat_stop(&chat); }                    \
+    TestSuite(suite, .init = chat_suite_start, .fini = chat_suite_stop, .timeout = 90)
+
 #endif

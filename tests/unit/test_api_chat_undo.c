@@ -9,22 +9,7 @@
 
 #include "tests/support/chat_harness.h"
 
-extern const struct td_role td_role_api;
-static const struct td_role *const roles[] = {&td_role_api};
-
-static struct td_test_chat chat;
-
-static void start(void)
-{
-    td_test_chat_start(&chat, roles, 1);
-}
-
-static void stop(void)
-{
-    td_test_chat_stop(&chat);
-}
-
-TestSuite(api_chat_undo, .init = start, .fini = stop, .timeout = 90);
+TD_TEST_CHAT_SUITE(api_chat_undo);
 
 Test(api_chat_undo, undo_add_complete_delete_update)
 {
